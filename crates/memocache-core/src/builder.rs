@@ -1,0 +1,195 @@
+//! The builder: every option of a [`Cache`], its default (py-memoize's), and its validation.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::{Cache, Config, Postprocess};
+use crate::entry::{EntryBuilder, FixedLifespan};
+use crate::error::BuildError;
+use crate::policy::EvictionPolicy;
+
+/// Default capacity: 4096 entries.
+pub const DEFAULT_CAPACITY: usize = 4096;
+/// Default method timeout: 2 minutes.
+pub const DEFAULT_METHOD_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+/// Default `update_after`: 10 minutes.
+pub const DEFAULT_UPDATE_AFTER: Duration = Duration::from_secs(10 * 60);
+/// Default `expire_after`: 30 minutes.
+pub const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(30 * 60);
+
+/// Builds a [`Cache`]. Get one from [`Cache::builder`].
+///
+/// Defaults (py-memoize's): capacity 4096 entries, method timeout 2 minutes, `update_after`
+/// 10 minutes, `expire_after` 30 minutes, eviction [`EvictionPolicy::LeastRecentlyUpdated`], no
+/// `max_hits`, no post-processing.
+///
+/// ```
+/// # extern crate memocache_core as memocache;
+/// use std::time::Duration;
+/// use memocache::{Cache, EvictionPolicy};
+///
+/// let cache: Cache<u64, String> = Cache::builder()
+///     .capacity(10_000)
+///     .update_after(Duration::from_secs(60))
+///     .expire_after(Duration::from_secs(300))
+///     .method_timeout(Duration::from_secs(5))
+///     .eviction_policy(EvictionPolicy::Lru)
+///     .name("users")
+///     .build()?;
+/// # Ok::<(), memocache::BuildError>(())
+/// ```
+pub struct CacheBuilder<K, V> {
+    capacity: usize,
+    method_timeout: Duration,
+    update_after: Duration,
+    expire_after: Duration,
+    policy: EvictionPolicy,
+    entry_builder: Option<Arc<dyn EntryBuilder<K, V>>>,
+    postprocess: Option<Postprocess<V>>,
+    max_hits: Option<u32>,
+    name: Option<Arc<str>>,
+    _types: PhantomData<fn(K) -> V>,
+}
+
+impl<K, V> Default for CacheBuilder<K, V> {
+    fn default() -> Self {
+        CacheBuilder {
+            capacity: DEFAULT_CAPACITY,
+            method_timeout: DEFAULT_METHOD_TIMEOUT,
+            update_after: DEFAULT_UPDATE_AFTER,
+            expire_after: DEFAULT_EXPIRE_AFTER,
+            policy: EvictionPolicy::default(),
+            entry_builder: None,
+            postprocess: None,
+            max_hits: None,
+            name: None,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for CacheBuilder<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("capacity", &self.capacity)
+            .field("method_timeout", &self.method_timeout)
+            .field("update_after", &self.update_after)
+            .field("expire_after", &self.expire_after)
+            .field("policy", &self.policy)
+            .field("custom_entry_builder", &self.entry_builder.is_some())
+            .field("postprocess", &self.postprocess.is_some())
+            .field("max_hits", &self.max_hits)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<K, V> CacheBuilder<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A builder with the default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The most entries the in-memory store holds (default 4096). Must be at least 1.
+    pub fn capacity(mut self, entries: usize) -> Self {
+        self.capacity = entries;
+        self
+    }
+
+    /// How long a loader may run before it is cancelled and its waiters get
+    /// [`Error::Timeout`](crate::Error::Timeout) (default 2 minutes). Must be positive.
+    pub fn method_timeout(mut self, timeout: Duration) -> Self {
+        self.method_timeout = timeout;
+        self
+    }
+
+    /// Age after which an entry is stale: served at once while one background refresh
+    /// replaces it (default 10 minutes). Must not exceed `expire_after`.
+    pub fn update_after(mut self, after: Duration) -> Self {
+        self.update_after = after;
+        self
+    }
+
+    /// Age after which an entry is never served again; the next request waits for a load
+    /// (default 30 minutes). Must be positive.
+    pub fn expire_after(mut self, after: Duration) -> Self {
+        self.expire_after = after;
+        self
+    }
+
+    /// The eviction policy (default least-recently-updated).
+    pub fn eviction_policy(mut self, policy: EvictionPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Decides each loaded entry's lifespan, replacing the fixed `update_after` and
+    /// `expire_after` (which are then only validated). See [`EntryBuilder`].
+    pub fn entry_builder(mut self, builder: impl EntryBuilder<K, V>) -> Self {
+        self.entry_builder = Some(Arc::new(builder));
+        self
+    }
+
+    /// A function applied to every value served, hits and freshly loaded values alike
+    /// (py-memoize's post-processing), for example a deep copy. Default: none.
+    pub fn postprocess(mut self, f: impl Fn(V) -> V + Send + Sync + 'static) -> Self {
+        self.postprocess = Some(Arc::new(f));
+        self
+    }
+
+    /// Drops an entry after it has been served this many times from the cache (fresco-memoize's
+    /// `max_hits`); the next request loads again. The request that loaded the value does not
+    /// count. Must be at least 1. Default: unlimited.
+    pub fn max_hits(mut self, hits: u32) -> Self {
+        self.max_hits = Some(hits);
+        self
+    }
+
+    /// A name for this cache, shown in `Debug`, logs and (later) remote keys.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// Builds the cache, or says which option is invalid.
+    pub fn build(self) -> Result<Cache<K, V>, BuildError> {
+        if self.capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        if self.method_timeout.is_zero() {
+            return Err(BuildError::ZeroTimeout);
+        }
+        if self.expire_after.is_zero() {
+            return Err(BuildError::ZeroExpireAfter);
+        }
+        if self.update_after > self.expire_after {
+            return Err(BuildError::UpdateAfterExceedsExpireAfter {
+                update_after: self.update_after,
+                expire_after: self.expire_after,
+            });
+        }
+        if self.max_hits == Some(0) {
+            return Err(BuildError::ZeroMaxHits);
+        }
+        let fixed = FixedLifespan {
+            update_after: self.update_after,
+            expire_after: self.expire_after,
+        };
+        Ok(Cache::from_config(Config {
+            capacity: self.capacity,
+            method_timeout: self.method_timeout,
+            lifespan: fixed,
+            policy: self.policy,
+            entry_builder: self.entry_builder.unwrap_or_else(|| Arc::new(fixed)),
+            postprocess: self.postprocess,
+            max_hits: self.max_hits,
+            name: self.name,
+        }))
+    }
+}

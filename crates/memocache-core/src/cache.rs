@@ -1,0 +1,690 @@
+//! The [`Cache`]: the request path that ties the store, the in-flight table, entry lifespans
+//! and statistics together.
+//!
+//! A `get_or_load` looks the key up in the [`store`](crate::store) (fresh: return; stale:
+//! return and start one background refresh; miss: go on), then, under the key's
+//! [`flight`](crate::flight) shard lock, joins the load in flight or starts one. The load runs
+//! in its own task; it stores its value and removes its flight in one critical section under
+//! that same lock, so a request never sees "no value and no flight" while a load is finishing.
+//! Invalidation takes the same lock, marks the flight "do not store" and removes the entry.
+
+use std::any::TypeId;
+use std::borrow::Borrow;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::time::Instant;
+
+use crate::builder::CacheBuilder;
+use crate::entry::{EntryBuilder, FixedLifespan, Lifespan};
+use crate::error::Error;
+use crate::flight::{panic_message, Flight, FlightError, FlightState, Flights, Outcome, Table};
+use crate::policy::EvictionPolicy;
+use crate::stats::{Counters, Stats, StatsCounter};
+use crate::store::{Lookup, MemoryStore};
+
+pub(crate) type Postprocess<V> = Arc<dyn Fn(V) -> V + Send + Sync>;
+
+/// The validated options of a cache.
+pub(crate) struct Config<K, V> {
+    pub(crate) capacity: usize,
+    pub(crate) method_timeout: Duration,
+    pub(crate) lifespan: FixedLifespan,
+    pub(crate) policy: EvictionPolicy,
+    pub(crate) entry_builder: Arc<dyn EntryBuilder<K, V>>,
+    pub(crate) postprocess: Option<Postprocess<V>>,
+    pub(crate) max_hits: Option<u32>,
+    pub(crate) name: Option<Arc<str>>,
+}
+
+struct Inner<K, V> {
+    store: MemoryStore<K, V>,
+    flights: Flights<K, V>,
+    stats: StatsCounter,
+    config: Config<K, V>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Started by a miss; callers wait for it.
+    Load,
+    /// Started by a stale hit; nobody waits unless the entry expires meanwhile.
+    Refresh,
+}
+
+/// An async cache that loads each missing key once, however many callers ask for it, and
+/// refreshes stale entries in the background.
+///
+/// `Cache` is a handle: cloning it is cheap and every clone shares the same entries.
+/// Values are cloned out on every hit; wrap large values in [`Arc`] to make that a reference
+/// count increment.
+///
+/// # Lifespans
+/// Each stored entry has two deadlines (see [`Lifespan`]): after `update_after` it is *stale*,
+/// still served at once while one background refresh replaces it; after `expire_after` it is
+/// never served again and the next request waits for a load.
+///
+/// # Example
+/// ```
+/// # extern crate memocache_core as memocache;
+/// use std::time::Duration;
+/// use memocache::Cache;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache: Cache<u64, String> = Cache::builder()
+///     .update_after(Duration::from_secs(60))
+///     .expire_after(Duration::from_secs(600))
+///     .build()?;
+///
+/// let user = cache
+///     .get_or_load(42, || async { Ok::<_, std::io::Error>("user 42".to_string()) })
+///     .await?;
+/// assert_eq!(user, "user 42");
+/// // served from the cache: this loader is not called
+/// let again = cache.get_or_load(42, || async { unreachable!() as Result<String, std::io::Error> }).await?;
+/// assert_eq!(again, "user 42");
+/// # Ok(())
+/// # }
+/// ```
+pub struct Cache<K, V> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Clone for Cache<K, V> {
+    fn clone(&self) -> Self {
+        Cache {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Cache<K, V>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.inner.config;
+        f.debug_struct("Cache")
+            .field("name", &c.name)
+            .field("len", &self.inner.store.len())
+            .field("capacity", &c.capacity)
+            .field("policy", &c.policy)
+            .field("method_timeout", &c.method_timeout)
+            .field("lifespan", &c.lifespan)
+            .field("max_hits", &c.max_hits)
+            .field("loads_in_flight", &self.inner.flights.len())
+            .finish()
+    }
+}
+
+impl<K, V> Default for Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Deadline `d` after `now`, saturating far in the future instead of overflowing.
+fn deadline(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A cache with the default options (see [`CacheBuilder`]).
+    pub fn new() -> Self {
+        CacheBuilder::new()
+            .build()
+            .expect("the default options are valid")
+    }
+
+    /// A builder to set the options.
+    pub fn builder() -> CacheBuilder<K, V> {
+        CacheBuilder::new()
+    }
+
+    pub(crate) fn from_config(config: Config<K, V>) -> Self {
+        Cache {
+            inner: Arc::new(Inner {
+                store: MemoryStore::new(config.capacity, config.policy),
+                flights: Flights::new(),
+                stats: StatsCounter::new(),
+                config,
+            }),
+        }
+    }
+
+    /// The name given on the builder, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.config.name.as_deref()
+    }
+
+    /// The capacity in entries.
+    pub fn capacity(&self) -> usize {
+        self.inner.config.capacity
+    }
+
+    #[inline]
+    fn post(&self, v: V) -> V {
+        match &self.inner.config.postprocess {
+            Some(p) => p(v),
+            None => v,
+        }
+    }
+
+    #[inline]
+    fn count(&self) -> &Counters {
+        self.inner.stats.local()
+    }
+
+    /// Returns the value of `key`, loading it with `loader` if the cache has no servable value.
+    ///
+    /// - **Fresh** entry: returned; `loader` is not called.
+    /// - **Stale** entry (older than `update_after`): returned at once, and `loader` is started
+    ///   in the background to replace it, unless a load of this key is already in flight or a
+    ///   failed refresh is backing off (1 s after the first failure, doubling up to 60 s). A
+    ///   failed refresh keeps the stale value until it expires.
+    /// - **Missing or expired**: the caller waits for a load, started by `loader` or already in
+    ///   flight.
+    ///
+    /// The loader's value is stored with the lifespan the entry builder gives it, unless the
+    /// key was invalidated while it loaded. Loader errors, timeouts and panics are never stored.
+    ///
+    /// # Concurrent calls on the same key
+    /// Only one load of a key runs at a time. Every caller that finds no value while a load is
+    /// in flight waits for that load and receives its outcome: a clone of the value, or the
+    /// same error (`Error::Load` holds one `Arc<E>` shared by all of them). Their own loaders
+    /// are dropped without being called.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use memocache::Cache;
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let cache: Cache<&'static str, u32> = Cache::new();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let tasks: Vec<_> = (0..100)
+    ///     .map(|_| {
+    ///         let (cache, calls) = (cache.clone(), calls.clone());
+    ///         tokio::spawn(async move {
+    ///             cache
+    ///                 .get_or_load("answer", move || async move {
+    ///                     calls.fetch_add(1, Ordering::SeqCst);
+    ///                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    ///                     Ok::<_, std::convert::Infallible>(42)
+    ///                 })
+    ///                 .await
+    ///                 .unwrap()
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for t in tasks {
+    ///     assert_eq!(t.await.unwrap(), 42);
+    /// }
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// This method is cancel safe. The load runs in its own Tokio task, so dropping the future
+    /// of any caller — including the one whose loader is running — neither cancels the load
+    /// nor affects the other waiters; the load runs to completion (or to the method timeout)
+    /// and stores its value. No key is ever left marked as loading.
+    ///
+    /// # Errors
+    /// [`Error::Load`] with the loader's error, [`Error::Timeout`] when the loader ran longer
+    /// than the method timeout (it is then dropped), [`Error::Panicked`] when it panicked,
+    /// [`Error::Cancelled`] when the runtime shut down during the load. In every case nothing
+    /// is stored and the next request for the key starts a new load.
+    ///
+    /// # Panics
+    /// A panic inside `loader` does not unwind into the caller: it is caught and every waiter
+    /// gets [`Error::Panicked`] with the panic message. This method panics only when called
+    /// outside a Tokio runtime, as `tokio::spawn` does.
+    pub async fn get_or_load<F, Fut, E>(&self, key: K, loader: F) -> Result<V, Error<E>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        let inner = &*self.inner;
+        let hash = inner.store.hash(&key);
+        let c = self.count();
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        match inner.store.get(hash, &key, Instant::now()) {
+            Lookup::Fresh(v) => {
+                c.hits_fresh.fetch_add(1, Ordering::Relaxed);
+                return Ok(self.post(v));
+            }
+            Lookup::Stale { value, refresh_due } => {
+                c.hits_stale.fetch_add(1, Ordering::Relaxed);
+                if refresh_due {
+                    self.start_refresh(hash, key, loader);
+                }
+                return Ok(self.post(value));
+            }
+            Lookup::Miss => {}
+        }
+        c.misses.fetch_add(1, Ordering::Relaxed);
+        self.load_on_miss(hash, key, loader).await
+    }
+
+    /// The slow path: join the flight of `key` or start one.
+    async fn load_on_miss<F, Fut, E>(&self, hash: u64, key: K, loader: F) -> Result<V, Error<E>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        enum Step<V> {
+            Ready(V),
+            Led(Flight<V>),
+            Joined(Flight<V>),
+        }
+        let inner = &*self.inner;
+        let mut key = Some(key);
+        let mut loader = Some(loader);
+        let mut first = true;
+        loop {
+            // Decide under the flight lock; the guard is gone before any await.
+            let step = {
+                let mut table = inner.flights.lock(hash);
+                let k = key
+                    .as_ref()
+                    .expect("the key is kept until a load is started");
+                if let Some(flight) = table.get(k) {
+                    Step::Joined(flight.clone())
+                } else if let Some(v) = self.servable(hash, k) {
+                    // A load finished between our lookup and this lock: its value is stored
+                    // (stored under this lock).
+                    Step::Ready(v)
+                } else {
+                    match (key.take(), loader.take()) {
+                        (Some(k), Some(l)) => {
+                            Step::Led(self.start_flight(&mut table, hash, k, l, Kind::Load))
+                        }
+                        _ => unreachable!("a caller starts at most one load"),
+                    }
+                }
+            };
+            let joined = match step {
+                Step::Ready(v) => return Ok(self.post(v)),
+                Step::Led(flight) => {
+                    return match flight.outcome.await {
+                        Ok(v) => Ok(self.post(v)),
+                        Err(e) => Err(e
+                            .into_error::<E>()
+                            .expect("a flight started with E fails with E")),
+                    };
+                }
+                Step::Joined(flight) => flight,
+            };
+            if first {
+                self.count().coalesced.fetch_add(1, Ordering::Relaxed);
+                first = false;
+            }
+            let same_type = joined.state.error_type == TypeId::of::<E>();
+            match joined.outcome.await {
+                Ok(v) => return Ok(self.post(v)),
+                Err(e) => {
+                    if same_type {
+                        if let Some(err) = e.into_error::<E>() {
+                            return Err(err);
+                        }
+                    }
+                    // That flight's loader had another error type: its error is not ours to
+                    // return. The flight is over now; look again (and load if still missing).
+                }
+            }
+        }
+    }
+
+    /// A value servable from the store right now, without counting a request.
+    fn servable(&self, hash: u64, key: &K) -> Option<V> {
+        match self.inner.store.get(hash, key, Instant::now()) {
+            Lookup::Fresh(v) | Lookup::Stale { value: v, .. } => Some(v),
+            Lookup::Miss => None,
+        }
+    }
+
+    /// Like [`get_or_load`](Self::get_or_load) for a loader that cannot fail. The result is
+    /// still a `Result`: the load may time out or panic.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cache: memocache::Cache<u32, u32> = memocache::Cache::new();
+    /// let square = cache.get_with(7, || async { 49 }).await.unwrap();
+    /// assert_eq!(square, 49);
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As for `get_or_load`: cancel safe.
+    pub async fn get_with<F, Fut>(&self, key: K, loader: F) -> Result<V, Error<Infallible>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = V> + Send + 'static,
+    {
+        self.get_or_load(key, move || async move { Ok(loader().await) })
+            .await
+    }
+
+    /// Starts a background refresh of `key` unless a load of it is in flight.
+    fn start_refresh<F, Fut, E>(&self, hash: u64, key: K, loader: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        let mut table = self.inner.flights.lock(hash);
+        if !table.contains_key(&key) {
+            self.start_flight(&mut table, hash, key, loader, Kind::Refresh);
+        }
+    }
+
+    /// Spawns the load task of `key` and registers it in `table` (whose lock the caller holds).
+    fn start_flight<F, Fut, E>(
+        &self,
+        table: &mut Table<K, V>,
+        hash: u64,
+        key: K,
+        loader: F,
+        kind: Kind,
+    ) -> Flight<V>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        let c = self.count();
+        match kind {
+            Kind::Load => c.loads_started.fetch_add(1, Ordering::Relaxed),
+            Kind::Refresh => c.refreshes_started.fetch_add(1, Ordering::Relaxed),
+        };
+        let state = Arc::new(FlightState {
+            store: AtomicBool::new(true),
+            error_type: TypeId::of::<E>(),
+        });
+        let task = run_load(
+            Arc::clone(&self.inner),
+            hash,
+            key.clone(),
+            Arc::clone(&state),
+            loader,
+            kind,
+        );
+        let handle = tokio::spawn(task);
+        let outcome = async move {
+            match handle.await {
+                Ok(outcome) => outcome,
+                Err(e) if e.is_panic() => {
+                    Err(FlightError::Panicked(panic_message(&*e.into_panic())))
+                }
+                Err(_) => Err(FlightError::Cancelled),
+            }
+        }
+        .boxed()
+        .shared();
+        let flight = Flight { state, outcome };
+        table.insert(key, flight.clone());
+        flight
+    }
+
+    /// The value of `key` if one is servable (fresh or stale), without loading. A stale value
+    /// is returned but does not start a refresh (there is no loader). Counted as a request.
+    pub async fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &*self.inner;
+        let c = self.count();
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        let hash = inner.store.hash(key);
+        match inner.store.get(hash, key, Instant::now()) {
+            Lookup::Fresh(v) => {
+                c.hits_fresh.fetch_add(1, Ordering::Relaxed);
+                Some(self.post(v))
+            }
+            Lookup::Stale { value, .. } => {
+                c.hits_stale.fetch_add(1, Ordering::Relaxed);
+                Some(self.post(value))
+            }
+            Lookup::Miss => {
+                c.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Stores `value` for `key` with the lifespan the entry builder gives it, replacing any
+    /// entry. A load of `key` in flight still hands its value to its waiters, but does not
+    /// overwrite this one.
+    pub async fn insert(&self, key: K, value: V) {
+        let inner = &*self.inner;
+        let hash = inner.store.hash(&key);
+        let mut table = inner.flights.lock(hash);
+        if let Some(flight) = table.get(&key) {
+            flight.state.store.store(false, Ordering::Relaxed);
+        }
+        self.store_value(&mut table, hash, key, value);
+    }
+
+    /// Stores under the flight lock of `key` (held by the caller).
+    fn store_value(&self, _table: &mut Table<K, V>, hash: u64, key: K, value: V) {
+        let inner = &*self.inner;
+        match inner.config.entry_builder.lifespan(&key, &value) {
+            Lifespan::Store {
+                update_after,
+                expire_after,
+            } => {
+                let now = Instant::now();
+                let evicted = inner.store.insert(
+                    hash,
+                    key,
+                    value,
+                    deadline(now, update_after),
+                    deadline(now, expire_after),
+                    inner.config.max_hits,
+                );
+                if evicted > 0 {
+                    self.count().evictions.fetch_add(evicted, Ordering::Relaxed);
+                }
+            }
+            Lifespan::DoNotStore => {
+                inner.store.remove(hash, &key);
+            }
+        }
+    }
+
+    /// Removes the entry of `key`. A load of `key` already in flight still hands its value to
+    /// its waiters, but does not store it: after `invalidate` returns, no value loaded before
+    /// it is served from the cache.
+    pub async fn invalidate<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &*self.inner;
+        let hash = inner.store.hash(key);
+        let table = inner.flights.lock(hash);
+        if let Some(flight) = table.get(key) {
+            flight.state.store.store(false, Ordering::Relaxed);
+        }
+        inner.store.remove(hash, key);
+    }
+
+    /// Removes every entry. Loads in flight still hand their values to their waiters, but do
+    /// not store them.
+    pub async fn invalidate_all(&self) {
+        let inner = &*self.inner;
+        inner.flights.for_each_shard(|table| {
+            for flight in table.values() {
+                flight.state.store.store(false, Ordering::Relaxed);
+            }
+        });
+        // Every load that began before this call either stored before its shard was visited
+        // (and is cleared now) or was marked and will not store.
+        inner.store.clear();
+    }
+
+    /// Entries in the in-memory store, including expired ones not yet removed.
+    pub fn len(&self) -> usize {
+        self.inner.store.len()
+    }
+
+    /// `true` when the in-memory store holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Loads and refreshes in progress.
+    pub fn loads_in_flight(&self) -> usize {
+        self.inner.flights.len()
+    }
+
+    /// A snapshot of the counters; see [`Stats`].
+    pub fn stats(&self) -> Stats {
+        self.inner.stats.snapshot()
+    }
+}
+
+/// The task of one load or refresh: runs the loader under the method timeout, catching
+/// panics, counts the outcome, stores the value and retires the flight.
+async fn run_load<K, V, F, Fut, E>(
+    inner: Arc<Inner<K, V>>,
+    hash: u64,
+    key: K,
+    state: Arc<FlightState>,
+    loader: F,
+    kind: Kind,
+) -> Outcome<V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
+    E: Send + Sync + 'static,
+{
+    // If this task is dropped before it finishes (runtime shutdown), retire the flight so
+    // the key is not left marked as loading.
+    struct Retire<'a, K: Hash + Eq, V> {
+        inner: &'a Inner<K, V>,
+        hash: u64,
+        key: &'a K,
+        state: &'a Arc<FlightState>,
+        armed: bool,
+    }
+    impl<K: Hash + Eq, V> Drop for Retire<'_, K, V> {
+        fn drop(&mut self) {
+            if self.armed {
+                let mut table = self.inner.flights.lock(self.hash);
+                if table
+                    .get(self.key)
+                    .is_some_and(|f| Arc::ptr_eq(&f.state, self.state))
+                {
+                    table.remove(self.key);
+                }
+            }
+        }
+    }
+    let mut retire = Retire {
+        inner: &inner,
+        hash,
+        key: &key,
+        state: &state,
+        armed: true,
+    };
+
+    let timeout = inner.config.method_timeout;
+    let start = Instant::now();
+    let load = AssertUnwindSafe(async move { loader().await }).catch_unwind();
+    let outcome: Outcome<V> = match tokio::time::timeout(timeout, load).await {
+        Ok(Ok(Ok(v))) => Ok(v),
+        Ok(Ok(Err(e))) => Err(FlightError::Load(Arc::new(e))),
+        Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
+        Err(_) => Err(FlightError::Timeout(timeout)),
+    };
+    let elapsed = start.elapsed();
+
+    let c = inner.stats.local();
+    c.load_nanos
+        .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    match (&outcome, kind) {
+        (Ok(_), Kind::Load) => c.load_successes.fetch_add(1, Ordering::Relaxed),
+        (Ok(_), Kind::Refresh) => c.refreshes_succeeded.fetch_add(1, Ordering::Relaxed),
+        (Err(_), Kind::Load) => c.load_failures.fetch_add(1, Ordering::Relaxed),
+        (Err(_), Kind::Refresh) => c.refreshes_failed.fetch_add(1, Ordering::Relaxed),
+    };
+    match &outcome {
+        Err(FlightError::Timeout(_)) => {
+            c.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(FlightError::Panicked(_)) => {
+            c.panics.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+    if let Err(e) = &outcome {
+        let what = match e {
+            FlightError::Load(_) => "returned an error",
+            FlightError::Timeout(_) => "timed out",
+            FlightError::Panicked(_) => "panicked",
+            FlightError::Cancelled => "was cancelled",
+        };
+        let cache = inner.config.name.as_deref().unwrap_or("");
+        match kind {
+            Kind::Refresh => tracing::warn!(
+                cache,
+                "background refresh {what}; the stale value is kept until it expires"
+            ),
+            Kind::Load => tracing::debug!(cache, "load {what}; nothing stored"),
+        }
+    }
+
+    // Complete under the flight lock: store (unless invalidated) and retire the flight.
+    let cache = Cache {
+        inner: Arc::clone(&inner),
+    };
+    {
+        let mut table = inner.flights.lock(hash);
+        if table
+            .get(&key)
+            .is_some_and(|f| Arc::ptr_eq(&f.state, &state))
+        {
+            table.remove(&key);
+        }
+        retire.armed = false;
+        match &outcome {
+            Ok(v) if state.store.load(Ordering::Relaxed) => {
+                cache.store_value(&mut table, hash, key.clone(), v.clone());
+            }
+            Err(_) if kind == Kind::Refresh => {
+                inner.store.note_refresh_failure(hash, &key, Instant::now());
+            }
+            _ => {}
+        }
+    }
+    outcome
+}

@@ -1,0 +1,116 @@
+//! Errors: what a caller of a loading method can get back ([`Error`]) and why a
+//! builder refused its options ([`BuildError`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The error of a loading call such as [`Cache::get_or_load`](crate::Cache::get_or_load).
+///
+/// One load is shared by every caller waiting for the same key, so its outcome is shared
+/// too: the loader's own error is wrapped in an [`Arc`] and every waiter receives a clone of
+/// the same `Arc<E>`; `E` need not be `Clone`.
+#[non_exhaustive]
+pub enum Error<E> {
+    /// The loader returned this error. Nothing was stored; the next request loads again.
+    Load(Arc<E>),
+    /// The loader did not finish within the cache's method timeout and was cancelled
+    /// (dropped). Nothing was stored; the next request loads again.
+    Timeout(Duration),
+    /// The loader panicked; the text is the panic message. The panic was caught: no lock is
+    /// poisoned, every waiter got this error, and the next request loads again.
+    Panicked(Arc<str>),
+    /// The load task was cancelled before finishing, which happens only when the Tokio
+    /// runtime that ran it shut down.
+    Cancelled,
+}
+
+impl<E> Error<E> {
+    /// The loader's own error, if this is [`Error::Load`].
+    pub fn load_error(&self) -> Option<&E> {
+        match self {
+            Error::Load(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// `true` for [`Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    /// `true` for [`Error::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Error::Panicked(_))
+    }
+}
+
+impl<E> Clone for Error<E> {
+    fn clone(&self) -> Self {
+        match self {
+            Error::Load(e) => Error::Load(Arc::clone(e)),
+            Error::Timeout(d) => Error::Timeout(*d),
+            Error::Panicked(m) => Error::Panicked(Arc::clone(m)),
+            Error::Cancelled => Error::Cancelled,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Load(e) => f.debug_tuple("Load").field(e).finish(),
+            Error::Timeout(d) => f.debug_tuple("Timeout").field(d).finish(),
+            Error::Panicked(m) => f.debug_tuple("Panicked").field(m).finish(),
+            Error::Cancelled => f.write_str("Cancelled"),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Load(e) => write!(f, "the loader failed: {e}"),
+            Error::Timeout(d) => write!(f, "the loader timed out after {d:?}"),
+            Error::Panicked(m) => write!(f, "the loader panicked: {m}"),
+            Error::Cancelled => f.write_str("the load was cancelled (runtime shut down)"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Load(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// Why [`CacheBuilder::build`](crate::CacheBuilder::build) refused its options.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A capacity of zero entries (or zero weight) can hold nothing.
+    #[error("capacity must be at least 1")]
+    ZeroCapacity,
+    /// The method timeout must be positive.
+    #[error("the method timeout must be greater than zero")]
+    ZeroTimeout,
+    /// `expire_after` must be positive.
+    #[error("expire_after must be greater than zero")]
+    ZeroExpireAfter,
+    /// `max_hits` of zero would serve nothing from the cache.
+    #[error("max_hits must be at least 1")]
+    ZeroMaxHits,
+    /// An entry cannot become stale after it has expired.
+    #[error(
+        "update_after ({update_after:?}) must not be greater than expire_after ({expire_after:?})"
+    )]
+    UpdateAfterExceedsExpireAfter {
+        /// The `update_after` given.
+        update_after: Duration,
+        /// The `expire_after` given.
+        expire_after: Duration,
+    },
+}

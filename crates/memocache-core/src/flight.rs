@@ -1,0 +1,127 @@
+//! The in-flight table: at most one load per key at a time (single flight).
+//!
+//! A load runs in its own Tokio task, and its outcome is a [`Shared`] future that every caller
+//! waiting for that key awaits; dropping a waiter therefore never cancels the load. The table
+//! is sharded by the key's hash; a load's task removes its own entry, under the shard's lock and
+//! in the same critical section in which it stores the value, so a request that finds no
+//! flight always finds the value (see [`crate::cache`]).
+//!
+//! Different calls for one key may use different loader error types; a flight remembers the
+//! [`TypeId`] of its error type, and a waiter whose type differs waits for the flight to end and
+//! then looks again (it never runs a second load while the first is in flight).
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use futures_util::future::{BoxFuture, Shared};
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::error::Error;
+
+type Hasher = foldhash::fast::RandomState;
+
+/// Why a flight produced no value, with the loader's error type erased.
+#[derive(Clone)]
+pub(crate) enum FlightError {
+    Load(Arc<dyn Any + Send + Sync>),
+    Timeout(Duration),
+    Panicked(Arc<str>),
+    Cancelled,
+}
+
+impl FlightError {
+    /// The typed error for a waiter whose loader error type is `E`; `None` when the flight's
+    /// loader had another error type.
+    pub(crate) fn into_error<E: Send + Sync + 'static>(self) -> Option<Error<E>> {
+        Some(match self {
+            FlightError::Load(any) => Error::Load(any.downcast::<E>().ok()?),
+            FlightError::Timeout(d) => Error::Timeout(d),
+            FlightError::Panicked(m) => Error::Panicked(m),
+            FlightError::Cancelled => Error::Cancelled,
+        })
+    }
+}
+
+/// What a flight resolves to.
+pub(crate) type Outcome<V> = Result<V, FlightError>;
+
+/// What a flight's task needs to know at completion.
+pub(crate) struct FlightState {
+    /// Cleared by `invalidate`, `invalidate_all` and `insert`: the outcome is handed to the
+    /// waiters but not stored.
+    pub(crate) store: AtomicBool,
+    /// The loader's error type.
+    pub(crate) error_type: TypeId,
+}
+
+/// One load in flight.
+pub(crate) struct Flight<V> {
+    pub(crate) state: Arc<FlightState>,
+    pub(crate) outcome: Shared<BoxFuture<'static, Outcome<V>>>,
+}
+
+impl<V> Clone for Flight<V> {
+    fn clone(&self) -> Self {
+        Flight {
+            state: Arc::clone(&self.state),
+            outcome: self.outcome.clone(),
+        }
+    }
+}
+
+pub(crate) type Table<K, V> = HashMap<K, Flight<V>, Hasher>;
+
+/// The sharded in-flight table.
+pub(crate) struct Flights<K, V> {
+    shards: Box<[CachePadded<Mutex<Table<K, V>>>]>,
+    bits: u32,
+}
+
+const BITS: u32 = 5;
+
+impl<K: Hash + Eq, V> Flights<K, V> {
+    pub(crate) fn new() -> Self {
+        let hasher = Hasher::default();
+        Flights {
+            shards: (0..1usize << BITS)
+                .map(|_| CachePadded::new(Mutex::new(HashMap::with_hasher(hasher.clone()))))
+                .collect(),
+            bits: BITS,
+        }
+    }
+
+    /// Locks the shard of a key with this hash (the store's hash of the key).
+    #[inline]
+    pub(crate) fn lock(&self, hash: u64) -> MutexGuard<'_, Table<K, V>> {
+        // Low bits here, high bits in the store: the two shardings stay independent.
+        self.shards[(hash as usize) & ((1 << self.bits) - 1)].lock()
+    }
+
+    /// Visits every shard under its lock, one after another.
+    pub(crate) fn for_each_shard(&self, mut f: impl FnMut(&mut Table<K, V>)) {
+        for shard in self.shards.iter() {
+            f(&mut shard.lock());
+        }
+    }
+
+    /// Flights in progress (for tests and `Debug`).
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        Arc::from(*s)
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        Arc::from(s.as_str())
+    } else {
+        Arc::from("(non-string panic payload)")
+    }
+}

@@ -1,0 +1,35 @@
+//! The engine of [memocache](https://docs.rs/memocache): an async cache that loads each missing
+//! key once however many callers ask for it (stampede protection), serves stale values while
+//! refreshing them in the background (stale-while-revalidate), bounds its memory, and counts
+//! what it does.
+//!
+//! Users depend on the `memocache` facade crate, which re-exports everything here together
+//! with the optional backends and the `#[memoize]` macro.
+//!
+//! Modules, one concept each:
+//! - [`cache`]: [`Cache`], the request path;
+//! - [`builder`]: [`CacheBuilder`], options and their defaults;
+//! - [`entry`]: [`Lifespan`] and [`EntryBuilder`], per-entry `update_after` / `expire_after`;
+//! - `flight`: the in-flight table (single flight per key);
+//! - `store`: the embedded in-memory store;
+//! - [`policy`]: [`EvictionPolicy`];
+//! - [`stats`]: [`Stats`];
+//! - [`error`]: [`Error`] and [`BuildError`].
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod builder;
+pub mod cache;
+pub mod entry;
+pub mod error;
+mod flight;
+pub mod policy;
+pub mod stats;
+mod store;
+
+pub use builder::CacheBuilder;
+pub use cache::Cache;
+pub use entry::{EntryBuilder, FixedLifespan, Lifespan};
+pub use error::{BuildError, Error};
+pub use policy::EvictionPolicy;
+pub use stats::Stats;

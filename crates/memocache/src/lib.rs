@@ -1,0 +1,36 @@
+//! # memocache
+//!
+//! Caching and memoization for async Rust. A [`Cache`] loads each missing key once however
+//! many tasks ask for it at the same moment (stampede protection), serves a stale value at
+//! once while refreshing it in the background (`update_after`), never serves a value past its
+//! `expire_after`, survives cancelled callers and panicking loaders, and counts everything it
+//! does ([`Stats`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use memocache::Cache;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cache: Cache<String, u64> = Cache::builder()
+//!     .capacity(10_000)
+//!     .update_after(Duration::from_secs(60))
+//!     .expire_after(Duration::from_secs(600))
+//!     .build()?;
+//!
+//! let len = cache
+//!     .get_or_load("hello".to_string(), || async { Ok::<_, std::io::Error>(5) })
+//!     .await?;
+//! assert_eq!(len, 5);
+//! assert_eq!(cache.stats().loads_started, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! This crate is a facade: the engine lives in `memocache-core` and is re-exported here
+//! whole; optional backends and the `#[memoize]` macro are re-exported behind cargo features
+//! as they land.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use memocache_core::*;
