@@ -75,10 +75,11 @@ impl<V> Clone for Flight<V> {
 }
 
 pub(crate) type Table<K, V> = HashMap<K, Flight<V>, Hasher>;
+type Shard<K, V> = CachePadded<Mutex<Table<K, V>>>;
 
 /// The sharded in-flight table.
 pub(crate) struct Flights<K, V> {
-    shards: Box<[CachePadded<Mutex<Table<K, V>>>]>,
+    shards: Box<[Shard<K, V>]>,
     bits: u32,
 }
 
@@ -89,7 +90,7 @@ impl<K: Hash + Eq, V> Flights<K, V> {
         let hasher = Hasher::default();
         Flights {
             shards: (0..1usize << BITS)
-                .map(|_| CachePadded::new(Mutex::new(HashMap::with_hasher(hasher.clone()))))
+                .map(|_| CachePadded::new(Mutex::new(HashMap::with_hasher(hasher))))
                 .collect(),
             bits: BITS,
         }

@@ -7,14 +7,14 @@
 //! with the optional backends and the `#[memoize]` macro.
 //!
 //! Modules, one concept each:
-//! - [`cache`]: [`Cache`], the request path;
-//! - [`builder`]: [`CacheBuilder`], options and their defaults;
-//! - [`entry`]: [`Lifespan`] and [`EntryBuilder`], per-entry `update_after` / `expire_after`;
-//! - `flight`: the in-flight table (single flight per key);
-//! - `store`: the embedded in-memory store;
-//! - [`policy`]: [`EvictionPolicy`];
-//! - [`stats`]: [`Stats`];
-//! - [`error`]: [`Error`] and [`BuildError`].
+//! - [`cache`] — [`Cache`], the request path;
+//! - [`builder`] — [`CacheBuilder`], options and their defaults;
+//! - [`entry`] — [`Lifespan`] and [`EntryBuilder`], per-entry `update_after` / `expire_after`;
+//! - `flight` — the in-flight table (single flight per key);
+//! - `store` — the embedded in-memory store;
+//! - [`policy`] — [`EvictionPolicy`];
+//! - [`stats`] — [`Stats`];
+//! - [`error`] — [`Error`] and [`BuildError`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

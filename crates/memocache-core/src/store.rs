@@ -55,9 +55,11 @@ struct Shard<K, V> {
     capacity: usize,
 }
 
+type PaddedShard<K, V> = CachePadded<RwLock<Shard<K, V>>>;
+
 /// The in-memory store.
 pub(crate) struct MemoryStore<K, V> {
-    shards: Box<[CachePadded<RwLock<Shard<K, V>>>]>,
+    shards: Box<[PaddedShard<K, V>]>,
     hasher: Hasher,
     shard_bits: u32,
     policy: EvictionPolicy,
@@ -89,7 +91,7 @@ where
             .map(|i| {
                 let cap = capacity / n + usize::from(i < capacity % n);
                 CachePadded::new(RwLock::new(Shard {
-                    map: HashMap::with_hasher(hasher.clone()),
+                    map: HashMap::with_hasher(hasher),
                     order: OrderList::new(),
                     capacity: cap,
                 }))
