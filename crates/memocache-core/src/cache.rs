@@ -453,10 +453,13 @@ where
 
     /// The value of `key` if one is servable (fresh or stale), without loading. A stale value
     /// is returned but does not start a refresh (there is no loader). Counted as a request.
+    ///
+    /// `Q: ToOwned<Owned = K>` (as for `str` and `String`, or any `Clone` key looked up by
+    /// itself) lets a cache with storage tiers build the owned key those tiers are asked for.
     pub async fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let inner = &*self.inner;
         let c = self.count();
@@ -521,10 +524,12 @@ where
     /// Removes the entry of `key`. A load of `key` already in flight still hands its value to
     /// its waiters, but does not store it: after `invalidate` returns, no value loaded before
     /// it is served from the cache.
+    ///
+    /// `Q: ToOwned<Owned = K>` lets a cache with storage tiers remove the key from every tier.
     pub async fn invalidate<Q>(&self, key: &Q)
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let inner = &*self.inner;
         let hash = inner.store.hash(key);
