@@ -34,3 +34,13 @@
 #![forbid(unsafe_code)]
 
 pub use memocache_core::*;
+
+pub mod memo;
+pub use memo::{KeyFn, Memo};
+
+#[cfg(feature = "macros")]
+pub use memocache_macros::memoize;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;

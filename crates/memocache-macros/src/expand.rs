@@ -1,0 +1,657 @@
+//! The expansion of `#[memoize]`: checks the function's signature, then writes three items in
+//! place of the function:
+//!
+//! - the **wrapper**, with the function's name and arguments: it builds the key, clones the
+//!   arguments into a `'static` loader and asks the cache;
+//! - the **body**, `__memocache_<name>`, hidden: the original function, renamed;
+//! - the **handle**, `<name>_memo()`: owns the static cache and returns a `memocache::Memo`.
+//!
+//! In an `impl` block the wrapper reaches the other two through `Self::`; the macro takes a
+//! function for an associated one when it has a receiver or mentions `Self`.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Attribute, FnArg, GenericArgument, GenericParam, Ident, ItemFn, Lifetime, Pat, PathArguments,
+    ReturnType, Type,
+};
+
+use crate::options::Options;
+
+/// How the receiver is taken.
+enum Receiver {
+    /// `&self`, `&'a self`, `self: &Self`: the loader gets a clone of `*self` (`Self: Clone`).
+    ByRef { ty: Type },
+    /// `self`, `mut self`, `self: Arc<Self>`, ...: moved into the loader.
+    ByValue { ty: Type },
+}
+
+/// One argument other than the receiver.
+struct Param {
+    /// The name it has in the wrapper (its own name, or a generated one for other patterns).
+    ident: Ident,
+    /// Its type as written.
+    ty: Type,
+    /// `Some(T)` for a `&T` argument: the key and the loader get `T::to_owned()`.
+    referent: Option<Type>,
+}
+
+/// What the function returns.
+enum Output {
+    /// `Result<T, E>`: only `Ok` is cached; callers get `Result<T, memocache::Error<E>>`.
+    Fallible { ok: Box<Type>, err: Box<Type> },
+    /// Any other type (or `()`), loaded infallibly.
+    Plain { ty: Box<Type> },
+}
+
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+    fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, msg));
+    }
+}
+
+/// Finds `impl Trait` anywhere inside a type.
+fn find_impl_trait(ty: &Type) -> Option<Span> {
+    struct Find(Option<Span>);
+    impl<'a> syn::visit::Visit<'a> for Find {
+        fn visit_type_impl_trait(&mut self, t: &'a syn::TypeImplTrait) {
+            self.0.get_or_insert(t.span());
+        }
+    }
+    let mut f = Find(None);
+    syn::visit::visit_type(&mut f, ty);
+    f.0
+}
+
+/// Replaces the lifetimes declared by the function itself with `'_`, so that the argument types
+/// can appear in a function pointer type (where `'_` is higher-ranked) outside the function.
+struct EraseLifetimes<'a>(&'a HashSet<String>);
+
+impl VisitMut for EraseLifetimes<'_> {
+    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
+        if self.0.contains(&l.ident.to_string()) {
+            *l = Lifetime::new("'_", l.span());
+        }
+    }
+}
+
+/// `true` when `tokens` use the `self` value (not a `self::` path).
+fn mentions_self_value(tokens: TokenStream) -> bool {
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(tt) = iter.next() {
+        match tt {
+            TokenTree::Ident(i) if i == "self" => {
+                let path = matches!(iter.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                if !path {
+                    return true;
+                }
+            }
+            TokenTree::Group(g) if mentions_self_value(g.stream()) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `true` when `tokens` mention the `Self` type.
+fn mentions_self_type(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(i) => i == "Self",
+        TokenTree::Group(g) => mentions_self_type(g.stream()),
+        _ => false,
+    })
+}
+
+/// Renames the `self` value to `to` (keeping `self::` paths), for the key function of the
+/// handle, which is a closure and has no receiver.
+fn rename_self(tokens: TokenStream, to: &Ident) -> TokenStream {
+    let mut out = Vec::new();
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(tt) = iter.next() {
+        match tt {
+            TokenTree::Ident(i) if i == "self" => {
+                let path = matches!(iter.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                if path {
+                    out.push(TokenTree::Ident(i));
+                } else {
+                    let mut renamed = to.clone();
+                    renamed.set_span(i.span());
+                    out.push(TokenTree::Ident(renamed));
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), rename_self(g.stream(), to));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            other => out.push(other),
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Splits `Result<T, E>` (recognised by the last path segment) from other return types.
+fn output(ret: &ReturnType, errors: &mut Errors) -> Output {
+    let ty = match ret {
+        ReturnType::Default => {
+            return Output::Plain {
+                ty: syn::parse_quote!(()),
+            }
+        }
+        ReturnType::Type(_, ty) => &**ty,
+    };
+    if let Some(span) = find_impl_trait(ty) {
+        errors.at(
+            span,
+            "`#[memoize]` stores the returned value in a static cache, so its type must be \
+             named: replace `impl Trait` with a concrete type",
+        );
+    }
+    if let Type::Path(p) = ty {
+        if let Some(last) = p.path.segments.last() {
+            if last.ident == "Result" {
+                let types: Vec<&Type> = match &last.arguments {
+                    PathArguments::AngleBracketed(a) => a
+                        .args
+                        .iter()
+                        .filter_map(|g| match g {
+                            GenericArgument::Type(t) => Some(t),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                match types.as_slice() {
+                    [ok, err] => {
+                        return Output::Fallible {
+                            ok: Box::new((*ok).clone()),
+                            err: Box::new((*err).clone()),
+                        }
+                    }
+                    _ => errors.at(
+                        ty.span(),
+                        "`#[memoize]` needs to see the error type to cache only `Ok` values: \
+                         write the return type as `Result<T, E>` in full",
+                    ),
+                }
+            }
+        }
+    }
+    Output::Plain {
+        ty: Box::new(ty.clone()),
+    }
+}
+
+fn is_lint_attr(attr: &Attribute) -> bool {
+    ["allow", "warn", "deny", "forbid"]
+        .iter()
+        .any(|n| attr.path().is_ident(n))
+}
+
+fn is_cfg_attr(attr: &Attribute) -> bool {
+    attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr")
+}
+
+pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
+    let mut errors = Errors(None);
+    let sig = &item.sig;
+    let name = &sig.ident;
+    let name_str = name.unraw().to_string();
+
+    // --- the signature -------------------------------------------------------------------
+    if sig.asyncness.is_none() {
+        errors.at(
+            sig.fn_token.span,
+            "`#[memoize]` works on `async fn` only: its loads run as spawned tasks that \
+             concurrent callers share",
+        );
+    }
+    if let Some(c) = &sig.constness {
+        errors.at(c.span, "`#[memoize]` cannot memoize a `const fn`");
+    }
+    if let Some(u) = &sig.unsafety {
+        errors.at(u.span, "`#[memoize]` cannot memoize an `unsafe fn`");
+    }
+    if let Some(abi) = &sig.abi {
+        errors.at(
+            abi.span(),
+            "`#[memoize]` cannot memoize an `extern` function",
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        errors.at(v.span(), "`#[memoize]` cannot memoize a variadic function");
+    }
+    let mut fn_lifetimes = HashSet::new();
+    for param in &sig.generics.params {
+        match param {
+            GenericParam::Lifetime(l) => {
+                fn_lifetimes.insert(l.lifetime.ident.to_string());
+            }
+            GenericParam::Type(t) => errors.at(
+                t.ident.span(),
+                "`#[memoize]` cannot memoize a generic function: each memoized function has one \
+                 static cache, whose key and value types must be known; memoize a non-generic \
+                 function for each type instead",
+            ),
+            GenericParam::Const(c) => errors.at(
+                c.ident.span(),
+                "`#[memoize]` cannot memoize a function with const generics: each memoized \
+                 function has one static cache, whose key and value types must be known",
+            ),
+        }
+    }
+
+    let mut receiver = None;
+    let mut params = Vec::new();
+    for (index, arg) in sig.inputs.iter().enumerate() {
+        match arg {
+            FnArg::Receiver(r) => {
+                let by_ref = match &*r.ty {
+                    Type::Reference(t) => Some(t.mutability.is_some()),
+                    _ => None,
+                };
+                match by_ref {
+                    Some(true) => errors.at(
+                        r.span(),
+                        "`#[memoize]` cannot memoize a method taking `&mut self`: a cached call \
+                         would skip the mutation",
+                    ),
+                    Some(false) => {
+                        let mut ty = (*r.ty).clone();
+                        EraseLifetimes(&fn_lifetimes).visit_type_mut(&mut ty);
+                        receiver = Some(Receiver::ByRef { ty });
+                    }
+                    None => {
+                        receiver = Some(Receiver::ByValue {
+                            ty: (*r.ty).clone(),
+                        })
+                    }
+                }
+            }
+            FnArg::Typed(pt) => {
+                let ty = (*pt.ty).clone();
+                if let Some(span) = find_impl_trait(&ty) {
+                    errors.at(
+                        span,
+                        "`#[memoize]` cannot memoize a function with an `impl Trait` argument: \
+                         that makes it generic, and each memoized function has one static cache \
+                         whose key type must be known; take a concrete type",
+                    );
+                }
+                let referent = match &ty {
+                    Type::Reference(r) if r.mutability.is_some() => {
+                        errors.at(
+                            ty.span(),
+                            "`#[memoize]` cannot memoize a function taking a `&mut` argument: a \
+                             cached call would skip the mutation",
+                        );
+                        None
+                    }
+                    Type::Reference(r) => Some((*r.elem).clone()),
+                    _ => None,
+                };
+                let ident = match &*pt.pat {
+                    Pat::Ident(p) if p.subpat.is_none() => p.ident.clone(),
+                    _ => format_ident!("__memocache_arg{}", index),
+                };
+                params.push(Param {
+                    ident,
+                    ty,
+                    referent,
+                });
+            }
+        }
+    }
+    let out = output(&sig.output, &mut errors);
+
+    // --- options that depend on the signature -----------------------------------------------
+    if let (Output::Plain { .. }, Some(t)) = (&out, &options.timeout) {
+        errors.at(
+            t.span,
+            "`timeout` needs a function returning `Result<T, E>`: a timed-out call returns \
+             `Err(memocache::Error::Timeout(..))`, which a plain return type cannot carry",
+        );
+    }
+    if let (Output::Plain { .. }, Some(c)) = (&out, &options.cache) {
+        errors.at(
+            c.span,
+            "`cache = ...` needs a function returning `Result<T, E>`: the shared cache's \
+             timeout can fail a call, which a plain return type cannot report",
+        );
+    }
+    if let Some(key) = &options.key {
+        if receiver.is_none() && mentions_self_value(key.expr.to_token_stream()) {
+            errors.at(
+                key.expr.span(),
+                "the key uses `self`, but the function has no receiver",
+            );
+        }
+    }
+    if let Some(e) = errors.0 {
+        return Err(e);
+    }
+
+    // --- names and paths -------------------------------------------------------------------
+    let in_impl = receiver.is_some()
+        || mentions_self_type(sig.inputs.to_token_stream())
+        || mentions_self_type(sig.output.to_token_stream())
+        || mentions_self_type(item.block.to_token_stream());
+    let body_name = format_ident!("__memocache_{}", name_str);
+    let handle_name = format_ident!("{}_memo", name_str);
+    let (body_path, handle_path) = if in_impl {
+        (quote!(Self::#body_name), quote!(Self::#handle_name))
+    } else {
+        (quote!(#body_name), quote!(#handle_name))
+    };
+    let display_name = if in_impl {
+        quote!(::std::format!("{}::{}", ::std::any::type_name::<Self>(), #name_str))
+    } else {
+        quote!(::std::string::String::from(
+            ::core::concat!(::core::module_path!(), "::", #name_str)
+        ))
+    };
+
+    // --- types -----------------------------------------------------------------------------
+    let (value_ty, output_ty) = match &out {
+        Output::Fallible { ok, err } => (
+            (**ok).clone(),
+            quote!(::core::result::Result<#ok, ::memocache::Error<#err>>),
+        ),
+        Output::Plain { ty } => ((**ty).clone(), ty.to_token_stream()),
+    };
+    let owned_ty = |p: &Param| -> TokenStream {
+        match &p.referent {
+            Some(t) => quote!(<#t as ::std::borrow::ToOwned>::Owned),
+            None => p.ty.to_token_stream(),
+        }
+    };
+    let key_ty: TokenStream = match &options.key {
+        Some(k) => k.ty.to_token_stream(),
+        None => match params.as_slice() {
+            [] => quote!(()),
+            [one] => owned_ty(one),
+            many => {
+                let parts = many.iter().map(owned_ty);
+                quote!((#(#parts,)*))
+            }
+        },
+    };
+
+    // --- the key ---------------------------------------------------------------------------
+    let default_key = |ps: &[Param]| -> TokenStream {
+        let part = |p: &Param| {
+            let id = &p.ident;
+            match &p.referent {
+                Some(_) => quote!(::std::borrow::ToOwned::to_owned(#id)),
+                None => quote!(::core::clone::Clone::clone(&#id)),
+            }
+        };
+        match ps {
+            [] => quote!(()),
+            [one] => part(one),
+            many => {
+                let parts = many.iter().map(part);
+                quote!((#(#parts,)*))
+            }
+        }
+    };
+    let key_expr = match &options.key {
+        Some(k) => k.expr.to_token_stream(),
+        None => default_key(&params),
+    };
+    let self_in_key = options
+        .key
+        .as_ref()
+        .is_some_and(|k| mentions_self_value(k.expr.to_token_stream()));
+    let self_ident = format_ident!("__memocache_self");
+
+    // The handle's key function: `fn(<receiver if the key uses it>, <arguments>) -> K`.
+    let mut key_fn_tys = Vec::new();
+    let mut key_fn_pats = Vec::new();
+    if self_in_key {
+        if let Some(Receiver::ByRef { ty } | Receiver::ByValue { ty }) = &receiver {
+            key_fn_tys.push(ty.to_token_stream());
+            key_fn_pats.push(self_ident.to_token_stream());
+        }
+    }
+    for p in &params {
+        let mut ty = p.ty.clone();
+        EraseLifetimes(&fn_lifetimes).visit_type_mut(&mut ty);
+        key_fn_tys.push(ty.to_token_stream());
+        key_fn_pats.push(p.ident.to_token_stream());
+    }
+    let key_fn_expr = rename_self(key_expr.clone(), &self_ident);
+    let key_fn_ty = quote!(fn(#(#key_fn_tys),*) -> #key_ty);
+
+    // --- compile-time checks on the types, with spans on the user's tokens ------------------
+    let mut assertions = Vec::new();
+    match &options.key {
+        Some(k) => {
+            let ty = &k.ty;
+            assertions
+                .push(quote_spanned!(ty.span()=> ::memocache::__private::assert_key::<#ty>();));
+        }
+        None => {
+            for p in &params {
+                let t = owned_ty(p);
+                assertions.push(
+                    quote_spanned!(p.ty.span()=> ::memocache::__private::assert_key_argument::<#t>();),
+                );
+            }
+        }
+    }
+    let ret_span = match &sig.output {
+        ReturnType::Type(_, t) => t.span(),
+        ReturnType::Default => name.span(),
+    };
+    match &out {
+        Output::Fallible { ok, err } => {
+            assertions
+                .push(quote_spanned!(ok.span()=> ::memocache::__private::assert_value::<#ok>();));
+            assertions
+                .push(quote_spanned!(err.span()=> ::memocache::__private::assert_error::<#err>();));
+        }
+        Output::Plain { ty } => {
+            assertions
+                .push(quote_spanned!(ret_span=> ::memocache::__private::assert_value::<#ty>();));
+        }
+    }
+
+    // --- the handle: its static cache ------------------------------------------------------
+    let cache_init = match &options.cache {
+        Some(shared) => {
+            let e = &shared.value;
+            quote_spanned! {e.span()=>
+                let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> = &*(#e);
+            }
+        }
+        None => {
+            let builder = match &options.config {
+                Some(c) => quote_spanned!(c.span()=> #c),
+                None => quote!(::memocache::Cache::builder()),
+            };
+            let dur = |d: std::time::Duration| {
+                let (s, n) = (d.as_secs(), d.subsec_nanos());
+                quote!(::core::time::Duration::new(#s, #n))
+            };
+            let mut setters = Vec::new();
+            if let Some(n) = &options.name {
+                setters.push(quote!(.name(#n)));
+            } else if options.config.is_none() {
+                setters.push(quote!(.name(#display_name)));
+            }
+            if let Some(c) = &options.capacity {
+                let v = c.value;
+                setters.push(quote!(.capacity(#v)));
+            }
+            if let Some(d) = &options.update_after {
+                let v = dur(d.value);
+                setters.push(quote!(.update_after(#v)));
+            }
+            if let Some(d) = &options.expire_after {
+                let v = dur(d.value);
+                setters.push(quote!(.expire_after(#v)));
+            }
+            if let Some(d) = &options.timeout {
+                let v = dur(d.value);
+                setters.push(quote!(.method_timeout(#v)));
+            }
+            if let Some(m) = &options.max_hits {
+                let v = m.value;
+                setters.push(quote!(.max_hits(#v)));
+            }
+            if let Output::Plain { .. } = out {
+                setters.push(quote!(.method_timeout(::memocache::__private::NO_TIMEOUT)));
+            }
+            quote! {
+                static __MEMOCACHE_CACHE: ::std::sync::OnceLock<::memocache::Cache<#key_ty, #value_ty>> =
+                    ::std::sync::OnceLock::new();
+                let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
+                    __MEMOCACHE_CACHE.get_or_init(|| {
+                        let __memocache_builder: ::memocache::CacheBuilder<#key_ty, #value_ty> = #builder;
+                        ::memocache::__private::build(__memocache_builder #(#setters)*, || #display_name)
+                    });
+            }
+        }
+    };
+
+    // --- attributes --------------------------------------------------------------------------
+    let cfgs: Vec<&Attribute> = item.attrs.iter().filter(|a| is_cfg_attr(a)).collect();
+    let wrapper_attrs: Vec<&Attribute> = item
+        .attrs
+        .iter()
+        .filter(|a| !a.path().is_ident("expect"))
+        .collect();
+    let body_attrs: Vec<&Attribute> = item
+        .attrs
+        .iter()
+        .filter(|a| is_cfg_attr(a) || is_lint_attr(a) || a.path().is_ident("expect"))
+        .collect();
+    let has_docs = item.attrs.iter().any(|a| a.path().is_ident("doc"));
+    let result_note = match (&out, has_docs) {
+        (Output::Fallible { ok, err }, true) => {
+            let note = format!(
+                " *Memoized with `#[memoize]`: returns `Result<{}, memocache::Error<{}>>`.*",
+                ok.to_token_stream(),
+                err.to_token_stream()
+            );
+            quote!(#[doc = ""] #[doc = #note])
+        }
+        _ => quote!(),
+    };
+
+    // --- the wrapper ---------------------------------------------------------------------------
+    let vis = &item.vis;
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let wrapper_receiver = match &receiver {
+        None => quote!(),
+        Some(_) => {
+            let FnArg::Receiver(r) = &sig.inputs[0] else {
+                unreachable!("a receiver comes first")
+            };
+            let mut r = r.clone();
+            r.mutability = None;
+            r.attrs.clear();
+            quote!(#r,)
+        }
+    };
+    let wrapper_params = params.iter().map(|p| {
+        let (id, ty) = (&p.ident, &p.ty);
+        quote!(#id: #ty)
+    });
+    let owned_idents: Vec<Ident> = (0..params.len())
+        .map(|i| format_ident!("__memocache_owned{}", i))
+        .collect();
+    let take_owned = params.iter().zip(&owned_idents).map(|(p, o)| {
+        let id = &p.ident;
+        match &p.referent {
+            Some(_) => quote!(let #o = ::std::borrow::ToOwned::to_owned(#id);),
+            None => quote!(let #o = #id;),
+        }
+    });
+    let call_args = params
+        .iter()
+        .zip(&owned_idents)
+        .map(|(p, o)| match &p.referent {
+            Some(_) => quote!(::core::borrow::Borrow::borrow(&#o)),
+            None => quote!(#o),
+        });
+    let (take_self, self_arg) = match &receiver {
+        None => (quote!(), quote!()),
+        Some(Receiver::ByRef { .. }) => {
+            let span = sig.inputs[0].span();
+            (
+                quote_spanned!(span=> let #self_ident = ::core::clone::Clone::clone(self);),
+                quote!(&#self_ident,),
+            )
+        }
+        Some(Receiver::ByValue { .. }) => (quote!(let #self_ident = self;), quote!(#self_ident,)),
+    };
+    let call = match &out {
+        Output::Fallible { .. } => quote! {
+            __memocache_memo.cache().get_or_load(__memocache_key, __memocache_load).await
+        },
+        Output::Plain { .. } => quote! {
+            match __memocache_memo.cache().get_with(__memocache_key, __memocache_load).await {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(error) => {
+                    ::memocache::__private::plain_load_failed(__memocache_memo.cache(), error)
+                }
+            }
+        },
+    };
+
+    // --- the body ------------------------------------------------------------------------------
+    let mut body_fn = item.clone();
+    body_fn.sig.ident = body_name.clone();
+    body_fn.vis = syn::Visibility::Inherited;
+    body_fn.attrs = body_attrs.into_iter().cloned().collect();
+
+    let handle_doc = format!(
+        " The `#[memoize]` handle of `{name_str}`: its cache, statistics and invalidation \
+         (`invalidate(args)` takes the arguments of `{name_str}` as a tuple)."
+    );
+
+    Ok(quote! {
+        #(#wrapper_attrs)*
+        #result_note
+        #vis async fn #name #generics (#wrapper_receiver #(#wrapper_params),*) -> #output_ty #where_clause {
+            #[allow(clippy::let_unit_value)]
+            let __memocache_key: #key_ty = #key_expr;
+            #take_self
+            #(#take_owned)*
+            let __memocache_memo = #handle_path();
+            let __memocache_load = move || async move {
+                #body_path(#self_arg #(#call_args),*).await
+            };
+            #call
+        }
+
+        #[doc(hidden)]
+        #body_fn
+
+        #(#cfgs)*
+        #[doc = #handle_doc]
+        #vis fn #handle_name() -> ::memocache::Memo<#key_ty, #value_ty, #key_fn_ty> {
+            #(#assertions)*
+            #cache_init
+            #[allow(unused_variables, clippy::redundant_clone, clippy::unused_unit)]
+            let __memocache_key_fn: #key_fn_ty = |#(#key_fn_pats),*| -> #key_ty { #key_fn_expr };
+            ::memocache::Memo::new(__memocache_cache, __memocache_key_fn)
+        }
+    })
+}

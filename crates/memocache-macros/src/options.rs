@@ -1,0 +1,315 @@
+//! The options of `#[memoize(...)]`: parsing, value checks and the checks between options that
+//! can be made at compile time. Every error carries the span of the offending token.
+
+use std::time::Duration;
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token, Type};
+
+use crate::duration;
+
+/// The names accepted, in the order the error message lists them.
+const NAMES: &str =
+    "capacity, update_after, expire_after, timeout, max_hits, key, config, cache, name";
+
+/// py-memoize's defaults, mirrored from `memocache-core` for the compile-time checks.
+const DEFAULT_UPDATE_AFTER: Duration = Duration::from_secs(10 * 60);
+const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(30 * 60);
+
+/// A value with the span of the option that gave it.
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// `key: Type = expr`.
+pub(crate) struct KeyOption {
+    pub(crate) ty: Type,
+    pub(crate) expr: Expr,
+}
+
+/// Every option, as given.
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) capacity: Option<Spanned<usize>>,
+    pub(crate) update_after: Option<Spanned<Duration>>,
+    pub(crate) expire_after: Option<Spanned<Duration>>,
+    pub(crate) timeout: Option<Spanned<Duration>>,
+    pub(crate) max_hits: Option<Spanned<u32>>,
+    pub(crate) key: Option<KeyOption>,
+    pub(crate) config: Option<Expr>,
+    pub(crate) cache: Option<Spanned<Expr>>,
+    pub(crate) name: Option<LitStr>,
+}
+
+/// One `name = value` (or `key: Type = value`) as written.
+struct RawOption {
+    name: Ident,
+    ty: Option<Type>,
+    value: Expr,
+}
+
+impl Parse for RawOption {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        let ty = if input.peek(Token![:]) {
+            input.parse::<Token![:]>()?;
+            Some(input.parse::<Type>()?)
+        } else {
+            None
+        };
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "expected `{name} = <value>`; `#[memoize]` options are `name = value` pairs"
+                ),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let value: Expr = input.parse()?;
+        Ok(RawOption { name, ty, value })
+    }
+}
+
+impl Parse for Options {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let raw = Punctuated::<RawOption, Token![,]>::parse_terminated(input)?;
+        let mut options = Options::default();
+        let mut errors: Option<syn::Error> = None;
+        let mut push = |e: syn::Error| match &mut errors {
+            Some(all) => all.combine(e),
+            None => errors = Some(e),
+        };
+        for option in raw {
+            if let Err(e) = options.set(option) {
+                push(e);
+            }
+        }
+        if let Err(e) = options.check_together() {
+            push(e);
+        }
+        match errors {
+            Some(e) => Err(e),
+            None => Ok(options),
+        }
+    }
+}
+
+fn duplicate<T>(slot: &Option<T>, name: &Ident) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            name.span(),
+            format!("`{name}` is given twice"),
+        ));
+    }
+    Ok(())
+}
+
+fn int_literal<T>(name: &Ident, value: &Expr, example: &str) -> syn::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<T>(),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{name}` takes an integer literal, as in `{name} = {example}`"),
+        )),
+    }
+}
+
+fn duration_literal(name: &Ident, value: &Expr) -> syn::Result<Duration> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => duration::parse(&s.value()).map_err(|msg| syn::Error::new(s.span(), msg)),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!(
+                "`{name}` takes a duration string such as `{name} = \"10m\"` \
+                 (units d, h, m, s, ms, us, ns; combined as in \"1h30m\")"
+            ),
+        )),
+    }
+}
+
+impl Options {
+    fn set(&mut self, option: RawOption) -> syn::Result<()> {
+        let RawOption { name, ty, value } = option;
+        let span = name.span();
+        let key = name.to_string();
+        if key != "key" {
+            if let Some(ty) = &ty {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    format!(
+                        "only `key` takes a type (`key: Type = expr`); write `{name} = <value>`"
+                    ),
+                ));
+            }
+        }
+        match key.as_str() {
+            "capacity" => {
+                duplicate(&self.capacity, &name)?;
+                let n: usize = int_literal(&name, &value, "10_000")?;
+                if n == 0 {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`capacity` must be at least 1",
+                    ));
+                }
+                self.capacity = Some(Spanned { value: n, span });
+            }
+            "max_hits" => {
+                duplicate(&self.max_hits, &name)?;
+                let n: u32 = int_literal(&name, &value, "3")?;
+                if n == 0 {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`max_hits` must be at least 1 (0 would serve nothing from the cache)",
+                    ));
+                }
+                self.max_hits = Some(Spanned { value: n, span });
+            }
+            "update_after" => {
+                duplicate(&self.update_after, &name)?;
+                let d = duration_literal(&name, &value)?;
+                self.update_after = Some(Spanned {
+                    value: d,
+                    span: value.span(),
+                });
+            }
+            "expire_after" => {
+                duplicate(&self.expire_after, &name)?;
+                let d = duration_literal(&name, &value)?;
+                if d.is_zero() {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`expire_after` must be greater than zero",
+                    ));
+                }
+                self.expire_after = Some(Spanned {
+                    value: d,
+                    span: value.span(),
+                });
+            }
+            "timeout" => {
+                duplicate(&self.timeout, &name)?;
+                let d = duration_literal(&name, &value)?;
+                if d.is_zero() {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`timeout` must be greater than zero",
+                    ));
+                }
+                self.timeout = Some(Spanned { value: d, span });
+            }
+            "name" => {
+                duplicate(&self.name, &name)?;
+                match value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => self.name = Some(s),
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "`name` takes a string literal, as in `name = \"users\"`",
+                        ))
+                    }
+                }
+            }
+            "key" => {
+                duplicate(&self.key, &name)?;
+                let Some(ty) = ty else {
+                    return Err(syn::Error::new(
+                        span,
+                        "`key` needs the key's type, which names the function's static cache: \
+                         write `key: Type = expr`, as in `key: String = name.to_lowercase()`",
+                    ));
+                };
+                self.key = Some(KeyOption { ty, expr: value });
+            }
+            "config" => {
+                duplicate(&self.config, &name)?;
+                self.config = Some(value);
+            }
+            "cache" => {
+                duplicate(&self.cache, &name)?;
+                self.cache = Some(Spanned { value, span });
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    span,
+                    format!("unknown `#[memoize]` option `{name}`; the options are: {NAMES}"),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks between options: `cache` excludes every option that configures a cache of the
+    /// function's own; `update_after` must not exceed `expire_after` (the defaults included,
+    /// unless `config` gives them).
+    fn check_together(&self) -> syn::Result<()> {
+        if let Some(cache) = &self.cache {
+            let own: [(&str, Option<Span>); 7] = [
+                ("capacity", self.capacity.as_ref().map(|o| o.span)),
+                ("update_after", self.update_after.as_ref().map(|o| o.span)),
+                ("expire_after", self.expire_after.as_ref().map(|o| o.span)),
+                ("timeout", self.timeout.as_ref().map(|o| o.span)),
+                ("max_hits", self.max_hits.as_ref().map(|o| o.span)),
+                ("config", self.config.as_ref().map(|e| e.span())),
+                ("name", self.name.as_ref().map(|n| n.span())),
+            ];
+            if let Some((name, Some(span))) = own.iter().find(|(_, s)| s.is_some()) {
+                let mut e = syn::Error::new(
+                    *span,
+                    format!(
+                        "`{name}` configures the function's own cache, but `cache = ...` shares \
+                         another one: set `{name}` on that cache's builder instead"
+                    ),
+                );
+                e.combine(syn::Error::new(
+                    cache.span,
+                    "the shared cache is given here",
+                ));
+                return Err(e);
+            }
+        }
+        if self.config.is_none() {
+            let update = self.update_after.as_ref().map(|o| o.value);
+            let expire = self.expire_after.as_ref().map(|o| o.value);
+            let (u, e) = (
+                update.unwrap_or(DEFAULT_UPDATE_AFTER),
+                expire.unwrap_or(DEFAULT_EXPIRE_AFTER),
+            );
+            if u > e {
+                let span = self
+                    .update_after
+                    .as_ref()
+                    .or(self.expire_after.as_ref())
+                    .map(|o| o.span)
+                    .unwrap_or_else(Span::call_site);
+                let which =
+                    |given: Option<Duration>| if given.is_some() { "" } else { ", the default" };
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "`update_after` ({u:?}{}) must not be greater than `expire_after` ({e:?}{}): \
+                         an entry cannot become stale after it has expired",
+                        which(update),
+                        which(expire)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
