@@ -1,5 +1,45 @@
 //! memocache's workload runner: the scenarios behind `cargo run --release -p memocache-bench`.
+//!
+//! - [`dogpile`]: py-memoize's dog-piling scenario (backend calls, waiting requests);
+//! - [`trace`]: cacheme's 200k-request Zipf trace drained by 1k–100k workers;
+//! - [`batch`]: cacheme's batch `get_all` scenario;
+//! - [`chart`]: SVG charts of `trace` results for BENCHMARKS.md;
+//! - [`zipf`], [`floor`], [`measure`], [`report`]: the key generator, the Bélády / LRU floors,
+//!   CPU time / latency / progress, and result rows.
 #![deny(missing_docs)]
 
+pub mod batch;
+pub mod chart;
 pub mod dogpile;
+pub mod floor;
+pub mod measure;
+pub mod published;
 pub mod report;
+pub mod trace;
+pub mod zipf;
+
+use report::Row;
+
+/// Options shared by every scenario.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Opts {
+    /// Scale request counts down 10x (CI smoke runs).
+    pub quick: bool,
+}
+
+/// The worker counts of the headline run's trace rows.
+pub const HEADLINE_WORKERS: [usize; 2] = [1_000, 10_000];
+
+/// The headline run (no argument): the dog-piling scenario, then the in-memory rows of the
+/// trace at 1,000 and 10,000 workers. Needs no server.
+pub async fn headline(opts: &Opts) -> Vec<Row> {
+    let mut rows = dogpile::run_cli(opts).await;
+    let args = trace::Args {
+        workers: HEADLINE_WORKERS.to_vec(),
+        rows: trace::Rows::Memory,
+        redis: String::new(),
+        seed: 1,
+    };
+    rows.extend(trace::run(&args, opts).await);
+    rows
+}

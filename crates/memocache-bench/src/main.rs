@@ -1,48 +1,66 @@
 //! `memocache-bench`: memocache's workload runner. With no argument it runs the headline
-//! workload on the embedded in-memory default and prints its table.
+//! workload on the embedded in-memory default (the dog-piling scenario, then cacheme's trace
+//! at 1,000 and 10,000 workers) and prints its tables.
 
 use clap::{Parser, Subcommand};
 
-use memocache_bench::{dogpile, report};
+use memocache_bench::{batch, chart, dogpile, headline, report, trace, Opts};
 
 #[derive(Parser, Debug)]
 #[command(name = "memocache-bench", about = "memocache's workload runner")]
 struct Cli {
-    /// Also print one JSON object per result row on stdout.
+    /// Also print one JSON object per result row on stdout (the tables then go to stderr).
     #[arg(long, global = true)]
     json: bool,
+    /// Scale request counts down 10x (CI smoke runs).
+    #[arg(long, global = true)]
+    quick: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// py-memoize's dog-piling scenario: backend calls of memocache vs a naive cache.
+    /// py-memoize's dog-piling scenario: backend calls and waiting requests of memocache, a
+    /// naive cache and moka.
     Dogpile,
+    /// cacheme's 200k-request Zipf trace drained by 1k, 10k, 100k workers.
+    Trace(trace::Args),
+    /// cacheme's batch get_all scenario.
+    Batch(batch::Args),
+    /// SVG charts of `trace --json` results (for BENCHMARKS.md).
+    Chart(chart::Args),
 }
 
+/// Prints the rows: JSON lines on stdout with `--json` (tables on stderr), else tables on
+/// stdout.
 fn emit(rows: &[report::Row], json: bool) {
     if json {
         for r in rows {
             println!("{}", r.to_json());
         }
+        eprint!("{}", report::tables(rows));
     } else {
-        print!("{}", report::table(rows));
+        print!("{}", report::tables(rows));
     }
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Dogpile) {
-        Command::Dogpile => {
-            let p = dogpile::Params::default();
-            eprintln!(
-                "dogpile: {} batches of {} concurrent requests, {:?} apart; update_after/TTL {:?}; loader {:?}",
-                p.batches, p.concurrent, p.delay, p.ttl, p.load_time
-            );
-            let rows = dogpile::run(p).await;
-            emit(&rows, cli.json);
+    let opts = Opts { quick: cli.quick };
+    let rows = match cli.command {
+        None => headline(&opts).await,
+        Some(Command::Dogpile) => dogpile::run_cli(&opts).await,
+        Some(Command::Trace(args)) => trace::run(&args, &opts).await,
+        Some(Command::Batch(args)) => batch::run(&args),
+        Some(Command::Chart(args)) => {
+            if let Err(e) = chart::run(&args) {
+                eprintln!("memocache-bench chart: {e}");
+                std::process::exit(1);
+            }
+            Vec::new()
         }
-    }
+    };
+    emit(&rows, cli.json);
 }

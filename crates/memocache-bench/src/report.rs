@@ -46,6 +46,49 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// Renders rows as one table per scenario (in order of first appearance), separated by a blank
+/// line. Rows with a `skipped` field are listed under their scenario's table, one line each,
+/// instead of filling it with empty cells.
+pub fn tables(rows: &[Row]) -> String {
+    let mut scenarios: Vec<&Value> = Vec::new();
+    for r in rows {
+        if let Some(s) = r.get("scenario") {
+            if !scenarios.contains(&s) {
+                scenarios.push(s);
+            }
+        }
+    }
+    let parts: Vec<String> = scenarios
+        .iter()
+        .map(|s| {
+            let (skipped, measured): (Vec<&Row>, Vec<&Row>) = rows
+                .iter()
+                .filter(|r| r.get("scenario") == Some(*s))
+                .partition(|r| r.get("skipped").is_some());
+            let mut out = String::new();
+            if !measured.is_empty() {
+                let measured: Vec<Row> = measured.into_iter().cloned().collect();
+                out.push_str(&table(&measured));
+            }
+            for r in skipped {
+                let text = |f: &str| r.get(f).map(cell).unwrap_or_default();
+                let workers = r
+                    .get("workers")
+                    .map(|w| format!(" x{}", cell(w)))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{} {}{workers}: skipped: {}\n",
+                    text("scenario"),
+                    text("impl"),
+                    text("skipped")
+                ));
+            }
+            out
+        })
+        .collect();
+    parts.join("\n")
+}
+
 /// Renders rows as a table whose columns are the union of their fields.
 pub fn table(rows: &[Row]) -> String {
     let mut cols: Vec<String> = Vec::new();
@@ -121,5 +164,27 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("dogpile   naive      85            17"), "{t}");
+        let mixed = vec![
+            rows[0].clone(),
+            Row::new("trace", "moka").field("wall_s", 1.5),
+            rows[1].clone(),
+        ];
+        let t = tables(&mixed);
+        let (first, second) = t.split_once("\n\n").expect("two tables");
+        assert!(first.contains("naive") && !first.contains("wall_s"), "{t}");
+        assert!(second.starts_with("scenario  impl  wall_s\n"), "{t}");
+        assert!(second.contains("trace     moka  1.500"), "{t}");
+        let with_skip = vec![
+            Row::new("trace", "moka").field("wall_s", 1.5),
+            Row::new("trace", "memocache-redis")
+                .field("workers", 1000)
+                .field("skipped", "no server"),
+        ];
+        let t = tables(&with_skip);
+        assert!(
+            t.ends_with("trace memocache-redis x1000: skipped: no server\n"),
+            "{t}"
+        );
+        assert!(!t.contains("skipped  "), "no skipped column: {t}");
     }
 }

@@ -1,0 +1,419 @@
+//! cacheme's `benchmarks/trace.py`, reproduced: 200,000 requests whose keys come from
+//! `Zipf(s = 1.001, v = 10, imax = 200,000)` (about 55.5k distinct keys) are all queued first,
+//! then drained by N concurrent workers (Tokio tasks, each taking the next request until the
+//! queue is empty), for N in {1,000, 10,000, 100,000}. The loader counts its calls and sleeps
+//! 100 ms.
+//!
+//! Rows: memocache on its embedded in-memory store (`memocache-memory`), moka's
+//! `future::Cache::get_with`, quick_cache's async guard API, and memocache over Redis
+//! (`memocache-redis`) and with a 3,000-entry W-TinyLFU memory tier in front of Redis
+//! (`memocache-memory+redis`, cacheme's "Cacheme-2") when the build has them.
+//!
+//! Measured per row: wall time, process CPU time (user + system), loader calls, the distinct
+//! keys requested (the ideal loader-call count), request latency p50 / p99. The physical floor
+//! of the wall time is the total loader sleep divided by the workers (`floor_s`). For the
+//! 3,000-entry tier the runner also prints the misses of Bélády's optimal policy and of LRU on
+//! the same request sequence (the floor for that tier's Redis reads).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use memocache::Cache;
+
+use crate::floor::{belady_misses, lru_misses};
+use crate::measure::{cpu_time, micros, secs, Percentiles, Progress};
+use crate::report::Row;
+use crate::zipf::{KeyStream, Zipf};
+use crate::Opts;
+
+/// The workload's parameters (cacheme's by default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Requests in the queue.
+    pub requests: usize,
+    /// Zipf exponent.
+    pub s: f64,
+    /// Zipf offset.
+    pub v: f64,
+    /// Largest key.
+    pub imax: u64,
+    /// How long one loader call sleeps.
+    pub load_time: Duration,
+    /// Entries of the bounded memory tier in front of Redis (and of the Bélády / LRU floors).
+    pub tier_capacity: usize,
+    /// Seed of the key stream.
+    pub seed: u64,
+}
+
+impl Default for Params {
+    /// cacheme's `trace.py`: 200,000 requests, `Zipf(1.001, 10, 200_000)`, 100 ms loads, a
+    /// 3,000-entry local tier.
+    fn default() -> Self {
+        Params {
+            requests: 200_000,
+            s: 1.001,
+            v: 10.0,
+            imax: 200_000,
+            load_time: Duration::from_millis(100),
+            tier_capacity: 3_000,
+            seed: 1,
+        }
+    }
+}
+
+impl Params {
+    /// The parameters for `opts`: with `--quick`, 10x fewer requests over 10x fewer keys (as
+    /// cacheme ties `imax` to the request count).
+    pub fn for_opts(opts: &Opts) -> Self {
+        let p = Params::default();
+        if opts.quick {
+            Params {
+                requests: p.requests / 10,
+                imax: p.imax / 10,
+                ..p
+            }
+        } else {
+            p
+        }
+    }
+
+    /// The key stream these parameters give.
+    pub fn keys(&self) -> KeyStream {
+        let z = Zipf::new(self.s, self.v, self.imax).expect("valid Zipf parameters");
+        KeyStream::generate(&z, self.requests, self.seed)
+    }
+}
+
+/// Which rows to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rows {
+    /// The in-memory rows: memocache, moka, quick_cache.
+    Memory,
+    /// The Redis rows: memocache over Redis, and with a bounded memory tier in front.
+    Redis,
+    /// Both.
+    All,
+}
+
+/// A contestant of the trace scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contestant {
+    /// memocache on its embedded in-memory store, unbounded for this workload.
+    MemocacheMemory,
+    /// `moka::future::Cache::get_with`.
+    Moka,
+    /// `quick_cache::sync::Cache::get_value_or_guard_async`.
+    QuickCache,
+    /// memocache over Redis alone.
+    MemocacheRedis,
+    /// memocache with a 3,000-entry W-TinyLFU memory tier in front of Redis.
+    MemocacheMemoryRedis,
+}
+
+impl Contestant {
+    /// The in-memory contestants.
+    pub const MEMORY: [Contestant; 3] = [
+        Contestant::MemocacheMemory,
+        Contestant::Moka,
+        Contestant::QuickCache,
+    ];
+    /// The contestants that need a Redis server.
+    pub const REDIS: [Contestant; 2] =
+        [Contestant::MemocacheRedis, Contestant::MemocacheMemoryRedis];
+
+    /// The row's `impl` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contestant::MemocacheMemory => "memocache-memory",
+            Contestant::Moka => "moka",
+            Contestant::QuickCache => "quick_cache",
+            Contestant::MemocacheRedis => "memocache-redis",
+            Contestant::MemocacheMemoryRedis => "memocache-memory+redis",
+        }
+    }
+}
+
+/// `trace`'s command-line arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Worker counts to run, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000, 100_000])]
+    pub workers: Vec<usize>,
+    /// Which rows to run.
+    #[arg(long, value_enum, default_value_t = Rows::All)]
+    pub rows: Rows,
+    /// The Redis server of the Redis rows.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// Seed of the key stream.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// The loader: counts its calls, sleeps, returns the key.
+#[derive(Debug)]
+pub struct Loader {
+    calls: AtomicU64,
+    load_time: Duration,
+}
+
+impl Loader {
+    /// A loader that sleeps `load_time` per call.
+    pub fn new(load_time: Duration) -> Self {
+        Loader {
+            calls: AtomicU64::new(0),
+            load_time,
+        }
+    }
+
+    /// One call: the value of `key` is `key`.
+    pub async fn load(&self, key: u64) -> u64 {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(self.load_time).await;
+        key
+    }
+
+    /// Calls so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+/// A cache under test: serves `key`, loading it with the shared [`Loader`] on a miss.
+pub trait Contender: Send + Sync + 'static {
+    /// The value of `key`.
+    fn get(&self, key: u64) -> impl Future<Output = u64> + Send + '_;
+}
+
+/// memocache on its in-memory store.
+struct MemocacheMemory {
+    cache: Cache<u64, u64>,
+    loader: Arc<Loader>,
+}
+
+impl Contender for MemocacheMemory {
+    async fn get(&self, key: u64) -> u64 {
+        let loader = self.loader.clone();
+        self.cache
+            .get_with(key, move || async move { loader.load(key).await })
+            .await
+            .expect("the loader neither fails nor times out")
+    }
+}
+
+struct Moka {
+    cache: moka::future::Cache<u64, u64>,
+    loader: Arc<Loader>,
+}
+
+impl Contender for Moka {
+    async fn get(&self, key: u64) -> u64 {
+        self.cache.get_with(key, self.loader.load(key)).await
+    }
+}
+
+struct QuickCache {
+    cache: quick_cache::sync::Cache<u64, u64>,
+    loader: Arc<Loader>,
+}
+
+impl Contender for QuickCache {
+    async fn get(&self, key: u64) -> u64 {
+        match self.cache.get_value_or_guard_async(&key).await {
+            Ok(v) => v,
+            Err(guard) => {
+                let v = self.loader.load(key).await;
+                // Fails only if the entry was meanwhile inserted another way; `v` is still right.
+                let _ = guard.insert(v);
+                v
+            }
+        }
+    }
+}
+
+/// What one run of the queue measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// Wall time from the first worker's start to the last one's end.
+    pub wall: Duration,
+    /// Process CPU time over the same span.
+    pub cpu: Duration,
+    /// Request latencies.
+    pub latency: Percentiles,
+}
+
+/// Drains `keys` with `workers` Tokio tasks calling `contender`, checking every value.
+pub async fn drive<C: Contender>(
+    label: &str,
+    keys: Arc<[u64]>,
+    workers: usize,
+    contender: Arc<C>,
+) -> Measured {
+    let cursor = Arc::new(AtomicUsize::new(0));
+    let progress = Progress::start(label, keys.len() as u64, {
+        let cursor = cursor.clone();
+        move || cursor.load(Ordering::Relaxed) as u64
+    });
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (keys, cursor, contender) = (keys.clone(), cursor.clone(), contender.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = cursor.fetch_add(1, Ordering::Relaxed);
+                    let Some(&key) = keys.get(i) else { break };
+                    let start = Instant::now();
+                    let v = contender.get(key).await;
+                    latencies.push(micros(start.elapsed()));
+                    assert_eq!(v, key, "a cache served the wrong value");
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(keys.len());
+    for t in tasks {
+        latencies.extend(t.await.expect("a worker panicked"));
+    }
+    let wall = t0.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu0);
+    progress.finish();
+    Measured {
+        wall,
+        cpu,
+        latency: Percentiles::of(&mut latencies),
+    }
+}
+
+/// Runs one in-memory row.
+pub async fn run_memory_row(
+    contestant: Contestant,
+    keys: &KeyStream,
+    workers: usize,
+    p: &Params,
+) -> Row {
+    let shared: Arc<[u64]> = keys.keys.clone().into();
+    let loader = Arc::new(Loader::new(p.load_time));
+    let label = format!("trace {} x{}", contestant.name(), workers);
+    // Room for every key: these rows measure coalescing and overhead, not eviction.
+    let capacity = p.requests.max(1);
+    let m = match contestant {
+        Contestant::MemocacheMemory => {
+            let cache = Cache::builder()
+                .capacity(capacity)
+                .build()
+                .expect("valid options");
+            let c = Arc::new(MemocacheMemory {
+                cache,
+                loader: loader.clone(),
+            });
+            drive(&label, shared, workers, c).await
+        }
+        Contestant::Moka => {
+            let cache = moka::future::Cache::builder()
+                .max_capacity(capacity as u64)
+                .build();
+            let c = Arc::new(Moka {
+                cache,
+                loader: loader.clone(),
+            });
+            drive(&label, shared, workers, c).await
+        }
+        Contestant::QuickCache => {
+            let c = Arc::new(QuickCache {
+                cache: quick_cache::sync::Cache::new(capacity),
+                loader: loader.clone(),
+            });
+            drive(&label, shared, workers, c).await
+        }
+        Contestant::MemocacheRedis | Contestant::MemocacheMemoryRedis => {
+            unreachable!("{} is not an in-memory row", contestant.name())
+        }
+    };
+    row(contestant, keys, workers, p, loader.calls(), &m)
+}
+
+/// The result row of a measured run.
+fn row(
+    contestant: Contestant,
+    keys: &KeyStream,
+    workers: usize,
+    p: &Params,
+    loader_calls: u64,
+    m: &Measured,
+) -> Row {
+    let floor = p
+        .load_time
+        .mul_f64(keys.distinct as f64 / workers.max(1) as f64);
+    Row::new("trace", contestant.name())
+        .field("workers", workers as u64)
+        .field("requests", p.requests as u64)
+        .field("distinct_keys", keys.distinct as u64)
+        .field("loader_calls", loader_calls)
+        .field("floor_s", secs(floor))
+        .field("wall_s", secs(m.wall))
+        .field("cpu_s", secs(m.cpu))
+        .field("p50_us", m.latency.p50_us)
+        .field("p99_us", m.latency.p99_us)
+}
+
+/// A row that did not run, and why.
+fn skipped(contestant: Contestant, workers: usize, why: &str) -> Row {
+    Row::new("trace", contestant.name())
+        .field("workers", workers as u64)
+        .field("skipped", why)
+}
+
+/// The Bélády and LRU floors of a `capacity`-entry tier on this key sequence.
+pub fn floor_rows(keys: &KeyStream, capacity: usize) -> Vec<Row> {
+    let floor = |imp: &str, misses: u64| {
+        Row::new("trace-floor", imp)
+            .field("capacity", capacity as u64)
+            .field("requests", keys.keys.len() as u64)
+            .field("distinct_keys", keys.distinct as u64)
+            .field("misses", misses)
+    };
+    vec![
+        floor("belady", belady_misses(&keys.keys, capacity)),
+        floor("lru", lru_misses(&keys.keys, capacity)),
+    ]
+}
+
+/// Runs the scenario: for each worker count, the chosen rows.
+pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
+    let p = Params {
+        seed: args.seed,
+        ..Params::for_opts(opts)
+    };
+    let keys = p.keys();
+    eprintln!(
+        "trace: {} requests, Zipf(s = {}, v = {}, imax = {}) seed {}: {} distinct keys; loader {:?}",
+        p.requests, p.s, p.v, p.imax, p.seed, keys.distinct, p.load_time
+    );
+    let mut rows = Vec::new();
+    let redis = matches!(args.rows, Rows::Redis | Rows::All);
+    if redis {
+        rows.extend(floor_rows(&keys, p.tier_capacity));
+    }
+    for &workers in &args.workers {
+        if matches!(args.rows, Rows::Memory | Rows::All) {
+            for c in Contestant::MEMORY {
+                rows.push(run_memory_row(c, &keys, workers, &p).await);
+            }
+        }
+        if redis {
+            for c in Contestant::REDIS {
+                rows.push(skipped(
+                    c,
+                    workers,
+                    "Redis tier not available in this build",
+                ));
+            }
+        }
+    }
+    rows
+}
