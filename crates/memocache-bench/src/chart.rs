@@ -29,7 +29,19 @@ pub struct Args {
 struct Series {
     name: String,
     color: RGBColor,
+    /// Drawn as an outline (figures measured by others on these machines).
+    hollow: bool,
     values: Vec<Option<f64>>,
+}
+
+impl Series {
+    fn style(&self) -> ShapeStyle {
+        if self.hollow {
+            self.color.stroke_width(2)
+        } else {
+            self.color.filled()
+        }
+    }
 }
 
 /// A measured trace row.
@@ -75,12 +87,17 @@ const OURS: [RGBColor; 5] = [
     RGBColor(0x94, 0x67, 0xbd),
     RGBColor(0xd6, 0x27, 0x28),
 ];
-const REFERENCE: [RGBColor; 4] = [
-    RGBColor(0x8c, 0x8c, 0x8c),
-    RGBColor(0xb0, 0xb0, 0xb0),
-    RGBColor(0x6b, 0x5a, 0x3c),
-    RGBColor(0xbc, 0xa8, 0x7c),
-];
+/// Colours of the reference libraries, by name (published: filled; measured here: outline).
+fn reference_color(name: &str) -> RGBColor {
+    match name {
+        "Cacheme" => RGBColor(0x7f, 0x7f, 0x7f),
+        "Cacheme-2" => RGBColor(0xb5, 0xb5, 0xb5),
+        "Aiocache" => RGBColor(0x8c, 0x56, 0x4b),
+        "Cashews" => RGBColor(0xc4, 0x9c, 0x94),
+        _ => RGBColor(0x40, 0x40, 0x40),
+    }
+}
+const FLOOR: RGBColor = RGBColor(0x17, 0xbe, 0xcf);
 
 fn fmt_workers(w: usize) -> String {
     if w >= 1000 && w % 1000 == 0 {
@@ -108,6 +125,7 @@ fn our_series(
         .map(|(i, name)| Series {
             name: format!("{name} (this run)"),
             color: OURS[i % OURS.len()],
+            hollow: false,
             values: workers
                 .iter()
                 .map(|w| {
@@ -129,10 +147,10 @@ fn reference_series(workers: &[usize], value: impl Fn(&Reference) -> Option<f64>
         }
     }
     keys.iter()
-        .enumerate()
-        .map(|(i, (name, source))| Series {
+        .map(|(name, source)| Series {
             name: format!("{name} ({})", source.label()),
-            color: REFERENCE[i % REFERENCE.len()],
+            color: reference_color(name),
+            hollow: *source == crate::published::Source::MeasuredHere,
             values: workers
                 .iter()
                 .map(|w| {
@@ -165,6 +183,7 @@ fn bars(
         .fold(f64::INFINITY, |a, &b| a.min(b));
     let root = SVGBackend::new(path, (1200, 620)).into_drawing_area();
     root.fill(&WHITE)?;
+    let (plot, legend) = root.split_horizontally(880);
     let groups = workers.len() as f64;
     let label = |x: &f64| {
         let i = x.floor() as usize;
@@ -174,7 +193,7 @@ fn bars(
             String::new()
         }
     };
-    let mut builder = ChartBuilder::on(&root);
+    let mut builder = ChartBuilder::on(&plot);
     builder
         .caption(title, ("sans-serif", 22))
         .margin(16)
@@ -204,6 +223,13 @@ fn bars(
                 .disable_x_mesh()
                 .x_labels(workers.len() * 2 + 1)
                 .x_label_formatter(&label)
+                .y_label_formatter(&|v: &f64| {
+                    if log_scale {
+                        format!("{v}")
+                    } else {
+                        format!("{v:.0}")
+                    }
+                })
                 .y_desc(y_desc)
                 .draw()?;
             for (s, ser) in series.iter().enumerate() {
@@ -215,39 +241,35 @@ fn bars(
                             .map(move |(_, x0, x1)| (g, x0, x1))
                     })
                     .filter_map(|(g, x0, x1)| {
-                        ser.values[g]
-                            .map(|v| Rectangle::new([(x0, $base), (x1, v)], ser.color.filled()))
+                        ser.values[g].map(|v| Rectangle::new([(x0, $base), (x1, v)], ser.style()))
                     })
                     .collect();
-                let color = ser.color;
-                chart
-                    .draw_series(rects)?
-                    .label(ser.name.clone())
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                    });
+                chart.draw_series(rects)?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 13))
-                .draw()?;
         }};
     }
     if log_scale {
         let lo = 10f64.powf((min.max(1e-3)).log10().floor());
-        let hi = 10f64.powf(max.log10().ceil() + 0.6);
+        let hi = 10f64.powf(max.log10().ceil() + 0.2);
         draw!(
             builder.build_cartesian_2d(0f64..groups, (lo..hi).log_scale())?,
             lo
         );
     } else {
         draw!(
-            builder.build_cartesian_2d(0f64..groups, 0f64..max * 1.45)?,
+            builder.build_cartesian_2d(0f64..groups, 0f64..max * 1.1)?,
             0.0
         );
+    }
+    // The legend, beside the plot so that it hides no bar.
+    for (i, ser) in series.iter().enumerate() {
+        let y = 60 + i as i32 * 24;
+        legend.draw(&Rectangle::new([(8, y - 7), (24, y + 7)], ser.style()))?;
+        legend.draw(&Text::new(
+            ser.name.clone(),
+            (32, y - 7),
+            ("sans-serif", 14).into_font(),
+        ))?;
     }
     root.present()?;
     Ok(())
@@ -271,7 +293,8 @@ pub fn write_charts(jsonl: &str, out: &Path) -> Result<Vec<PathBuf>, Box<dyn Err
     let mut wall = our_series(&rows, &workers, |r| r.wall_s);
     wall.push(Series {
         name: "floor: loader sleep / workers".into(),
-        color: RGBColor(0x17, 0xbe, 0xcf),
+        color: FLOOR,
+        hollow: false,
         values: workers
             .iter()
             .map(|w| rows.iter().find(|r| r.workers == *w).map(|r| r.floor_s))
@@ -291,7 +314,8 @@ pub fn write_charts(jsonl: &str, out: &Path) -> Result<Vec<PathBuf>, Box<dyn Err
     let mut calls = our_series(&rows, &workers, |r| r.loader_calls as f64);
     calls.push(Series {
         name: "distinct keys requested (ideal)".into(),
-        color: RGBColor(0x17, 0xbe, 0xcf),
+        color: FLOOR,
+        hollow: false,
         values: workers
             .iter()
             .map(|w| {
