@@ -34,12 +34,7 @@ pub const HEADLINE_WORKERS: [usize; 2] = [1_000, 10_000];
 /// trace at 1,000 and 10,000 workers. Needs no server.
 pub async fn headline(opts: &Opts) -> Vec<Row> {
     let mut rows = dogpile::run_cli(opts).await;
-    let args = trace::Args {
-        workers: HEADLINE_WORKERS.to_vec(),
-        rows: trace::Rows::Memory,
-        redis: String::new(),
-        seed: 1,
-    };
+    let args = trace::Args::new(trace::Rows::Memory, &HEADLINE_WORKERS);
     rows.extend(trace::run(&args, opts).await);
     rows
 }

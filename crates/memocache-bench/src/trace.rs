@@ -150,6 +150,26 @@ pub struct Args {
     /// Seed of the key stream.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Run only these contestants (`impl` names, comma separated); default: all of `--rows`.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+impl Args {
+    /// The arguments of a run of the given rows at the given worker counts.
+    pub fn new(rows: Rows, workers: &[usize]) -> Self {
+        Args {
+            workers: workers.to_vec(),
+            rows,
+            redis: "redis://127.0.0.1:6379".into(),
+            seed: 1,
+            only: Vec::new(),
+        }
+    }
+
+    fn wants(&self, c: Contestant) -> bool {
+        self.only.is_empty() || self.only.iter().any(|n| n == c.name())
+    }
 }
 
 /// The loader: counts its calls, sleeps, returns the key.
@@ -401,12 +421,12 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     }
     for &workers in &args.workers {
         if matches!(args.rows, Rows::Memory | Rows::All) {
-            for c in Contestant::MEMORY {
+            for c in Contestant::MEMORY.into_iter().filter(|&c| args.wants(c)) {
                 rows.push(run_memory_row(c, &keys, workers, &p).await);
             }
         }
         if redis {
-            for c in Contestant::REDIS {
+            for c in Contestant::REDIS.into_iter().filter(|&c| args.wants(c)) {
                 rows.push(skipped(
                     c,
                     workers,
