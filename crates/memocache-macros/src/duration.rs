@@ -36,10 +36,10 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let Some(index) = UNITS.iter().position(|(name, _)| *name == unit) else {
-            return Err(if unit.is_empty() {
-                format!("`{text}` needs a unit after {number}: {help}")
-            } else {
-                format!("`{text}`: unknown unit `{unit}`: {help}")
+            return Err(match (unit.is_empty(), rest.is_empty()) {
+                (true, true) => format!("`{text}` needs a unit after {number}: {help}"),
+                (true, false) => format!("`{text}` is not a duration: {help}"),
+                (false, _) => format!("`{text}`: unknown unit `{unit}`: {help}"),
             });
         };
         if last.is_some_and(|l| l >= index) {
@@ -58,9 +58,33 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
 }
 
+/// `d` written the way [`parse`] reads it: `1h30m`, `200ms`, `0s`.
+pub(crate) fn display(d: Duration) -> String {
+    let mut nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("d", 86_400_000_000_000u128),
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+    ] {
+        if nanos >= size {
+            out.push_str(&format!("{}{unit}", nanos / size));
+            nanos %= size;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{display, parse};
     use std::time::Duration;
 
     #[test]
@@ -89,7 +113,17 @@ mod tests {
     }
 
     #[test]
+    fn display_reads_back() {
+        for text in ["1h30m", "200ms", "0s", "1d2h3m4s5ms6us7ns", "10m"] {
+            assert_eq!(display(parse(text).unwrap()), text);
+        }
+    }
+
+    #[test]
     fn messages_name_the_problem() {
+        assert!(parse("10 minutes")
+            .unwrap_err()
+            .contains("is not a duration"));
         assert!(parse("10").unwrap_err().contains("needs a unit"));
         assert!(parse("10min").unwrap_err().contains("unknown unit `min`"));
         assert!(parse("1m1h")

@@ -61,14 +61,18 @@ impl Errors {
     fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
         self.push(syn::Error::new(span, msg));
     }
+    /// An error spanning all of `tokens` (a `Span` of one token covers only its first).
+    fn on(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, msg));
+    }
 }
 
 /// Finds `impl Trait` anywhere inside a type.
-fn find_impl_trait(ty: &Type) -> Option<Span> {
-    struct Find(Option<Span>);
+fn find_impl_trait(ty: &Type) -> Option<syn::TypeImplTrait> {
+    struct Find(Option<syn::TypeImplTrait>);
     impl<'a> syn::visit::Visit<'a> for Find {
         fn visit_type_impl_trait(&mut self, t: &'a syn::TypeImplTrait) {
-            self.0.get_or_insert(t.span());
+            self.0.get_or_insert_with(|| t.clone());
         }
     }
     let mut f = Find(None);
@@ -153,9 +157,9 @@ fn output(ret: &ReturnType, errors: &mut Errors) -> Output {
         }
         ReturnType::Type(_, ty) => &**ty,
     };
-    if let Some(span) = find_impl_trait(ty) {
-        errors.at(
-            span,
+    if let Some(t) = find_impl_trait(ty) {
+        errors.on(
+            t,
             "`#[memoize]` stores the returned value in a static cache, so its type must be \
              named: replace `impl Trait` with a concrete type",
         );
@@ -181,8 +185,8 @@ fn output(ret: &ReturnType, errors: &mut Errors) -> Output {
                             err: Box::new((*err).clone()),
                         }
                     }
-                    _ => errors.at(
-                        ty.span(),
+                    _ => errors.on(
+                        ty,
                         "`#[memoize]` needs to see the error type to cache only `Ok` values: \
                          write the return type as `Result<T, E>` in full",
                     ),
@@ -264,8 +268,8 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
                     _ => None,
                 };
                 match by_ref {
-                    Some(true) => errors.at(
-                        r.span(),
+                    Some(true) => errors.on(
+                        r,
                         "`#[memoize]` cannot memoize a method taking `&mut self`: a cached call \
                          would skip the mutation",
                     ),
@@ -283,9 +287,9 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
             }
             FnArg::Typed(pt) => {
                 let ty = (*pt.ty).clone();
-                if let Some(span) = find_impl_trait(&ty) {
-                    errors.at(
-                        span,
+                if let Some(t) = find_impl_trait(&ty) {
+                    errors.on(
+                        t,
                         "`#[memoize]` cannot memoize a function with an `impl Trait` argument: \
                          that makes it generic, and each memoized function has one static cache \
                          whose key type must be known; take a concrete type",
@@ -293,8 +297,8 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
                 }
                 let referent = match &ty {
                     Type::Reference(r) if r.mutability.is_some() => {
-                        errors.at(
-                            ty.span(),
+                        errors.on(
+                            &ty,
                             "`#[memoize]` cannot memoize a function taking a `&mut` argument: a \
                              cached call would skip the mutation",
                         );
@@ -334,8 +338,8 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
     }
     if let Some(key) = &options.key {
         if receiver.is_none() && mentions_self_value(key.expr.to_token_stream()) {
-            errors.at(
-                key.expr.span(),
+            errors.on(
+                &key.expr,
                 "the key uses `self`, but the function has no receiver",
             );
         }
@@ -374,29 +378,63 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
     };
     let owned_ty = |p: &Param| -> TokenStream {
         match &p.referent {
-            Some(t) => quote!(<#t as ::std::borrow::ToOwned>::Owned),
+            Some(t) => quote_spanned!(p.ty.span()=> <#t as ::std::borrow::ToOwned>::Owned),
             None => p.ty.to_token_stream(),
         }
     };
-    let key_ty: TokenStream = match &options.key {
-        Some(k) => k.ty.to_token_stream(),
-        None => match params.as_slice() {
-            [] => quote!(()),
-            [one] => owned_ty(one),
-            many => {
-                let parts = many.iter().map(owned_ty);
-                quote!((#(#parts,)*))
-            }
-        },
+    let tuple = |parts: Vec<TokenStream>| match parts.len() {
+        0 => quote!(()),
+        1 => parts.into_iter().next().unwrap_or_default(),
+        _ => quote!((#(#parts,)*)),
     };
+    let key_ty = match &options.key {
+        Some(k) => k.ty.to_token_stream(),
+        None => tuple(params.iter().map(owned_ty).collect()),
+    };
+
+    // Compile-time checks of the types, on the user's tokens, with messages that say what to
+    // do (`__private`'s traits carry them). The helpers the expansion calls are bounded by the
+    // same traits, so the follow-up errors say the same thing.
+    let mut checks = Vec::new();
+    match &options.key {
+        Some(k) => {
+            let ty = &k.ty;
+            checks.push(quote_spanned!(ty.span()=> ::memocache::__private::assert_key::<#ty>();));
+        }
+        None => {
+            for p in &params {
+                let ty = &p.ty;
+                checks.push(match &p.referent {
+                    Some(t) => quote_spanned!(ty.span()=>
+                        ::memocache::__private::assert_key_reference::<#t>();),
+                    None => quote_spanned!(ty.span()=>
+                        ::memocache::__private::assert_key_argument::<#ty>();),
+                });
+            }
+        }
+    }
+    match &out {
+        Output::Fallible { ok, err } => {
+            checks.push(quote_spanned!(ok.span()=> ::memocache::__private::assert_value::<#ok>();));
+            checks
+                .push(quote_spanned!(err.span()=> ::memocache::__private::assert_error::<#err>();));
+        }
+        Output::Plain { ty } => {
+            let span = match &sig.output {
+                ReturnType::Type(_, t) => t.span(),
+                ReturnType::Default => name.span(),
+            };
+            checks.push(quote_spanned!(span=> ::memocache::__private::assert_value::<#ty>();));
+        }
+    }
 
     // --- the key ---------------------------------------------------------------------------
     let default_key = |ps: &[Param]| -> TokenStream {
         let part = |p: &Param| {
             let id = &p.ident;
             match &p.referent {
-                Some(_) => quote!(::std::borrow::ToOwned::to_owned(#id)),
-                None => quote!(::core::clone::Clone::clone(&#id)),
+                Some(_) => quote_spanned!(p.ty.span()=> ::std::borrow::ToOwned::to_owned(#id)),
+                None => quote_spanned!(p.ty.span()=> ::core::clone::Clone::clone(&#id)),
             }
         };
         match ps {
@@ -436,40 +474,6 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
     let key_fn_expr = rename_self(key_expr.clone(), &self_ident);
     let key_fn_ty = quote!(fn(#(#key_fn_tys),*) -> #key_ty);
 
-    // --- compile-time checks on the types, with spans on the user's tokens ------------------
-    let mut assertions = Vec::new();
-    match &options.key {
-        Some(k) => {
-            let ty = &k.ty;
-            assertions
-                .push(quote_spanned!(ty.span()=> ::memocache::__private::assert_key::<#ty>();));
-        }
-        None => {
-            for p in &params {
-                let t = owned_ty(p);
-                assertions.push(
-                    quote_spanned!(p.ty.span()=> ::memocache::__private::assert_key_argument::<#t>();),
-                );
-            }
-        }
-    }
-    let ret_span = match &sig.output {
-        ReturnType::Type(_, t) => t.span(),
-        ReturnType::Default => name.span(),
-    };
-    match &out {
-        Output::Fallible { ok, err } => {
-            assertions
-                .push(quote_spanned!(ok.span()=> ::memocache::__private::assert_value::<#ok>();));
-            assertions
-                .push(quote_spanned!(err.span()=> ::memocache::__private::assert_error::<#err>();));
-        }
-        Output::Plain { ty } => {
-            assertions
-                .push(quote_spanned!(ret_span=> ::memocache::__private::assert_value::<#ty>();));
-        }
-    }
-
     // --- the handle: its static cache ------------------------------------------------------
     let cache_init = match &options.cache {
         Some(shared) => {
@@ -481,48 +485,60 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         None => {
             let builder = match &options.config {
                 Some(c) => quote_spanned!(c.span()=> #c),
-                None => quote!(::memocache::Cache::builder()),
+                None => quote!(::core::default::Default::default()),
             };
-            let dur = |d: std::time::Duration| {
-                let (s, n) = (d.as_secs(), d.subsec_nanos());
-                quote!(::core::time::Duration::new(#s, #n))
+            let dur = |d: Option<std::time::Duration>| match d {
+                Some(d) => {
+                    let (s, n) = (d.as_secs(), d.subsec_nanos());
+                    quote!(::core::option::Option::Some(::core::time::Duration::new(#s, #n)))
+                }
+                None => quote!(::core::option::Option::None),
             };
-            let mut setters = Vec::new();
-            if let Some(n) = &options.name {
-                setters.push(quote!(.name(#n)));
-            } else if options.config.is_none() {
-                setters.push(quote!(.name(#display_name)));
-            }
-            if let Some(c) = &options.capacity {
+            let opt = |v: Option<TokenStream>| match v {
+                Some(v) => quote!(::core::option::Option::Some(#v)),
+                None => quote!(::core::option::Option::None),
+            };
+            let name = match (&options.name, &options.config) {
+                (Some(n), _) => opt(Some(quote!(::std::string::String::from(#n)))),
+                (None, None) => opt(Some(display_name.clone())),
+                (None, Some(_)) => opt(None),
+            };
+            let capacity = opt(options.capacity.as_ref().map(|c| {
                 let v = c.value;
-                setters.push(quote!(.capacity(#v)));
-            }
-            if let Some(d) = &options.update_after {
-                let v = dur(d.value);
-                setters.push(quote!(.update_after(#v)));
-            }
-            if let Some(d) = &options.expire_after {
-                let v = dur(d.value);
-                setters.push(quote!(.expire_after(#v)));
-            }
-            if let Some(d) = &options.timeout {
-                let v = dur(d.value);
-                setters.push(quote!(.method_timeout(#v)));
-            }
-            if let Some(m) = &options.max_hits {
-                let v = m.value;
-                setters.push(quote!(.max_hits(#v)));
-            }
-            if let Output::Plain { .. } = out {
-                setters.push(quote!(.method_timeout(::memocache::__private::NO_TIMEOUT)));
-            }
+                quote!(#v)
+            }));
+            let max_hits = opt(options.max_hits.as_ref().map(|c| {
+                let v = c.value;
+                quote!(#v)
+            }));
+            let update_after = dur(options.update_after.as_ref().map(|d| d.value));
+            let expire_after = dur(options.expire_after.as_ref().map(|d| d.value));
+            let timeout = match (&out, &options.timeout) {
+                (Output::Plain { .. }, _) => {
+                    quote!(::core::option::Option::Some(
+                        ::memocache::__private::NO_TIMEOUT
+                    ))
+                }
+                (Output::Fallible { .. }, t) => dur(t.as_ref().map(|t| t.value)),
+            };
             quote! {
                 static __MEMOCACHE_CACHE: ::std::sync::OnceLock<::memocache::Cache<#key_ty, #value_ty>> =
                     ::std::sync::OnceLock::new();
                 let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
                     __MEMOCACHE_CACHE.get_or_init(|| {
                         let __memocache_builder: ::memocache::CacheBuilder<#key_ty, #value_ty> = #builder;
-                        ::memocache::__private::build(__memocache_builder #(#setters)*, || #display_name)
+                        ::memocache::__private::build(
+                            __memocache_builder,
+                            ::memocache::__private::Settings {
+                                name: #name,
+                                capacity: #capacity,
+                                update_after: #update_after,
+                                expire_after: #expire_after,
+                                method_timeout: #timeout,
+                                max_hits: #max_hits,
+                            },
+                            || #display_name,
+                        )
                     });
             }
         }
@@ -579,7 +595,9 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
     let take_owned = params.iter().zip(&owned_idents).map(|(p, o)| {
         let id = &p.ident;
         match &p.referent {
-            Some(_) => quote!(let #o = ::std::borrow::ToOwned::to_owned(#id);),
+            Some(_) => {
+                quote_spanned!(p.ty.span()=> let #o = ::std::borrow::ToOwned::to_owned(#id);)
+            }
             None => quote!(let #o = #id;),
         }
     });
@@ -601,17 +619,19 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         }
         Some(Receiver::ByValue { .. }) => (quote!(let #self_ident = self;), quote!(#self_ident,)),
     };
+    let body_call = quote!(#body_path(#self_arg #(#call_args),*).await);
+    let load_body = match &out {
+        Output::Fallible { .. } => quote! {
+            #body_call
+        },
+        Output::Plain { .. } => body_call,
+    };
     let call = match &out {
         Output::Fallible { .. } => quote! {
-            __memocache_memo.cache().get_or_load(__memocache_key, __memocache_load).await
+            ::memocache::__private::load(__memocache_cache, __memocache_key, __memocache_load).await
         },
         Output::Plain { .. } => quote! {
-            match __memocache_memo.cache().get_with(__memocache_key, __memocache_load).await {
-                ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(error) => {
-                    ::memocache::__private::plain_load_failed(__memocache_memo.cache(), error)
-                }
-            }
+            ::memocache::__private::load_plain(__memocache_cache, __memocache_key, __memocache_load).await
         },
     };
 
@@ -634,9 +654,10 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
             let __memocache_key: #key_ty = #key_expr;
             #take_self
             #(#take_owned)*
-            let __memocache_memo = #handle_path();
+            let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
+                ::memocache::__private::cache_of(&#handle_path());
             let __memocache_load = move || async move {
-                #body_path(#self_arg #(#call_args),*).await
+                #load_body
             };
             #call
         }
@@ -647,11 +668,11 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         #(#cfgs)*
         #[doc = #handle_doc]
         #vis fn #handle_name() -> ::memocache::Memo<#key_ty, #value_ty, #key_fn_ty> {
-            #(#assertions)*
+            #(#checks)*
             #cache_init
             #[allow(unused_variables, clippy::redundant_clone, clippy::unused_unit)]
             let __memocache_key_fn: #key_fn_ty = |#(#key_fn_pats),*| -> #key_ty { #key_fn_expr };
-            ::memocache::Memo::new(__memocache_cache, __memocache_key_fn)
+            ::memocache::__private::memo(__memocache_cache, __memocache_key_fn)
         }
     })
 }

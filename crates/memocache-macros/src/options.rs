@@ -297,15 +297,21 @@ impl Options {
                     .or(self.expire_after.as_ref())
                     .map(|o| o.span)
                     .unwrap_or_else(Span::call_site);
-                let which =
-                    |given: Option<Duration>| if given.is_some() { "" } else { ", the default" };
+                let show = |d: Duration, given: Option<Duration>| {
+                    let d = duration::display(d);
+                    if given.is_some() {
+                        format!("\"{d}\"")
+                    } else {
+                        format!("\"{d}\", the default")
+                    }
+                };
                 return Err(syn::Error::new(
                     span,
                     format!(
-                        "`update_after` ({u:?}{}) must not be greater than `expire_after` ({e:?}{}): \
+                        "`update_after` ({}) must not be greater than `expire_after` ({}): \
                          an entry cannot become stale after it has expired",
-                        which(update),
-                        which(expire)
+                        show(u, update),
+                        show(e, expire)
                     ),
                 ));
             }

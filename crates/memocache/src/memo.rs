@@ -36,8 +36,8 @@ use crate::{Cache, Stats};
 /// # }
 /// ```
 pub struct Memo<K: 'static, V: 'static, F> {
-    cache: &'static Cache<K, V>,
-    key: F,
+    pub(crate) cache: &'static Cache<K, V>,
+    pub(crate) key: F,
 }
 
 impl<K, V, F: Clone> Clone for Memo<K, V, F> {

@@ -1,27 +1,64 @@
 //! What the code written by `#[memoize]` needs from the runtime. Not a public API: it
 //! changes with the macro.
 
-use std::convert::Infallible;
+use std::future::Future;
 use std::hash::Hash;
 use std::time::Duration;
 
-use crate::{Cache, CacheBuilder, Error};
+use crate::{Cache, CacheBuilder, Error, Memo};
 
 /// The method timeout of functions returning a plain value, which have no way to report a
 /// timeout: 100 years, which Tokio treats as "never".
 pub const NO_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// Builds the static cache of a memoized function. The options written in the attribute were
-/// checked at compile time; only a `config = ...` builder can be invalid here.
+/// The options written in the attribute (checked at compile time), applied over the builder
+/// (the default one, or the one given with `config = ...`).
+pub struct Settings {
+    /// `name = "..."`, or the function's path when no `config` is given.
+    pub name: Option<String>,
+    /// `capacity = N`.
+    pub capacity: Option<usize>,
+    /// `update_after = "..."`.
+    pub update_after: Option<Duration>,
+    /// `expire_after = "..."`.
+    pub expire_after: Option<Duration>,
+    /// `timeout = "..."`, or [`NO_TIMEOUT`] for a function returning a plain value.
+    pub method_timeout: Option<Duration>,
+    /// `max_hits = N`.
+    pub max_hits: Option<u32>,
+}
+
+/// Builds the static cache of a memoized function.
 ///
 /// # Panics
-/// When the builder's options are invalid: the function cannot run without its cache.
-pub fn build<K, V>(builder: CacheBuilder<K, V>, function: impl FnOnce() -> String) -> Cache<K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    match builder.build() {
+/// When the options are invalid, which only a `config = ...` builder can make so (the
+/// attribute's own options are checked at compile time): the function cannot run without its
+/// cache.
+pub fn build<K: Key, V: Value>(
+    builder: CacheBuilder<K, V>,
+    settings: Settings,
+    function: impl FnOnce() -> String,
+) -> Cache<K, V> {
+    let mut b = builder;
+    if let Some(name) = settings.name {
+        b = b.name(name);
+    }
+    if let Some(n) = settings.capacity {
+        b = b.capacity(n);
+    }
+    if let Some(d) = settings.update_after {
+        b = b.update_after(d);
+    }
+    if let Some(d) = settings.expire_after {
+        b = b.expire_after(d);
+    }
+    if let Some(d) = settings.method_timeout {
+        b = b.method_timeout(d);
+    }
+    if let Some(n) = settings.max_hits {
+        b = b.max_hits(n);
+    }
+    match b.build() {
         Ok(cache) => cache,
         Err(e) => panic!(
             "#[memoize] on `{}`: the cache options are invalid: {e}",
@@ -30,37 +67,89 @@ where
     }
 }
 
-/// A load of a function returning a plain value failed: it can only have panicked (there is
-/// no timeout) or been cancelled by the shutdown of the runtime that ran it. The panic goes on
-/// in the caller, as it would have without `#[memoize]`.
-pub fn plain_load_failed<K, V>(cache: &Cache<K, V>, error: Error<Infallible>) -> !
+/// The handle of a memoized function over its cache.
+pub fn memo<K, V, F>(cache: &'static Cache<K, V>, key: F) -> Memo<K, V, F> {
+    Memo { cache, key }
+}
+
+/// The handle's cache, without the bounds of [`Memo::cache`].
+pub fn cache_of<K, V, F>(memo: &Memo<K, V, F>) -> &'static Cache<K, V> {
+    memo.cache
+}
+
+/// A call of a memoized function returning `Result<T, E>`.
+pub async fn load<K, V, E, F, Fut>(cache: &Cache<K, V>, key: K, loader: F) -> Result<V, Error<E>>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: Key,
+    V: Value,
+    E: LoadError,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
 {
-    let function = cache.name().unwrap_or("a memoized function");
-    match error {
-        Error::Panicked(message) => panic!("`{function}` panicked: {message}"),
-        other => panic!("`{function}` failed: {other}"),
+    cache.get_or_load(key, loader).await
+}
+
+/// A call of a memoized function returning a plain value. Its load has no timeout, so it can
+/// only fail by panicking or by being cancelled with the runtime that ran it; the panic then
+/// goes on in the caller, as it would have without `#[memoize]`.
+pub async fn load_plain<K, V, F, Fut>(cache: &Cache<K, V>, key: K, loader: F) -> V
+where
+    K: Key,
+    V: Value,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = V> + Send + 'static,
+{
+    match cache.get_with(key, loader).await {
+        Ok(value) => value,
+        Err(error) => {
+            let function = cache.name().unwrap_or("a memoized function");
+            match error {
+                Error::Panicked(message) => panic!("`{function}` panicked: {message}"),
+                other => panic!("`{function}` failed: {other}"),
+            }
+        }
     }
 }
 
-/// The part of a default key made from one argument.
+// The checking traits. Each is implemented for every type that qualifies; the
+// `do_not_recommend` makes the compiler report the trait (and its message) rather than the
+// first of its bounds that is missing.
+
+/// A by-value argument of a default key.
 #[diagnostic::on_unimplemented(
     message = "this argument of type `{Self}` cannot be part of a `#[memoize]` cache key",
     label = "not `Hash + Eq + Clone + Send + Sync + 'static`",
-    note = "the default key is made of every argument (a `&T` argument as `T::to_owned()`); \
-            give the key yourself with `#[memoize(key: Type = <expr using the arguments>)]`"
+    note = "the default key is made of every argument; give the key yourself with \
+            `#[memoize(key: Type = <expr using the arguments>)]`"
 )]
-pub trait KeyArgument {}
+pub trait KeyArgument: Hash + Eq + Clone + Send + Sync + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Hash + Eq + Clone + Send + Sync + 'static> KeyArgument for T {}
 
-/// A key given with `key: Type = ...`.
+/// A `&T` argument of a default key: the key holds `T::to_owned()`.
+#[diagnostic::on_unimplemented(
+    message = "this argument of type `&{Self}` cannot be part of a `#[memoize]` cache key",
+    label = "its owned form is not `Hash + Eq + Clone + Send + Sync + 'static`",
+    note = "the default key is made of every argument, a `&T` as `T::to_owned()`; give the key \
+            yourself with `#[memoize(key: Type = <expr using the arguments>)]`"
+)]
+pub trait KeyReference {}
+#[diagnostic::do_not_recommend]
+impl<T> KeyReference for T
+where
+    T: ToOwned + ?Sized,
+    T::Owned: Hash + Eq + Send + Sync + 'static,
+{
+}
+
+/// A cache key: the tuple of the arguments, or the type given with `key: Type = ...`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a `#[memoize]` cache key",
-    label = "not `Hash + Eq + Clone + Send + Sync + 'static`"
+    label = "not `Hash + Eq + Clone + Send + Sync + 'static`",
+    note = "give the key yourself with `#[memoize(key: Type = <expr using the arguments>)]`"
 )]
-pub trait Key {}
+pub trait Key: Hash + Eq + Clone + Send + Sync + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Hash + Eq + Clone + Send + Sync + 'static> Key for T {}
 
 /// A value a memoized function returns (the `T` of `Result<T, E>`).
@@ -69,7 +158,8 @@ impl<T: Hash + Eq + Clone + Send + Sync + 'static> Key for T {}
     label = "not `Clone + Send + Sync + 'static`",
     note = "every caller gets a clone of the cached value: wrap a value that is not `Clone` in an `Arc`"
 )]
-pub trait Value {}
+pub trait Value: Clone + Send + Sync + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Send + Sync + 'static> Value for T {}
 
 /// The error of a memoized function returning `Result<T, E>`.
@@ -78,11 +168,14 @@ impl<T: Clone + Send + Sync + 'static> Value for T {}
     label = "not `Send + Sync + 'static`",
     note = "the error is shared by every waiting caller as `memocache::Error::Load(Arc<E>)`"
 )]
-pub trait LoadError {}
+pub trait LoadError: Send + Sync + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Send + Sync + 'static> LoadError for T {}
 
-/// Checks a default-key argument.
-pub const fn assert_key_argument<T: KeyArgument + ?Sized>() {}
+/// Checks a by-value argument of a default key.
+pub const fn assert_key_argument<T: KeyArgument>() {}
+/// Checks a `&T` argument of a default key.
+pub const fn assert_key_reference<T: KeyReference + ?Sized>() {}
 /// Checks a `key: Type`.
 pub const fn assert_key<T: Key>() {}
 /// Checks a value type.
