@@ -22,9 +22,4 @@ async fn error_not_sync(n: u32) -> Result<u32, std::cell::Cell<u32>> {
     Ok(n)
 }
 
-#[memoize]
-async fn value_not_sync(n: u32) -> Result<std::cell::Cell<u32>, String> {
-    Ok(std::cell::Cell::new(n))
-}
-
 fn main() {}
