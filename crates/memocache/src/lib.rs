@@ -6,6 +6,28 @@
 //! `expire_after`, survives cancelled callers and panicking loaders, and counts everything it
 //! does ([`Stats`]).
 //!
+//! Memoize an `async fn` with one attribute (cargo feature `macros`, on by default); see
+//! [`macro@memoize`] for the options, keys, methods and the `fetch_user_memo()` handle:
+//!
+//! ```
+//! # #[cfg(feature = "macros")] {
+//! use memocache::memoize;
+//!
+//! #[memoize(update_after = "1m", expire_after = "10m")]
+//! async fn fetch_user(id: u64) -> Result<String, std::io::Error> {
+//!     Ok(format!("user {id}")) // a database query in real life
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! assert_eq!(fetch_user(42).await.unwrap(), "user 42"); // loads
+//! assert_eq!(fetch_user(42).await.unwrap(), "user 42"); // served from the cache
+//! assert_eq!(fetch_user_memo().stats().loads_started, 1);
+//! # });
+//! # }
+//! ```
+//!
+//! Or use a [`Cache`] directly:
+//!
 //! ```
 //! use std::time::Duration;
 //! use memocache::Cache;
@@ -28,8 +50,8 @@
 //! ```
 //!
 //! This crate is a facade: the engine lives in `memocache-core` and is re-exported here
-//! whole; optional backends and the `#[memoize]` macro are re-exported behind cargo features
-//! as they land.
+//! whole, `#[memoize]` comes from `memocache-macros` (feature `macros`, default), and the
+//! optional backends are re-exported behind cargo features as they land.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
