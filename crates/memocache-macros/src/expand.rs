@@ -676,3 +676,74 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output_of(ret: &str) -> Result<String, String> {
+        let ret: ReturnType = syn::parse_str(ret).unwrap();
+        let mut errors = Errors(None);
+        let out = output(&ret, &mut errors);
+        match errors.0 {
+            Some(e) => Err(e.to_string()),
+            None => Ok(match out {
+                Output::Fallible { ok, err } => format!(
+                    "fallible {} / {}",
+                    ok.to_token_stream(),
+                    err.to_token_stream()
+                ),
+                Output::Plain { ty } => format!("plain {}", ty.to_token_stream()),
+            }),
+        }
+    }
+
+    #[test]
+    fn result_is_recognised_by_its_last_segment_and_two_arguments() {
+        assert_eq!(
+            output_of("-> Result<u32, E>"),
+            Ok("fallible u32 / E".into())
+        );
+        assert_eq!(
+            output_of("-> std::result::Result<Vec<u8>, io::Error>"),
+            Ok("fallible Vec < u8 > / io :: Error".into())
+        );
+        assert_eq!(output_of("-> u32"), Ok("plain u32".into()));
+        assert_eq!(output_of(""), Ok("plain ()".into()));
+        assert_eq!(
+            output_of("-> Option<Result<u8, E>>"),
+            Ok("plain Option < Result < u8 , E > >".into())
+        );
+        assert!(output_of("-> io::Result<u8>")
+            .unwrap_err()
+            .contains("`Result<T, E>` in full"));
+        assert!(output_of("-> impl Display")
+            .unwrap_err()
+            .contains("impl Trait"));
+    }
+
+    #[test]
+    fn self_value_is_told_from_self_paths() {
+        let ts = |s: &str| s.parse::<TokenStream>().unwrap();
+        assert!(mentions_self_value(ts("(self.id, n)")));
+        assert!(mentions_self_value(ts("format!(\"{}\", self.name)")));
+        assert!(!mentions_self_value(ts("self::helper(n)")));
+        assert!(!mentions_self_value(ts("Self::helper(n)")));
+        assert!(mentions_self_type(ts("Self::helper(n)")));
+        assert!(!mentions_self_type(ts("(self.id, n)")));
+
+        let renamed = rename_self(ts("(self.id, self::f(self))"), &format_ident!("this"));
+        assert_eq!(renamed.to_string(), "(this . id , self :: f (this))");
+    }
+
+    #[test]
+    fn fn_lifetimes_are_erased_from_argument_types() {
+        let mut ty: Type = syn::parse_str("&'a Cow<'a, str>").unwrap();
+        let declared: HashSet<String> = ["a".to_string()].into();
+        EraseLifetimes(&declared).visit_type_mut(&mut ty);
+        assert_eq!(ty.to_token_stream().to_string(), "& '_ Cow < '_ , str >");
+        let mut kept: Type = syn::parse_str("&'b str").unwrap();
+        EraseLifetimes(&declared).visit_type_mut(&mut kept);
+        assert_eq!(kept.to_token_stream().to_string(), "& 'b str");
+    }
+}

@@ -452,3 +452,38 @@ async fn patterns_lifetimes_and_no_arguments() {
         ("ab".to_string(), vec![1, 2, 3])
     );
 }
+
+// --- attributes and invalid configuration ---------------------------------------------------
+
+/// `cfg` after `#[memoize]` applies to every item it writes: this compiles only if the
+/// wrapper, the hidden body and the handle all disappear together.
+#[memoize]
+#[cfg(any())]
+async fn configured_out() -> u32 {
+    1
+}
+
+/// Documented functions keep their docs; lint attributes reach the body.
+#[memoize]
+#[allow(clippy::needless_return)]
+async fn documented(n: u32) -> Result<u32, std::io::Error> {
+    return Ok(n + 1);
+}
+
+#[tokio::test]
+async fn attributes_are_kept() {
+    assert_eq!(documented(1).await.unwrap(), 2);
+}
+
+#[memoize(config = Cache::builder().update_after(Duration::from_secs(60)).expire_after(Duration::from_secs(1)))]
+async fn badly_configured() -> Result<u32, std::io::Error> {
+    Ok(1)
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "the cache options are invalid: update_after (60s) must not be greater than expire_after (1s)"
+)]
+async fn an_invalid_config_builder_panics_at_the_first_call() {
+    let _ = badly_configured().await;
+}
