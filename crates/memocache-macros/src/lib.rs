@@ -268,7 +268,37 @@ mod options;
 /// - The key and value types are named in a `static`, so they cannot mention `Self` or the
 ///   generic parameters of an enclosing `impl<T>`.
 /// - The function's cache is a `static`: it is shared by every caller in the process,
-///   across Tokio runtimes (tests with `#[tokio::test]` share it too).
+///   across Tokio runtimes (tests with `#[tokio::test]` share it too), and by every
+///   instantiation of a generic `impl<T>` block (`T` is not part of the key).
+/// - The code refers to the runtime as `::memocache`: depend on the crate under that name.
+/// - **Recursion**: a memoized function calling itself directly does not compile (the
+///   compiler cannot prove the recursive future `Send`); call it through a function that
+///   boxes it, as below. A call with the *same* key from inside its own load would wait for
+///   itself (until the `timeout`, for a `Result` function).
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use memocache::memoize;
+///
+/// #[memoize]
+/// async fn fib(n: u64) -> u64 {
+///     if n < 2 {
+///         return n;
+///     }
+///     fib_boxed(n - 1).await + fib_boxed(n - 2).await
+/// }
+///
+/// fn fib_boxed(n: u64) -> Pin<Box<dyn Future<Output = u64> + Send>> {
+///     Box::pin(fib(n))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(fib(80).await, 23_416_728_348_467_685); // 81 loads, not 10^16
+/// assert_eq!(fib_memo().stats().loads_started, 81);
+/// # }
+/// ```
 ///
 /// # Compile errors
 /// A compile error, on the offending tokens, for: an unknown option or one given twice; a

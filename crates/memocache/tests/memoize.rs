@@ -487,3 +487,45 @@ async fn badly_configured() -> Result<u32, std::io::Error> {
 async fn an_invalid_config_builder_panics_at_the_first_call() {
     let _ = badly_configured().await;
 }
+
+// --- recursion ----------------------------------------------------------------------------------
+
+#[memoize]
+async fn fib(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    fib_boxed(n - 1).await + fib_boxed(n - 2).await
+}
+
+/// The documented recipe: recursive calls go through a boxed `Send` future.
+fn fib_boxed(n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>> {
+    Box::pin(fib(n))
+}
+
+#[tokio::test]
+async fn a_memoized_function_can_recurse_through_a_boxed_future() {
+    assert_eq!(fib(80).await, 23_416_728_348_467_685);
+    // Each n is loaded once; the second recursive call of each level is a hit.
+    assert_eq!(fib_memo().stats().loads_started, 81);
+}
+
+// --- generic impl blocks --------------------------------------------------------------------------
+
+#[derive(Clone)]
+struct Tagged<T>(T);
+
+impl<T: Clone + Send + Sync + 'static> Tagged<T> {
+    #[memoize]
+    async fn plus_one(&self, n: u32) -> u32 {
+        n + 1
+    }
+}
+
+#[tokio::test]
+async fn the_instantiations_of_a_generic_impl_share_one_cache() {
+    assert_eq!(Tagged(1u8).plus_one(3).await, 4);
+    assert_eq!(Tagged("x").plus_one(3).await, 4);
+    assert_eq!(Tagged::<u8>::plus_one_memo().stats().loads_started, 1);
+    assert_eq!(Tagged::<&str>::plus_one_memo().stats().hits_fresh, 1);
+}
