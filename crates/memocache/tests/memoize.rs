@@ -97,10 +97,16 @@ async fn a_thousand_concurrent_calls_make_one_load() {
     let tasks: Vec<_> = (0..1000)
         .map(|_| tokio::spawn(coalesced("k".to_string())))
         .collect();
-    // Wait until the load started and the other 999 joined it.
-    while coalesced_memo().stats().requests < 1000 || COALESCE_CALLS.get() == 0 {
-        tokio::task::yield_now().await;
-    }
+    // Release the load only once the other 999 calls have joined it (so that none of them
+    // can arrive after it finished and be a plain hit).
+    let joined = async {
+        while coalesced_memo().stats().coalesced < 999 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), joined)
+        .await
+        .unwrap_or_else(|_| panic!("not coalesced: {:?}", coalesced_memo().stats()));
     COALESCE_GATE.notify_one();
     for t in tasks {
         assert_eq!(t.await.unwrap().unwrap(), "loaded k");
