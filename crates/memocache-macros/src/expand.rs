@@ -620,12 +620,6 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         Some(Receiver::ByValue { .. }) => (quote!(let #self_ident = self;), quote!(#self_ident,)),
     };
     let body_call = quote!(#body_path(#self_arg #(#call_args),*).await);
-    let load_body = match &out {
-        Output::Fallible { .. } => quote! {
-            #body_call
-        },
-        Output::Plain { .. } => body_call,
-    };
     let call = match &out {
         Output::Fallible { .. } => quote! {
             ::memocache::__private::load(__memocache_cache, __memocache_key, __memocache_load).await
@@ -656,9 +650,7 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
             #(#take_owned)*
             let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
                 ::memocache::__private::cache_of(&#handle_path());
-            let __memocache_load = move || async move {
-                #load_body
-            };
+            let __memocache_load = move || async move { #body_call };
             #call
         }
 

@@ -71,7 +71,9 @@ mod options;
 ///
 /// The function's own future must be `Send`: the load runs in a spawned Tokio task, so that
 /// a cancelled caller cannot cancel it for the others. A memoized function must therefore be
-/// called inside a Tokio runtime.
+/// called inside a Tokio runtime. Every call, hit or miss, makes the key and the loader's
+/// owned copies of the arguments (`to_owned()` of each `&T`, a clone of `*self`): keep
+/// receivers cheap to clone (state in an `Arc`).
 ///
 /// # Return types: `Result` and plain values
 /// **`-> Result<T, E>`**: only `Ok` values are cached; an error goes to every caller waiting
