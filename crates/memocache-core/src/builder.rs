@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::cache::{Cache, Config, Postprocess};
 use crate::entry::{EntryBuilder, FixedLifespan};
 use crate::error::BuildError;
-use crate::policy::EvictionPolicy;
+use crate::policy::{EvictionPolicy, RemovalCause};
+use crate::store::{Listener, Weigher};
 
 /// Default capacity: 4096 entries.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -50,6 +51,8 @@ pub struct CacheBuilder<K, V> {
     postprocess: Option<Postprocess<V>>,
     max_hits: Option<u32>,
     name: Option<Arc<str>>,
+    weigher: Option<Weigher<K, V>>,
+    listener: Option<Listener<K, V>>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -65,6 +68,8 @@ impl<K, V> Default for CacheBuilder<K, V> {
             postprocess: None,
             max_hits: None,
             name: None,
+            weigher: None,
+            listener: None,
             _types: PhantomData,
         }
     }
@@ -82,6 +87,8 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("postprocess", &self.postprocess.is_some())
             .field("max_hits", &self.max_hits)
             .field("name", &self.name)
+            .field("weigher", &self.weigher.is_some())
+            .field("eviction_listener", &self.listener.is_some())
             .finish()
     }
 }
@@ -96,7 +103,8 @@ where
         Self::default()
     }
 
-    /// The most entries the in-memory store holds (default 4096). Must be at least 1.
+    /// The most entries the in-memory store holds (default 4096), or with a
+    /// [`weigher`](Self::weigher) the most total weight. Must be at least 1.
     pub fn capacity(mut self, entries: usize) -> Self {
         self.capacity = entries;
         self
@@ -126,6 +134,62 @@ where
     /// The eviction policy (default least-recently-updated).
     pub fn eviction_policy(mut self, policy: EvictionPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Bounds the store by total weight instead of entry count: `capacity` becomes the most
+    /// total weight, and each entry weighs `weigher(key, value)` (computed once, when it is
+    /// stored). An entry heavier than its shard's share of the capacity (`capacity / shards`,
+    /// see [`Cache::max_entry_weight`]) is not stored, which is not an error: callers still
+    /// get the value, and the eviction listener sees it with [`RemovalCause::Size`].
+    /// Zero-weight entries are allowed and never evicted for size alone.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use memocache::Cache;
+    ///
+    /// // At most about 64 MiB of values.
+    /// let blobs: Cache<String, Vec<u8>> = Cache::builder()
+    ///     .capacity(64 << 20)
+    ///     .weigher(|_key: &String, blob: &Vec<u8>| blob.len().try_into().unwrap_or(u32::MAX))
+    ///     .build()?;
+    /// # Ok::<(), memocache::BuildError>(())
+    /// ```
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
+        self.weigher = Some(Arc::new(weigher));
+        self
+    }
+
+    /// Called with the key, the value and the [`RemovalCause`] of every entry that leaves the
+    /// in-memory store: evicted for size, expired, invalidated, or replaced by a new value.
+    /// It runs synchronously on the thread that removed the entry, after the store's lock is
+    /// released (so it may use the cache), and should be cheap. Each removal is reported
+    /// exactly once.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use std::sync::{Arc, Mutex};
+    /// use memocache::{Cache, RemovalCause};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), memocache::BuildError> {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let cache: Cache<u32, String> = Cache::builder()
+    ///     .capacity(1)
+    ///     .eviction_listener(move |k, _v, cause| log.lock().unwrap().push((k, cause)))
+    ///     .build()?;
+    /// cache.insert(1, "one".into()).await;
+    /// cache.insert(2, "two".into()).await;
+    /// assert_eq!(*seen.lock().unwrap(), [(1, RemovalCause::Size)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn eviction_listener(
+        mut self,
+        listener: impl Fn(K, V, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Arc::new(listener));
         self
     }
 
@@ -190,6 +254,8 @@ where
             postprocess: self.postprocess,
             max_hits: self.max_hits,
             name: self.name,
+            weigher: self.weigher,
+            listener: self.listener,
         }))
     }
 }

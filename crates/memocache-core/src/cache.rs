@@ -26,9 +26,9 @@ use crate::builder::CacheBuilder;
 use crate::entry::{EntryBuilder, FixedLifespan, Lifespan};
 use crate::error::Error;
 use crate::flight::{panic_message, Flight, FlightError, FlightState, Flights, Outcome, Table};
-use crate::policy::EvictionPolicy;
+use crate::policy::{EvictionPolicy, RemovalCause};
 use crate::stats::{Counters, Stats, StatsCounter};
-use crate::store::{Lookup, MemoryStore};
+use crate::store::{Listener, Lookup, MemoryStore, StoreOptions, Weigher};
 
 pub(crate) type Postprocess<V> = Arc<dyn Fn(V) -> V + Send + Sync>;
 
@@ -42,6 +42,8 @@ pub(crate) struct Config<K, V> {
     pub(crate) postprocess: Option<Postprocess<V>>,
     pub(crate) max_hits: Option<u32>,
     pub(crate) name: Option<Arc<str>>,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) listener: Option<Listener<K, V>>,
 }
 
 struct Inner<K, V> {
@@ -159,10 +161,15 @@ where
         CacheBuilder::new()
     }
 
-    pub(crate) fn from_config(config: Config<K, V>) -> Self {
+    pub(crate) fn from_config(mut config: Config<K, V>) -> Self {
         Cache {
             inner: Arc::new(Inner {
-                store: MemoryStore::new(config.capacity, config.policy),
+                store: MemoryStore::new(StoreOptions {
+                    capacity: config.capacity as u64,
+                    policy: config.policy,
+                    weigher: config.weigher.take(),
+                    listener: config.listener.take(),
+                }),
                 flights: Flights::new(),
                 stats: StatsCounter::new(),
                 config,
@@ -175,9 +182,21 @@ where
         self.inner.config.name.as_deref()
     }
 
-    /// The capacity in entries.
+    /// The capacity: in entries, or in total weight when the cache has a weigher.
     pub fn capacity(&self) -> usize {
         self.inner.config.capacity
+    }
+
+    /// Total weight of the entries held (their number when there is no weigher), including
+    /// expired ones not yet removed.
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.store.weighted_size()
+    }
+
+    /// The heaviest entry the store can hold: the in-memory store is sharded, and each shard
+    /// holds its share of the capacity.
+    pub fn max_entry_weight(&self) -> u64 {
+        self.inner.store.max_entry_weight()
     }
 
     #[inline]
@@ -516,7 +535,7 @@ where
                 }
             }
             Lifespan::DoNotStore => {
-                inner.store.remove(hash, &key);
+                inner.store.remove(hash, &key, RemovalCause::Replaced);
             }
         }
     }
@@ -537,7 +556,7 @@ where
         if let Some(flight) = table.get(key) {
             flight.state.store.store(false, Ordering::Relaxed);
         }
-        inner.store.remove(hash, key);
+        inner.store.remove(hash, key, RemovalCause::Explicit);
     }
 
     /// Removes every entry. Loads in flight still hand their values to their waiters, but do

@@ -11,25 +11,29 @@
 //! - [`builder`] — [`CacheBuilder`], options and their defaults;
 //! - [`entry`] — [`Lifespan`] and [`EntryBuilder`], per-entry `update_after` / `expire_after`;
 //! - `flight` — the in-flight table (single flight per key);
-//! - `store` — the embedded in-memory store;
-//! - [`policy`] — [`EvictionPolicy`];
+//! - `store` — the embedded in-memory store (sharded slab + index, read buffer, timer wheel);
+//! - [`policy`] — [`EvictionPolicy`], [`RemovalCause`]; `sketch` — TinyLFU's frequency sketch;
+//!   `buffer` — the hit buffer; `timer` — the expiry timer wheel;
 //! - [`stats`] — [`Stats`];
 //! - [`error`] — [`Error`] and [`BuildError`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod builder;
+mod buffer;
 pub mod cache;
 pub mod entry;
 pub mod error;
 mod flight;
 pub mod policy;
+mod sketch;
 pub mod stats;
 mod store;
+mod timer;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use entry::{EntryBuilder, FixedLifespan, Lifespan};
 pub use error::{BuildError, Error};
-pub use policy::EvictionPolicy;
+pub use policy::{EvictionPolicy, RemovalCause};
 pub use stats::Stats;

@@ -1,41 +1,102 @@
 //! The embedded in-memory store: a sharded hash map of entries, each shard bounded by its share
-//! of the capacity and ordered for eviction by the configured [`EvictionPolicy`].
+//! of the capacity (in entries, or in weight with a weigher), ordered for eviction by the
+//! configured [`EvictionPolicy`], and swept of expired entries by a [timer wheel](crate::timer).
 //!
 //! A key's shard is chosen by the high bits of its hash, so one hash serves both the shard
-//! choice and the in-flight table ([`crate::flight`]). Reads take the shard's shared lock
-//! (unless the policy reorders on read); writes take its exclusive lock. The store knows
-//! nothing about loading: it answers "fresh, stale or miss" and keeps the capacity.
+//! choice and the in-flight table ([`crate::flight`]). Each shard keeps its entries in a dense
+//! slab (`Vec`) indexed by a `hashbrown::HashTable<u32>`: 4 bytes of index per slot and no
+//! per-entry allocation. The policy's lists and the wheel's buckets are threaded through the
+//! slab as `u32` links; a removal moves the slab's last entry into the hole.
+//!
+//! Reads take the shard's shared lock and record the hit in the shard's
+//! [read buffer](crate::buffer) (nothing is recorded for least-recently-updated); every
+//! exclusive section first applies the buffered hits, then advances the wheel. The eviction
+//! listener is called after the shard lock is released. The store knows nothing about
+//! loading: it answers "fresh, stale or miss" and keeps the capacity.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
+use hashbrown::HashTable;
 use parking_lot::RwLock;
 use tokio::time::Instant;
 
-use crate::policy::{EvictionPolicy, OrderList};
+use crate::buffer::ReadBuffer;
+use crate::policy::{EvictionPolicy, Linked, Policy, RemovalCause, NIL};
+use crate::timer::{Timed, TimerWheel, NO_BUCKET};
 
 type Hasher = foldhash::fast::RandomState;
 
+/// A user weigher: the weight of one entry.
+pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
+/// A user eviction listener.
+pub(crate) type Listener<K, V> = Arc<dyn Fn(K, V, RemovalCause) + Send + Sync>;
+
 /// No limit on hits.
 const UNLIMITED: u32 = u32::MAX;
+/// `refresh` packs the failures in a row (top 8 bits) and the backoff deadline in
+/// milliseconds since the epoch (low 56 bits).
+const FAILURE_SHIFT: u32 = 56;
+const NOT_BEFORE_MASK: u64 = (1 << FAILURE_SHIFT) - 1;
 
-/// One stored value and its lifespans.
-struct Slot<V> {
+/// One stored entry: a slab node.
+struct Node<K, V> {
+    key: K,
     value: V,
-    update_at: Instant,
-    expire_at: Instant,
+    /// Deadlines in nanoseconds since the store's epoch.
+    update_at: u64,
+    expire_at: u64,
+    /// Refresh backoff (see `FAILURE_SHIFT`).
+    refresh: AtomicU64,
     /// Hits this entry may still serve (`max_hits`), or `UNLIMITED`.
     hits_left: AtomicU32,
-    /// Node in the shard's order list.
-    node: u32,
-    /// Background refreshes that failed in a row.
-    refresh_failures: AtomicU32,
-    /// No refresh before this many nanoseconds after the store's epoch (backoff).
-    refresh_not_before: AtomicU64,
+    weight: u32,
+    /// `[prev, next]` in the policy's list (0) and the timer wheel's bucket (1).
+    links: [[u32; 2]; 2],
+    bucket: u16,
+    queue: u8,
+}
+
+impl<K, V> Linked for Node<K, V> {
+    #[inline]
+    fn links(&self, list: usize) -> [u32; 2] {
+        self.links[list]
+    }
+    #[inline]
+    fn links_mut(&mut self, list: usize) -> &mut [u32; 2] {
+        &mut self.links[list]
+    }
+    #[inline]
+    fn weight(&self) -> u32 {
+        self.weight
+    }
+    #[inline]
+    fn queue(&self) -> u8 {
+        self.queue
+    }
+    #[inline]
+    fn set_queue(&mut self, queue: u8) {
+        self.queue = queue;
+    }
+}
+
+impl<K, V> Timed for Node<K, V> {
+    #[inline]
+    fn expire_at(&self) -> u64 {
+        self.expire_at
+    }
+    #[inline]
+    fn bucket(&self) -> u16 {
+        self.bucket
+    }
+    #[inline]
+    fn set_bucket(&mut self, bucket: u16) {
+        self.bucket = bucket;
+    }
 }
 
 /// What a lookup found.
@@ -50,19 +111,66 @@ pub(crate) enum Lookup<V> {
 }
 
 struct Shard<K, V> {
-    map: HashMap<K, Slot<V>, Hasher>,
-    order: OrderList<K>,
-    capacity: usize,
+    /// First, so its counter shares the cache line of the lock word readers write anyway.
+    buffer: ReadBuffer,
+    table: HashTable<u32>,
+    nodes: Vec<Node<K, V>>,
+    policy: Policy,
+    wheel: TimerWheel,
+    /// Capacity in weight units (entries when there is no weigher).
+    capacity: u64,
+    /// Slab growth stops here (the capacity in entries; unbounded with a weigher).
+    max_nodes: usize,
 }
 
 type PaddedShard<K, V> = CachePadded<RwLock<Shard<K, V>>>;
+
+/// Entries removed during one exclusive section, handed to the listener after it.
+struct Removals<K, V> {
+    keep: bool,
+    items: Vec<(K, V, RemovalCause)>,
+    evicted: u64,
+}
+
+impl<K, V> Removals<K, V> {
+    fn new(keep: bool) -> Self {
+        Removals {
+            keep,
+            items: Vec::new(),
+            evicted: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, key: K, value: V, cause: RemovalCause) {
+        if cause == RemovalCause::Size {
+            self.evicted += 1;
+        }
+        if self.keep {
+            self.items.push((key, value, cause));
+        }
+    }
+}
+
+/// The store's options.
+pub(crate) struct StoreOptions<K, V> {
+    pub(crate) capacity: u64,
+    pub(crate) policy: EvictionPolicy,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) listener: Option<Listener<K, V>>,
+}
 
 /// The in-memory store.
 pub(crate) struct MemoryStore<K, V> {
     shards: Box<[PaddedShard<K, V>]>,
     hasher: Hasher,
     shard_bits: u32,
-    policy: EvictionPolicy,
+    records_reads: bool,
+    hashes_on_access: bool,
+    weigher: Option<Weigher<K, V>>,
+    listener: Option<Listener<K, V>>,
+    /// Round-robin cursor: each write also advances the wheel of one other shard.
+    sweep: AtomicUsize,
     epoch: Instant,
 }
 
@@ -70,13 +178,112 @@ pub(crate) struct MemoryStore<K, V> {
 pub(crate) const BACKOFF_BASE: Duration = Duration::from_secs(1);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
-fn shard_count(capacity: usize) -> usize {
+fn shard_count(capacity: u64) -> usize {
     let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
     let mut n = (cpus * 4).next_power_of_two().min(64);
-    while n > 1 && capacity / n < 32 {
+    while n > 1 && capacity / (n as u64) < 32 {
         n /= 2;
     }
     n
+}
+
+impl<K, V> Shard<K, V>
+where
+    K: Hash + Eq,
+{
+    /// Applies buffered hits, then removes what the timer wheel says is due.
+    fn maintain(&mut self, store: &MemoryStore<K, V>, now: u64, out: &mut Removals<K, V>) {
+        if store.records_reads {
+            let Shard {
+                buffer,
+                nodes,
+                policy,
+                ..
+            } = self;
+            buffer.drain(|i| {
+                if (i as usize) < nodes.len() {
+                    let hash = if store.hashes_on_access {
+                        store.hasher.hash_one(&nodes[i as usize].key)
+                    } else {
+                        0
+                    };
+                    policy.on_access(nodes, i, hash);
+                }
+            });
+        }
+        self.wheel.advance(&mut self.nodes, now);
+        while let Some(i) = self.wheel.pop_due(&mut self.nodes) {
+            if self.nodes[i as usize].expire_at <= now {
+                self.remove_node(store, i, RemovalCause::Expired, out);
+            } else {
+                self.wheel.schedule(&mut self.nodes, i);
+            }
+        }
+    }
+
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let nodes = &self.nodes;
+        self.table
+            .find(hash, |&i| nodes[i as usize].key.borrow() == key)
+            .copied()
+    }
+
+    /// Removes node `i`, keeping the slab dense.
+    fn remove_node(
+        &mut self,
+        store: &MemoryStore<K, V>,
+        i: u32,
+        cause: RemovalCause,
+        out: &mut Removals<K, V>,
+    ) {
+        self.policy.on_remove(&mut self.nodes, i);
+        self.wheel.deschedule(&mut self.nodes, i);
+        let hash = store.hasher.hash_one(&self.nodes[i as usize].key);
+        match self.table.find_entry(hash, |&x| x == i) {
+            Ok(entry) => {
+                entry.remove();
+            }
+            Err(_) => unreachable!("every node is indexed"),
+        }
+        let last = (self.nodes.len() - 1) as u32;
+        let node = self.nodes.swap_remove(i as usize);
+        if i != last {
+            self.policy.relocate(&mut self.nodes, last, i);
+            self.wheel.relocate(&mut self.nodes, last, i);
+            let moved = store.hasher.hash_one(&self.nodes[i as usize].key);
+            if let Some(slot) = self.table.find_mut(moved, |&x| x == last) {
+                *slot = i;
+            }
+        }
+        out.push(node.key, node.value, cause);
+    }
+
+    /// Evicts by the policy until the shard fits its capacity.
+    fn evict(&mut self, store: &MemoryStore<K, V>, out: &mut Removals<K, V>) {
+        while self.policy.weight() > self.capacity {
+            let hasher = &store.hasher;
+            let Some(v) = self.policy.victim(&self.nodes, |n| hasher.hash_one(&n.key)) else {
+                break;
+            };
+            debug_assert_ne!(v, NIL);
+            self.remove_node(store, v, RemovalCause::Size, out);
+        }
+        self.policy.end_eviction();
+    }
+
+    fn clear(&mut self, out: &mut Removals<K, V>) {
+        self.table.clear();
+        self.policy.clear();
+        self.wheel.clear();
+        for node in self.nodes.drain(..) {
+            out.push(node.key, node.value, RemovalCause::Explicit);
+        }
+        self.buffer.drain(|_| {});
+    }
 }
 
 impl<K, V> MemoryStore<K, V>
@@ -84,16 +291,30 @@ where
     K: Hash + Eq + Clone,
     V: Clone,
 {
-    pub(crate) fn new(capacity: usize, policy: EvictionPolicy) -> Self {
-        let n = shard_count(capacity);
+    pub(crate) fn new(options: StoreOptions<K, V>) -> Self {
+        let StoreOptions {
+            capacity,
+            policy,
+            weigher,
+            listener,
+        } = options;
+        let n = shard_count(capacity) as u64;
         let hasher = Hasher::default();
+        let epoch = Instant::now();
+        let weighted = weigher.is_some();
         let shards = (0..n)
             .map(|i| {
-                let cap = capacity / n + usize::from(i < capacity % n);
+                let cap = capacity / n + u64::from(i < capacity % n);
+                // Weighted shards size their sketch for an entry per weight unit, capped.
+                let entries = cap.min(1 << 24) as usize;
                 CachePadded::new(RwLock::new(Shard {
-                    map: HashMap::with_hasher(hasher),
-                    order: OrderList::new(),
+                    buffer: ReadBuffer::new(),
+                    table: HashTable::new(),
+                    nodes: Vec::new(),
+                    policy: Policy::new(policy, cap, entries),
+                    wheel: TimerWheel::new(0),
                     capacity: cap,
+                    max_nodes: if weighted { usize::MAX } else { entries },
                 }))
             })
             .collect();
@@ -101,8 +322,12 @@ where
             shards,
             hasher,
             shard_bits: n.trailing_zeros(),
-            policy,
-            epoch: Instant::now(),
+            records_reads: policy.records_reads(),
+            hashes_on_access: matches!(policy, EvictionPolicy::WTinyLfu { .. }),
+            weigher,
+            listener,
+            sweep: AtomicUsize::new(0),
+            epoch,
         }
     }
 
@@ -122,8 +347,23 @@ where
         &self.shards[i]
     }
 
-    fn nanos_since_epoch(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.epoch).as_nanos() as u64
+    #[inline]
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    fn removals(&self) -> Removals<K, V> {
+        Removals::new(self.listener.is_some())
+    }
+
+    /// Calls the listener (no lock held).
+    fn notify(&self, out: Removals<K, V>) -> u64 {
+        if let Some(listener) = &self.listener {
+            for (k, v, cause) in out.items {
+                listener(k, v, cause);
+            }
+        }
+        out.evicted
     }
 
     /// Looks `key` up at time `now`, counting a hit against `max_hits`.
@@ -132,82 +372,75 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let now = self.nanos(now);
         let lock = self.shard(hash);
-        let (lookup, exhausted) = if self.policy.reorders_on_read() {
-            let mut shard = lock.write();
-            let shard = &mut *shard;
-            match shard.map.get(key) {
-                Some(slot) => {
-                    let r = self.read_slot(slot, now);
-                    if !matches!(r.0, Lookup::Miss) {
-                        shard.order.move_to_back(slot.node);
-                    }
-                    r
+        let (lookup, cleanup) = {
+            let shard = lock.read();
+            match shard.find(hash, key) {
+                Some(i) => {
+                    let node = &shard.nodes[i as usize];
+                    let (lookup, done) = self.read_node(node, now);
+                    let full = !matches!(lookup, Lookup::Miss)
+                        && self.records_reads
+                        && shard.buffer.push(i);
+                    (lookup, full || done)
                 }
                 None => (Lookup::Miss, false),
             }
-        } else {
-            let shard = lock.read();
-            match shard.map.get(key) {
-                Some(slot) => self.read_slot(slot, now),
-                None => (Lookup::Miss, false),
-            }
         };
-        if exhausted {
-            self.remove_exhausted(lock, key);
+        if cleanup {
+            // The buffer is full, or the entry is used up / expired: one exclusive section,
+            // skipped if another thread holds the lock (it will maintain the shard).
+            if let Some(mut shard) = lock.try_write() {
+                let mut out = self.removals();
+                shard.maintain(self, now, &mut out);
+                if let Some(i) = shard.find(hash, key) {
+                    let node = &shard.nodes[i as usize];
+                    if node.hits_left.load(Relaxed) == 0 || now >= node.expire_at {
+                        shard.remove_node(self, i, RemovalCause::Expired, &mut out);
+                    }
+                }
+                drop(shard);
+                self.notify(out);
+            }
         }
         lookup
     }
 
-    /// Reads one slot; the flag says this read used the entry's last allowed hit.
-    fn read_slot(&self, slot: &Slot<V>, now: Instant) -> (Lookup<V>, bool) {
-        if now >= slot.expire_at {
-            return (Lookup::Miss, false);
+    /// Reads one node; the flag says the entry is expired or this read used its last hit.
+    #[inline]
+    fn read_node(&self, node: &Node<K, V>, now: u64) -> (Lookup<V>, bool) {
+        if now >= node.expire_at {
+            return (Lookup::Miss, true);
         }
         let mut last = false;
-        if slot.hits_left.load(Relaxed) != UNLIMITED {
+        if node.hits_left.load(Relaxed) != UNLIMITED {
             // Take one hit; an entry with none left is a miss.
-            let taken = slot
+            let taken = node
                 .hits_left
                 .fetch_update(Relaxed, Relaxed, |h| h.checked_sub(1));
             match taken {
                 Ok(1) => last = true,
                 Ok(_) => {}
-                Err(_) => return (Lookup::Miss, false),
+                Err(_) => return (Lookup::Miss, true),
             }
         }
-        let value = slot.value.clone();
-        let lookup = if now < slot.update_at {
+        let value = node.value.clone();
+        let lookup = if now < node.update_at {
             Lookup::Fresh(value)
         } else {
-            let not_before = slot.refresh_not_before.load(Relaxed);
+            let not_before = node.refresh.load(Relaxed) & NOT_BEFORE_MASK;
             Lookup::Stale {
                 value,
-                refresh_due: self.nanos_since_epoch(now) >= not_before,
+                refresh_due: now / 1_000_000 >= not_before,
             }
         };
         (lookup, last)
     }
 
-    fn remove_exhausted<Q>(&self, lock: &RwLock<Shard<K, V>>, key: &Q)
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let mut shard = lock.write();
-        if shard
-            .map
-            .get(key)
-            .is_some_and(|s| s.hits_left.load(Relaxed) == 0)
-        {
-            if let Some(slot) = shard.map.remove(key) {
-                shard.order.remove(slot.node);
-            }
-        }
-    }
-
     /// Stores `value` with the given deadlines, replacing any entry of `key`. Returns how many
-    /// entries were evicted to make room.
+    /// entries were evicted for size (an entry heavier than its shard's capacity is not stored
+    /// and counts as evicted).
     pub(crate) fn insert(
         &self,
         hash: u64,
@@ -217,60 +450,107 @@ where
         expire_at: Instant,
         max_hits: Option<u32>,
     ) -> u64 {
-        let mut shard = self.shard(hash).write();
-        let shard = &mut *shard;
-        let hits_left = AtomicU32::new(max_hits.unwrap_or(UNLIMITED));
-        let update_at = update_at.min(expire_at);
-        if let Some(slot) = shard.map.get_mut(&key) {
-            shard.order.move_to_back(slot.node);
-            slot.value = value;
-            slot.update_at = update_at;
-            slot.expire_at = expire_at;
-            slot.hits_left = hits_left;
-            slot.refresh_failures = AtomicU32::new(0);
-            slot.refresh_not_before = AtomicU64::new(0);
-            return 0;
-        }
-        let node = shard.order.push_back(key.clone());
-        shard.map.insert(
-            key,
-            Slot {
+        let now = self.nanos(Instant::now());
+        let weight = self.weigher.as_ref().map_or(1, |w| w(&key, &value));
+        let expire_at = self.nanos(expire_at);
+        let update_at = self.nanos(update_at).min(expire_at);
+        let hits_left = max_hits.unwrap_or(UNLIMITED);
+        let lock = self.shard(hash);
+        let mut out = self.removals();
+        let mut guard = lock.write();
+        let shard = &mut *guard;
+        shard.maintain(self, now, &mut out);
+        let existing = shard.find(hash, &key);
+        if u64::from(weight) > shard.capacity {
+            // Too heavy to ever fit: not stored (and not an error).
+            if let Some(i) = existing {
+                shard.remove_node(self, i, RemovalCause::Replaced, &mut out);
+            }
+            out.push(key, value, RemovalCause::Size);
+        } else if let Some(i) = existing {
+            let node = &mut shard.nodes[i as usize];
+            let old_value = std::mem::replace(&mut node.value, value);
+            let old_weight = std::mem::replace(&mut node.weight, weight);
+            node.update_at = update_at;
+            node.expire_at = expire_at;
+            *node.hits_left.get_mut() = hits_left;
+            *node.refresh.get_mut() = 0;
+            shard.policy.reweigh(&shard.nodes, i, old_weight);
+            let h = if self.hashes_on_access { hash } else { 0 };
+            shard.policy.on_update(&mut shard.nodes, i, h);
+            shard.wheel.deschedule(&mut shard.nodes, i);
+            shard.wheel.schedule(&mut shard.nodes, i);
+            out.push(key, old_value, RemovalCause::Replaced);
+            shard.evict(self, &mut out);
+        } else {
+            if shard.nodes.len() == shard.nodes.capacity() {
+                // Grow by doubling, but never past the capacity in entries.
+                let len = shard.nodes.len();
+                let target = (len * 2).max(4).min(shard.max_nodes).max(len + 1);
+                shard.nodes.reserve_exact(target - len);
+            }
+            let i = shard.nodes.len() as u32;
+            shard.nodes.push(Node {
+                key,
                 value,
                 update_at,
                 expire_at,
-                hits_left,
-                node,
-                refresh_failures: AtomicU32::new(0),
-                refresh_not_before: AtomicU64::new(0),
-            },
-        );
-        let mut evicted = 0;
-        while shard.map.len() > shard.capacity {
-            let Some((idx, victim)) = shard.order.front() else {
-                break;
-            };
-            let victim = victim.clone();
-            shard.order.remove(idx);
-            shard.map.remove(&victim);
-            evicted += 1;
+                refresh: AtomicU64::new(0),
+                hits_left: AtomicU32::new(hits_left),
+                weight,
+                links: [[NIL; 2]; 2],
+                bucket: NO_BUCKET,
+                queue: 0,
+            });
+            let Shard {
+                table, nodes, ..
+            } = shard;
+            table.insert_unique(hash, i, |&x| self.hasher.hash_one(&nodes[x as usize].key));
+            shard.policy.on_insert(&mut shard.nodes, i, hash);
+            shard.wheel.schedule(&mut shard.nodes, i);
+            shard.evict(self, &mut out);
         }
-        evicted
+        drop(guard);
+        self.sweep_one(now, lock, &mut out);
+        self.notify(out)
     }
 
-    /// Removes `key`; `true` if it was present.
-    pub(crate) fn remove<Q>(&self, hash: u64, key: &Q) -> bool
+    /// Piggybacks on a write: advances the wheel of one more shard, in rotation, so expired
+    /// entries leave every shard even if it is never written.
+    fn sweep_one(&self, now: u64, written: &RwLock<Shard<K, V>>, out: &mut Removals<K, V>) {
+        if self.shards.len() < 2 {
+            return;
+        }
+        let j = self.sweep.fetch_add(1, Relaxed) & (self.shards.len() - 1);
+        let lock: &RwLock<Shard<K, V>> = &self.shards[j];
+        if !std::ptr::eq(lock, written) {
+            if let Some(mut shard) = lock.try_write() {
+                shard.maintain(self, now, out);
+            }
+        }
+    }
+
+    /// Removes `key`, telling the listener `cause`; `true` if it was present.
+    pub(crate) fn remove<Q>(&self, hash: u64, key: &Q, cause: RemovalCause) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut shard = self.shard(hash).write();
-        match shard.map.remove(key) {
-            Some(slot) => {
-                shard.order.remove(slot.node);
-                true
+        let now = self.nanos(Instant::now());
+        let mut out = self.removals();
+        let found = {
+            let mut shard = self.shard(hash).write();
+            shard.maintain(self, now, &mut out);
+            match shard.find(hash, key) {
+                Some(i) => {
+                    shard.remove_node(self, i, cause, &mut out);
+                    true
+                }
+                None => false,
             }
-            None => false,
-        }
+        };
+        self.notify(out);
+        found
     }
 
     /// Records a failed background refresh of `key`: the next one waits for a backoff that
@@ -280,91 +560,48 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let now_ms = self.nanos(now) / 1_000_000;
         let shard = self.shard(hash).read();
-        if let Some(slot) = shard.map.get(key) {
-            let failures = slot.refresh_failures.fetch_add(1, Relaxed).min(16);
-            let backoff = BACKOFF_BASE.saturating_mul(1 << failures).min(BACKOFF_MAX);
-            slot.refresh_not_before
-                .store(self.nanos_since_epoch(now + backoff), Relaxed);
+        if let Some(i) = shard.find(hash, key) {
+            let node = &shard.nodes[i as usize];
+            let _ = node.refresh.fetch_update(Relaxed, Relaxed, |r| {
+                let failures = (r >> FAILURE_SHIFT).min(16);
+                let backoff = BACKOFF_BASE.saturating_mul(1 << failures).min(BACKOFF_MAX);
+                let not_before = (now_ms + backoff.as_millis() as u64).min(NOT_BEFORE_MASK);
+                Some((failures + 1) << FAILURE_SHIFT | not_before)
+            });
         }
     }
 
-    /// Removes every entry.
+    /// Removes every entry (cause `Explicit`).
     pub(crate) fn clear(&self) {
         for shard in self.shards.iter() {
-            let mut shard = shard.write();
-            shard.map.clear();
-            shard.order.clear();
+            let mut out = self.removals();
+            shard.write().clear(&mut out);
+            self.notify(out);
         }
     }
 
     /// Entries held, including expired ones not yet removed.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().map.len()).sum()
+        self.shards.iter().map(|s| s.read().nodes.len()).sum()
+    }
+
+    /// Total weight held (entries when there is no weigher), including expired entries not
+    /// yet removed.
+    pub(crate) fn weighted_size(&self) -> u64 {
+        self.shards.iter().map(|s| s.read().policy.weight()).sum()
+    }
+
+    /// The largest entry weight this store can hold (its smallest shard's capacity).
+    pub(crate) fn max_entry_weight(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.read().capacity)
+            .min()
+            .unwrap_or(0)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(store: &MemoryStore<u32, u32>, k: u32) -> Option<u32> {
-        match store.get(store.hash(&k), &k, Instant::now()) {
-            Lookup::Fresh(v) | Lookup::Stale { value: v, .. } => Some(v),
-            Lookup::Miss => None,
-        }
-    }
-
-    fn put(store: &MemoryStore<u32, u32>, k: u32) -> u64 {
-        let now = Instant::now();
-        let far = now + Duration::from_secs(3600);
-        store.insert(store.hash(&k), k, k, far, far, None)
-    }
-
-    #[test]
-    fn least_recently_updated_ignores_reads() {
-        let store = MemoryStore::new(2, EvictionPolicy::LeastRecentlyUpdated);
-        put(&store, 1);
-        put(&store, 2);
-        assert_eq!(t(&store, 1), Some(1));
-        assert_eq!(put(&store, 3), 1);
-        assert_eq!(
-            t(&store, 1),
-            None,
-            "1 was written first, reads do not count"
-        );
-        assert_eq!(t(&store, 2), Some(2));
-    }
-
-    #[test]
-    fn lru_keeps_what_was_read() {
-        let store = MemoryStore::new(2, EvictionPolicy::Lru);
-        put(&store, 1);
-        put(&store, 2);
-        assert_eq!(t(&store, 1), Some(1));
-        assert_eq!(put(&store, 3), 1);
-        assert_eq!(t(&store, 1), Some(1));
-        assert_eq!(t(&store, 2), None);
-    }
-
-    #[test]
-    fn max_hits_drops_the_entry() {
-        let store = MemoryStore::new(8, EvictionPolicy::LeastRecentlyUpdated);
-        let now = Instant::now();
-        let far = now + Duration::from_secs(60);
-        store.insert(store.hash(&7), 7, 70, far, far, Some(2));
-        assert_eq!(t(&store, 7), Some(70));
-        assert_eq!(t(&store, 7), Some(70));
-        assert_eq!(t(&store, 7), None);
-        assert_eq!(store.len(), 0);
-    }
-
-    #[test]
-    fn shards_split_capacity_exactly() {
-        for cap in [1, 2, 31, 32, 100, 4096, 100_000] {
-            let store: MemoryStore<u32, u32> = MemoryStore::new(cap, EvictionPolicy::Lru);
-            let total: usize = store.shards.iter().map(|s| s.read().capacity).sum();
-            assert_eq!(total, cap);
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,224 @@
+//! TinyLFU's frequency estimate: a count-min sketch of 4-bit counters with periodic halving
+//! (Caffeine's `FrequencySketch`), and the optional doorkeeper (a Bloom filter in front of it).
+//!
+//! Each shard of a W-TinyLFU store owns one sketch, sized to the shard's capacity and used
+//! only under the shard's exclusive lock, so nothing here is atomic. After `10 × capacity`
+//! increments every counter is halved ("reset"), so the estimate follows a changing workload;
+//! the doorkeeper is cleared at the same moment.
+//!
+//! Hand-written rather than taken from a crate: the sketch must be sized per shard, share the
+//! store's hash and be reset together with the doorkeeper; it is 150 lines.
+
+/// Seeds of the four row hashes (from Caffeine's sketch: odd 64-bit constants).
+const SEEDS: [u64; 4] = [
+    0xc3a5_c85c_97cb_3127,
+    0xb492_b66f_be98_f273,
+    0x9ae1_6a3b_2f90_404f,
+    0xcbf2_9ce4_8422_2325,
+];
+
+/// Counters saturate at 15.
+const MAX_COUNT: u64 = 15;
+/// Halve each 4-bit counter of a word at once.
+const RESET_MASK: u64 = 0x7777_7777_7777_7777;
+
+/// Re-mixes a hash so the sketch's rows do not correlate with the store's shard choice.
+#[inline]
+fn rehash(h: u64) -> u64 {
+    let h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// A Bloom filter of one bit per expected entry times eight, probed twice.
+struct Doorkeeper {
+    bits: Box<[u64]>,
+    mask: u64,
+}
+
+impl Doorkeeper {
+    fn new(capacity: usize) -> Self {
+        let bits = (capacity.max(8) * 8).next_power_of_two();
+        Doorkeeper {
+            bits: vec![0; bits / 64].into_boxed_slice(),
+            mask: bits as u64 - 1,
+        }
+    }
+
+    #[inline]
+    fn probes(&self, h: u64) -> [u64; 2] {
+        [h & self.mask, (h >> 32 ^ h.rotate_left(17)) & self.mask]
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        self.probes(h)
+            .iter()
+            .all(|&b| self.bits[(b >> 6) as usize] & (1 << (b & 63)) != 0)
+    }
+
+    /// Sets the bits of `h`; `true` if they were all set already.
+    fn insert(&mut self, h: u64) -> bool {
+        let mut present = true;
+        for b in self.probes(h) {
+            let (word, bit) = ((b >> 6) as usize, 1u64 << (b & 63));
+            present &= self.bits[word] & bit != 0;
+            self.bits[word] |= bit;
+        }
+        present
+    }
+
+    fn clear(&mut self) {
+        self.bits.fill(0);
+    }
+}
+
+/// A count-min sketch estimating how often each key hash was seen recently.
+pub(crate) struct FrequencySketch {
+    table: Box<[u64]>,
+    mask: u64,
+    additions: u32,
+    sample_size: u32,
+    doorkeeper: Option<Doorkeeper>,
+}
+
+impl FrequencySketch {
+    /// A sketch for a shard holding about `capacity` entries.
+    pub(crate) fn new(capacity: usize, doorkeeper: bool) -> Self {
+        let words = capacity.clamp(8, 1 << 30).next_power_of_two();
+        FrequencySketch {
+            table: vec![0; words].into_boxed_slice(),
+            mask: words as u64 - 1,
+            additions: 0,
+            sample_size: (capacity.max(1) as u64 * 10).min(u32::MAX as u64) as u32,
+            doorkeeper: doorkeeper.then(|| Doorkeeper::new(capacity)),
+        }
+    }
+
+    /// Requests after which the counters are halved (also the hill climber's sample).
+    pub(crate) fn sample_size(&self) -> u32 {
+        self.sample_size
+    }
+
+    #[inline]
+    fn index(&self, h: u64, row: usize) -> usize {
+        let x = h.wrapping_add(SEEDS[row]).wrapping_mul(SEEDS[row]);
+        ((x ^ (x >> 32)) & self.mask) as usize
+    }
+
+    /// The estimated frequency of `hash` (0 to 15, plus 1 if the doorkeeper knows it).
+    pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        let h = rehash(hash);
+        let start = ((h & 3) << 2) as usize;
+        let mut freq = MAX_COUNT;
+        for row in 0..4 {
+            let shift = (start + row) << 2;
+            let count = (self.table[self.index(h, row)] >> shift) & MAX_COUNT;
+            freq = freq.min(count);
+        }
+        let door = self.doorkeeper.as_ref().is_some_and(|d| d.contains(h));
+        freq as u8 + u8::from(door)
+    }
+
+    /// Counts one occurrence of `hash`.
+    pub(crate) fn increment(&mut self, hash: u64) {
+        let h = rehash(hash);
+        if let Some(door) = &mut self.doorkeeper {
+            if !door.insert(h) {
+                // First sighting since the last reset: only the doorkeeper remembers it.
+                return;
+            }
+        }
+        let start = ((h & 3) << 2) as usize;
+        let mut added = false;
+        for row in 0..4 {
+            let i = self.index(h, row);
+            let shift = (start + row) << 2;
+            if (self.table[i] >> shift) & MAX_COUNT < MAX_COUNT {
+                self.table[i] += 1 << shift;
+                added = true;
+            }
+        }
+        if added {
+            self.additions += 1;
+            if self.additions >= self.sample_size {
+                self.reset();
+            }
+        }
+    }
+
+    /// Halves every counter and clears the doorkeeper.
+    fn reset(&mut self) {
+        for w in self.table.iter_mut() {
+            *w = (*w >> 1) & RESET_MASK;
+        }
+        self.additions /= 2;
+        if let Some(door) = &mut self.doorkeeper {
+            door.clear();
+        }
+    }
+
+    /// Bytes held by the tables.
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.table.len() * 8 + self.doorkeeper.as_ref().map_or(0, |d| d.bits.len() * 8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_saturate_and_halve() {
+        let mut s = FrequencySketch::new(64, false);
+        for _ in 0..20 {
+            s.increment(42);
+        }
+        assert_eq!(s.frequency(42), 15);
+        assert_eq!(s.frequency(43), 0);
+        s.reset();
+        assert_eq!(s.frequency(42), 7);
+    }
+
+    #[test]
+    fn resets_after_the_sample() {
+        let mut s = FrequencySketch::new(16, false);
+        for _ in 0..5 {
+            s.increment(7);
+        }
+        assert_eq!(s.frequency(7), 5);
+        // 160 distinct additions trigger a reset.
+        for k in 1_000..1_000 + u64::from(s.sample_size()) {
+            s.increment(k);
+        }
+        assert!(s.frequency(7) < 5, "halved, got {}", s.frequency(7));
+    }
+
+    #[test]
+    fn doorkeeper_absorbs_the_first_sighting() {
+        let mut s = FrequencySketch::new(64, true);
+        s.increment(9);
+        assert_eq!(s.frequency(9), 1, "known to the doorkeeper only");
+        s.increment(9);
+        assert_eq!(s.frequency(9), 2);
+        assert_eq!(s.frequency(10), 0);
+        assert!(s.heap_bytes() > 64 * 8);
+    }
+
+    #[test]
+    fn estimates_are_close_for_many_keys() {
+        let mut s = FrequencySketch::new(1024, false);
+        for k in 0..1024u64 {
+            for _ in 0..(k % 8) {
+                s.increment(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            }
+        }
+        let mut over = 0;
+        for k in 0..1024u64 {
+            let f = s.frequency(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            assert!(u64::from(f) >= k % 8, "count-min never underestimates");
+            over += u64::from(f) - k % 8;
+        }
+        assert!(over < 200, "overestimate {over}");
+    }
+}

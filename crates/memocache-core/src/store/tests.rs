@@ -1,0 +1,266 @@
+//! Store-level tests: each policy's order against a reference model, capacity bounds, the slab
+//! and index staying consistent through removals.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn store(capacity: u64, policy: EvictionPolicy) -> MemoryStore<u32, u32> {
+    MemoryStore::new(StoreOptions {
+        capacity,
+        policy,
+        weigher: None,
+        listener: None,
+    })
+}
+
+fn t(store: &MemoryStore<u32, u32>, k: u32) -> Option<u32> {
+    match store.get(store.hash(&k), &k, Instant::now()) {
+        Lookup::Fresh(v) | Lookup::Stale { value: v, .. } => Some(v),
+        Lookup::Miss => None,
+    }
+}
+
+fn put(store: &MemoryStore<u32, u32>, k: u32) -> u64 {
+    let now = Instant::now();
+    let far = now + Duration::from_secs(3600);
+    store.insert(store.hash(&k), k, k, far, far, None)
+}
+
+/// Applies buffered hits, then checks the slab, index, lists and weights agree; returns
+/// the keys of each shard in policy order (single-list policies: oldest first).
+fn check(store: &MemoryStore<u32, u32>) -> Vec<u32> {
+    let mut keys = Vec::new();
+    for lock in store.shards.iter() {
+        let mut shard = lock.write();
+        let mut out = store.removals();
+        shard.maintain(store, store.nanos(Instant::now()), &mut out);
+        assert_eq!(shard.table.len(), shard.nodes.len());
+        for (i, n) in shard.nodes.iter().enumerate() {
+            assert_eq!(shard.find(store.hash(&n.key), &n.key), Some(i as u32));
+        }
+        let order = shard.policy.order(&shard.nodes);
+        let linked: u64 = shard.policy.weight();
+        assert_eq!(linked, shard.nodes.len() as u64, "every node linked once");
+        assert!(linked <= shard.capacity, "{linked} > {}", shard.capacity);
+        keys.extend(order.iter().map(|&i| shard.nodes[i as usize].key));
+    }
+    keys
+}
+
+#[test]
+fn least_recently_updated_ignores_reads() {
+    let store = store(2, EvictionPolicy::LeastRecentlyUpdated);
+    put(&store, 1);
+    put(&store, 2);
+    assert_eq!(t(&store, 1), Some(1));
+    assert_eq!(put(&store, 3), 1);
+    assert_eq!(t(&store, 1), None, "1 was written first, reads do not count");
+    assert_eq!(t(&store, 2), Some(2));
+}
+
+#[test]
+fn lru_keeps_what_was_read() {
+    let store = store(2, EvictionPolicy::Lru);
+    put(&store, 1);
+    put(&store, 2);
+    assert_eq!(t(&store, 1), Some(1));
+    assert_eq!(put(&store, 3), 1);
+    assert_eq!(t(&store, 1), Some(1));
+    assert_eq!(t(&store, 2), None);
+}
+
+#[test]
+fn max_hits_drops_the_entry() {
+    let store = store(8, EvictionPolicy::LeastRecentlyUpdated);
+    let now = Instant::now();
+    let far = now + Duration::from_secs(60);
+    store.insert(store.hash(&7), 7, 70, far, far, Some(2));
+    assert_eq!(t(&store, 7), Some(70));
+    assert_eq!(t(&store, 7), Some(70));
+    assert_eq!(t(&store, 7), None);
+    assert_eq!(store.len(), 0);
+}
+
+#[test]
+fn shards_split_capacity_exactly() {
+    for cap in [1, 2, 31, 32, 100, 4096, 100_000] {
+        let store = store(cap, EvictionPolicy::Lru);
+        let total: u64 = store.shards.iter().map(|s| s.read().capacity).sum();
+        assert_eq!(total, cap);
+    }
+}
+
+#[test]
+fn node_stays_compact() {
+    // key + value + 2 deadlines + refresh + hits + weight + 4 links + bucket + queue.
+    assert!(std::mem::size_of::<Node<u64, [u8; 64]>>() <= 128);
+}
+
+#[test]
+fn w_tinylfu_keeps_a_hot_key_through_a_scan_of_ten_times_the_capacity() {
+    let store = store(100, EvictionPolicy::W_TINY_LFU);
+    for round in 0..20 {
+        for k in 0..10 {
+            if t(&store, k).is_none() {
+                assert!(round < 2, "hot key {k} lost in round {round}");
+                put(&store, k);
+            }
+        }
+    }
+    for k in 1_000..2_000 {
+        if t(&store, k).is_none() {
+            put(&store, k);
+        }
+    }
+    for k in 0..10 {
+        assert_eq!(t(&store, k), Some(k), "hot key {k} evicted by the scan");
+    }
+    check(&store);
+}
+
+/// Hit ratio of `policy` on `keys`, inserting on a miss.
+fn hit_ratio(cap: u64, policy: EvictionPolicy, keys: impl Iterator<Item = u32>) -> f64 {
+    let store = store(cap, policy);
+    let (mut hits, mut n) = (0u32, 0u32);
+    for k in keys {
+        n += 1;
+        if t(&store, k).is_some() {
+            hits += 1;
+        } else {
+            put(&store, k);
+        }
+    }
+    check(&store);
+    f64::from(hits) / f64::from(n)
+}
+
+/// A recency-biased stream: each new key is used again a few times within a short window,
+/// then never.
+fn short_reuse(n: u32) -> impl Iterator<Item = u32> {
+    let mut x = 0x2545_f491u32;
+    (0..n).map(move |i| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        // Mostly a key from the last ~40 positions, sometimes a new one.
+        let back = x % 40;
+        (i / 4).saturating_sub(back)
+    })
+}
+
+#[test]
+fn w_tinylfu_adapts_to_recency_biased_workloads() {
+    for cap in [64u64, 500] {
+        let lru = hit_ratio(cap, EvictionPolicy::Lru, short_reuse(400_000));
+        let tlfu = hit_ratio(cap, EvictionPolicy::W_TINY_LFU, short_reuse(400_000));
+        assert!(tlfu >= lru - 0.01, "cap {cap}: w-tinylfu {tlfu:.4} < lru {lru:.4} - 1 pt");
+        let c = cap as u32 * 6 / 5;
+        let lru = hit_ratio(cap, EvictionPolicy::Lru, (0..400_000).map(|i| i % c));
+        let tlfu = hit_ratio(cap, EvictionPolicy::W_TINY_LFU, (0..400_000).map(|i| i % c));
+        assert!(tlfu >= lru - 0.01, "loop, cap {cap}: w-tinylfu {tlfu:.4} < lru {lru:.4}");
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Get(u32),
+    Insert(u32),
+    Remove(u32),
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => (0..48u32).prop_map(Op::Get),
+            3 => (0..48u32).prop_map(Op::Insert),
+            1 => (0..48u32).prop_map(Op::Remove),
+        ],
+        1..400,
+    )
+}
+
+/// Runs `ops` on a one-shard store and on the reference model: a recency list where a hit
+/// moves the key to the back iff `reads_reorder`, a write always does, and eviction pops the
+/// front. Checks presence, order and the bound after every operation.
+fn against_model(cap: u64, policy: EvictionPolicy, reads_reorder: bool, ops: &[Op]) {
+    let store = store(cap, policy);
+    assert_eq!(store.shards.len(), 1);
+    let mut model: VecDeque<u32> = VecDeque::new();
+    for op in ops {
+        match *op {
+            Op::Get(k) => {
+                let present = model.contains(&k);
+                assert_eq!(t(&store, k).is_some(), present, "get {k}");
+                if present && reads_reorder {
+                    model.retain(|&x| x != k);
+                    model.push_back(k);
+                }
+            }
+            Op::Insert(k) => {
+                let existed = model.contains(&k);
+                model.retain(|&x| x != k);
+                model.push_back(k);
+                let mut evicted = 0;
+                while model.len() as u64 > cap {
+                    model.pop_front();
+                    evicted += 1;
+                }
+                assert_eq!(put(&store, k), evicted, "insert {k} (existed {existed})");
+            }
+            Op::Remove(k) => {
+                let present = model.contains(&k);
+                model.retain(|&x| x != k);
+                assert_eq!(store.remove(store.hash(&k), &k, RemovalCause::Explicit), present);
+            }
+        }
+        assert_eq!(check(&store), Vec::from(model.clone()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn lru_matches_the_reference_model(cap in 1u64..40, ops in ops()) {
+        against_model(cap, EvictionPolicy::Lru, true, &ops);
+    }
+
+    #[test]
+    fn least_recently_updated_matches_the_reference_model(cap in 1u64..40, ops in ops()) {
+        against_model(cap, EvictionPolicy::LeastRecentlyUpdated, false, &ops);
+    }
+
+    /// W-TinyLFU (with and without doorkeeper), many shards: the bound holds after every
+    /// operation, what the store answers matches what it holds, and the structure stays
+    /// consistent; the listener sees each removal once.
+    #[test]
+    fn w_tinylfu_respects_the_capacity(cap in 1u64..300, doorkeeper: bool, ops in ops()) {
+        let removed = Arc::new(Mutex::new(Vec::new()));
+        let log = removed.clone();
+        let store: MemoryStore<u32, u32> = MemoryStore::new(StoreOptions {
+            capacity: cap,
+            policy: EvictionPolicy::WTinyLfu { doorkeeper },
+            weigher: None,
+            listener: Some(Arc::new(move |k, _v, cause| log.lock().unwrap().push((k, cause)))),
+        });
+        let mut inserted = 0u64;
+        for op in &ops {
+            match *op {
+                Op::Get(k) => { t(&store, k); }
+                Op::Insert(k) => { put(&store, k); inserted += 1; }
+                Op::Remove(k) => { store.remove(store.hash(&k), &k, RemovalCause::Explicit); }
+            }
+            prop_assert!(store.len() as u64 <= cap);
+        }
+        let held = check(&store);
+        prop_assert_eq!(held.len(), store.len());
+        // Every insert either is still held or was removed exactly once (as itself or as the
+        // value it replaced).
+        prop_assert_eq!(removed.lock().unwrap().len() as u64 + store.len() as u64, inserted);
+    }
+}
+
