@@ -104,8 +104,15 @@ mod tests {
                 let (buf, applied) = &mut *g;
                 buf.drain(|n| applied.push(n));
                 for t in 0..2u32 {
-                    let mine: Vec<u32> = applied.iter().filter(|&&n| n >> 16 == t).map(|&n| n & 0xffff).collect();
-                    assert!(mine.windows(2).all(|w| w[0] < w[1]), "order or duplicate: {mine:?}");
+                    let mine: Vec<u32> = applied
+                        .iter()
+                        .filter(|&&n| n >> 16 == t)
+                        .map(|&n| n & 0xffff)
+                        .collect();
+                    assert!(
+                        mine.windows(2).all(|w| w[0] < w[1]),
+                        "order or duplicate: {mine:?}"
+                    );
                 }
                 // At least the first SLOTS records fit before any drain was needed.
                 assert!(applied.len() >= SLOTS, "lost records: {}", applied.len());

@@ -19,8 +19,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod builder;
 mod buffer;
+pub mod builder;
 pub mod cache;
 pub mod entry;
 pub mod error;

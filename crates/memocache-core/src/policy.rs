@@ -367,7 +367,11 @@ impl Policy {
 
     /// The next node to evict while the shard is over capacity; `hash_of` gives a node's key
     /// hash (for the frequency duel). `None` only when the shard is empty.
-    pub(crate) fn victim<N: Linked>(&mut self, nodes: &[N], hash_of: impl Fn(&N) -> u64) -> Option<u32> {
+    pub(crate) fn victim<N: Linked>(
+        &mut self,
+        nodes: &[N],
+        hash_of: impl Fn(&N) -> u64,
+    ) -> Option<u32> {
         let [window, probation, protected] = &self.lists;
         let Some(t) = &mut self.tlfu else {
             return (!probation.is_empty()).then_some(probation.head);

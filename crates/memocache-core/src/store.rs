@@ -502,9 +502,7 @@ where
                 bucket: NO_BUCKET,
                 queue: 0,
             });
-            let Shard {
-                table, nodes, ..
-            } = shard;
+            let Shard { table, nodes, .. } = shard;
             table.insert_unique(hash, i, |&x| self.hasher.hash_one(&nodes[x as usize].key));
             shard.policy.on_insert(&mut shard.nodes, i, hash);
             shard.wheel.schedule(&mut shard.nodes, i);

@@ -229,7 +229,11 @@ mod tests {
         for (i, f) in fired.iter().enumerate() {
             let f = f.unwrap_or_else(|| panic!("node {i} never fired"));
             assert!(f >= deadlines[i], "early");
-            assert!(f - deadlines[i] <= (1 << 30) + SEC / 4 + 12_345, "late by {}", f - deadlines[i]);
+            assert!(
+                f - deadlines[i] <= (1 << 30) + SEC / 4 + 12_345,
+                "late by {}",
+                f - deadlines[i]
+            );
         }
     }
 }

@@ -58,7 +58,11 @@ fn least_recently_updated_ignores_reads() {
     put(&store, 2);
     assert_eq!(t(&store, 1), Some(1));
     assert_eq!(put(&store, 3), 1);
-    assert_eq!(t(&store, 1), None, "1 was written first, reads do not count");
+    assert_eq!(
+        t(&store, 1),
+        None,
+        "1 was written first, reads do not count"
+    );
     assert_eq!(t(&store, 2), Some(2));
 }
 
@@ -157,11 +161,17 @@ fn w_tinylfu_adapts_to_recency_biased_workloads() {
     for cap in [64u64, 500] {
         let lru = hit_ratio(cap, EvictionPolicy::Lru, short_reuse(400_000));
         let tlfu = hit_ratio(cap, EvictionPolicy::W_TINY_LFU, short_reuse(400_000));
-        assert!(tlfu >= lru - 0.01, "cap {cap}: w-tinylfu {tlfu:.4} < lru {lru:.4} - 1 pt");
+        assert!(
+            tlfu >= lru - 0.01,
+            "cap {cap}: w-tinylfu {tlfu:.4} < lru {lru:.4} - 1 pt"
+        );
         let c = cap as u32 * 6 / 5;
         let lru = hit_ratio(cap, EvictionPolicy::Lru, (0..400_000).map(|i| i % c));
         let tlfu = hit_ratio(cap, EvictionPolicy::W_TINY_LFU, (0..400_000).map(|i| i % c));
-        assert!(tlfu >= lru - 0.01, "loop, cap {cap}: w-tinylfu {tlfu:.4} < lru {lru:.4}");
+        assert!(
+            tlfu >= lru - 0.01,
+            "loop, cap {cap}: w-tinylfu {tlfu:.4} < lru {lru:.4}"
+        );
     }
 }
 
@@ -214,7 +224,10 @@ fn against_model(cap: u64, policy: EvictionPolicy, reads_reorder: bool, ops: &[O
             Op::Remove(k) => {
                 let present = model.contains(&k);
                 model.retain(|&x| x != k);
-                assert_eq!(store.remove(store.hash(&k), &k, RemovalCause::Explicit), present);
+                assert_eq!(
+                    store.remove(store.hash(&k), &k, RemovalCause::Explicit),
+                    present
+                );
             }
         }
         assert_eq!(check(&store), Vec::from(model.clone()));
@@ -263,4 +276,3 @@ proptest! {
         prop_assert_eq!(removed.lock().unwrap().len() as u64 + store.len() as u64, inserted);
     }
 }
-
