@@ -18,6 +18,10 @@
 //!
 //! LRU and least-recently-updated use one list (probation's slot) in access / write order.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+
 use crate::sketch::FrequencySketch;
 
 /// Which entry is evicted when the cache is full.
@@ -197,15 +201,11 @@ const ADMIT_HASHDOS_THRESHOLD: u8 = 6;
 struct TinyLfu {
     sketch: FrequencySketch,
     window_max: u64,
-    /// The climber's unrounded window size.
-    window_target: f64,
+    /// The window's share of the capacity last applied.
+    window_fraction: f64,
     protected_max: u64,
     /// The node last pushed from the window into probation, not yet weighed against a victim.
     candidate: u32,
-    hits: u32,
-    misses: u32,
-    previous_hit_rate: f64,
-    step: f64,
     rng: u64,
 }
 
@@ -227,14 +227,10 @@ impl Policy {
                 Some(Box::new(TinyLfu {
                     sketch: FrequencySketch::new(entries, doorkeeper),
                     window_max,
-                    window_target: window_max as f64,
+                    window_fraction: INITIAL_WINDOW,
                     protected_max: (capacity.saturating_sub(window_max) as f64
                         * PERCENT_MAIN_PROTECTED) as u64,
                     candidate: NIL,
-                    hits: 0,
-                    misses: 0,
-                    previous_hit_rate: 0.0,
-                    step: HILL_CLIMBER_STEP_PERCENT * capacity as f64,
                     rng: 0x853c_49e6_748f_ea9b ^ capacity,
                 }))
             }
@@ -264,7 +260,6 @@ impl Policy {
             return;
         };
         t.sketch.increment(hash);
-        t.misses += 1;
         nodes[i as usize].set_queue(WINDOW);
         let [window, probation, _] = &mut self.lists;
         window.push_back(nodes, i);
@@ -275,7 +270,6 @@ impl Policy {
             nodes[h as usize].set_queue(PROBATION);
             t.candidate = h;
         }
-        self.climb();
     }
 
     /// A hit on node `i`.
@@ -286,13 +280,7 @@ impl Policy {
                 let q = nodes[i as usize].queue();
                 self.lists[q as usize].move_to_back(nodes, i);
             }
-            EvictionPolicy::WTinyLfu { .. } => {
-                self.reposition(nodes, i, hash);
-                if let Some(t) = &mut self.tlfu {
-                    t.hits += 1;
-                }
-                self.climb();
-            }
+            EvictionPolicy::WTinyLfu { .. } => self.reposition(nodes, i, hash),
         }
     }
 
@@ -413,29 +401,17 @@ impl Policy {
         }
     }
 
-    /// Hill climbing: once a sample of requests is complete, move the window boundary.
-    fn climb(&mut self) {
+    /// Applies the window share chosen by the [`HillClimber`]: entries follow lazily (a larger
+    /// window keeps new entries out of the duel, a smaller one pushes its overflow into
+    /// probation at the next insert).
+    pub(crate) fn set_window_fraction(&mut self, fraction: f64) {
         let Some(t) = &mut self.tlfu else { return };
-        let requests = t.hits + t.misses;
-        if requests < t.sketch.sample_size() {
+        if fraction == t.window_fraction {
             return;
         }
-        let hit_rate = f64::from(t.hits) / f64::from(requests);
-        let change = hit_rate - t.previous_hit_rate;
-        let amount = if change >= 0.0 { t.step } else { -t.step };
-        t.step = if change.abs() >= HILL_CLIMBER_RESTART_THRESHOLD {
-            HILL_CLIMBER_STEP_PERCENT * self.capacity as f64 * amount.signum()
-        } else {
-            HILL_CLIMBER_STEP_DECAY_RATE * amount
-        };
-        t.previous_hit_rate = hit_rate;
-        t.hits = 0;
-        t.misses = 0;
-        // Entries follow lazily: a larger window keeps new entries out of the duel, a smaller
-        // one pushes its overflow into probation at the next insert.
+        t.window_fraction = fraction;
         let max_window = self.capacity.saturating_sub(1).max(1);
-        t.window_target = (t.window_target + amount).clamp(1.0, max_window as f64);
-        t.window_max = t.window_target.round() as u64;
+        t.window_max = ((self.capacity as f64 * fraction).round() as u64).clamp(1, max_window);
         t.protected_max =
             (self.capacity.saturating_sub(t.window_max) as f64 * PERCENT_MAIN_PROTECTED) as u64;
     }
@@ -448,6 +424,87 @@ impl Policy {
         if let Some(t) = &mut self.tlfu {
             t.candidate = NIL;
         }
+    }
+}
+
+/// Caffeine's hill climber, shared by all shards of a store so its hit-rate samples are
+/// large (`10 × capacity` requests) and every shard moves its window together. Shards add
+/// their hits (per drained batch) and misses (per new entry) to relaxed counters; the one that
+/// completes a sample takes the mutex (once per sample) and moves the window share.
+pub(crate) struct HillClimber {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    sample: u64,
+    /// The window's share of the capacity, as `f64` bits.
+    fraction: AtomicU64,
+    state: Mutex<ClimbState>,
+}
+
+struct ClimbState {
+    previous_hit_rate: f64,
+    /// Signed step, as a share of the capacity.
+    step: f64,
+}
+
+impl HillClimber {
+    pub(crate) fn new(capacity: u64) -> Self {
+        HillClimber {
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            sample: capacity.saturating_mul(10).max(100),
+            fraction: AtomicU64::new(INITIAL_WINDOW.to_bits()),
+            state: Mutex::new(ClimbState {
+                previous_hit_rate: 0.0,
+                step: HILL_CLIMBER_STEP_PERCENT,
+            }),
+        }
+    }
+
+    /// The window's current share of the capacity.
+    #[inline]
+    pub(crate) fn fraction(&self) -> f64 {
+        f64::from_bits(self.fraction.load(Relaxed))
+    }
+
+    /// Counts `hits` and `misses`; climbs when a sample is complete.
+    pub(crate) fn record(&self, hits: u64, misses: u64) {
+        let h = if hits > 0 {
+            self.hits.fetch_add(hits, Relaxed) + hits
+        } else {
+            self.hits.load(Relaxed)
+        };
+        let m = if misses > 0 {
+            self.misses.fetch_add(misses, Relaxed) + misses
+        } else {
+            self.misses.load(Relaxed)
+        };
+        if h + m < self.sample {
+            return;
+        }
+        let Some(mut state) = self.state.try_lock() else {
+            return;
+        };
+        let hits = self.hits.swap(0, Relaxed);
+        let misses = self.misses.swap(0, Relaxed);
+        let requests = hits + misses;
+        if requests < self.sample {
+            return; // another thread just climbed
+        }
+        let hit_rate = hits as f64 / requests as f64;
+        let change = hit_rate - state.previous_hit_rate;
+        let amount = if change >= 0.0 {
+            state.step
+        } else {
+            -state.step
+        };
+        state.step = if change.abs() >= HILL_CLIMBER_RESTART_THRESHOLD {
+            HILL_CLIMBER_STEP_PERCENT * amount.signum()
+        } else {
+            HILL_CLIMBER_STEP_DECAY_RATE * amount
+        };
+        state.previous_hit_rate = hit_rate;
+        let fraction = (self.fraction() + amount).clamp(0.0, 1.0);
+        self.fraction.store(fraction.to_bits(), Relaxed);
     }
 }
 

@@ -94,7 +94,8 @@ impl FrequencySketch {
         }
     }
 
-    /// Requests after which the counters are halved (also the hill climber's sample).
+    /// Additions after which the counters are halved.
+    #[cfg(test)]
     pub(crate) fn sample_size(&self) -> u32 {
         self.sample_size
     }

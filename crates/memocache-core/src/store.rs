@@ -26,7 +26,7 @@ use parking_lot::RwLock;
 use tokio::time::Instant;
 
 use crate::buffer::ReadBuffer;
-use crate::policy::{EvictionPolicy, Linked, Policy, RemovalCause, NIL};
+use crate::policy::{EvictionPolicy, HillClimber, Linked, Policy, RemovalCause, NIL};
 use crate::timer::{Timed, TimerWheel, NO_BUCKET};
 
 type Hasher = foldhash::fast::RandomState;
@@ -169,6 +169,8 @@ pub(crate) struct MemoryStore<K, V> {
     hashes_on_access: bool,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
+    /// W-TinyLFU's window sizing, shared by the shards.
+    climber: Option<HillClimber>,
     /// Round-robin cursor: each write also advances the wheel of one other shard.
     sweep: AtomicUsize,
     epoch: Instant,
@@ -200,7 +202,9 @@ where
                 policy,
                 ..
             } = self;
+            let mut hits = 0;
             buffer.drain(|i| {
+                hits += 1;
                 if (i as usize) < nodes.len() {
                     let hash = if store.hashes_on_access {
                         store.hasher.hash_one(&nodes[i as usize].key)
@@ -210,6 +214,12 @@ where
                     policy.on_access(nodes, i, hash);
                 }
             });
+            if let Some(climber) = &store.climber {
+                if hits > 0 {
+                    climber.record(hits, 0);
+                }
+                self.policy.set_window_fraction(climber.fraction());
+            }
         }
         self.wheel.advance(&mut self.nodes, now);
         while let Some(i) = self.wheel.pop_due(&mut self.nodes) {
@@ -326,6 +336,8 @@ where
             hashes_on_access: matches!(policy, EvictionPolicy::WTinyLfu { .. }),
             weigher,
             listener,
+            climber: matches!(policy, EvictionPolicy::WTinyLfu { .. })
+                .then(|| HillClimber::new(capacity)),
             sweep: AtomicUsize::new(0),
             epoch,
         }
@@ -504,6 +516,9 @@ where
             });
             let Shard { table, nodes, .. } = shard;
             table.insert_unique(hash, i, |&x| self.hasher.hash_one(&nodes[x as usize].key));
+            if let Some(climber) = &self.climber {
+                climber.record(0, 1);
+            }
             shard.policy.on_insert(&mut shard.nodes, i, hash);
             shard.wheel.schedule(&mut shard.nodes, i);
             shard.evict(self, &mut out);
