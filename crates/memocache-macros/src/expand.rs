@@ -3,7 +3,8 @@
 //!
 //! - the **wrapper**, with the function's name and arguments: it builds the key, clones the
 //!   arguments into a `'static` loader and asks the cache;
-//! - the **body**, `__memocache_<name>`, hidden: the original function, renamed;
+//! - the **body**, `__memocache_<name>`: the original function, renamed, nested in the
+//!   wrapper (a hidden sibling for a method);
 //! - the **handle**, `<name>_memo()`: owns the static cache and returns a `memocache::Memo`.
 //!
 //! In an `impl` block the wrapper reaches the other two through `Self::`; the macro takes a
@@ -355,10 +356,14 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         || mentions_self_type(item.block.to_token_stream());
     let body_name = format_ident!("__memocache_{}", name_str);
     let handle_name = format_ident!("{}_memo", name_str);
+    // A free function's body is nested in the wrapper; a method's is a sibling. The handle is
+    // always a sibling: for an associated function the macro took for a free one, the error
+    // is on the function's name, and the compiler suggests `Self::<name>_memo`.
     let (body_path, handle_path) = if in_impl {
         (quote!(Self::#body_name), quote!(Self::#handle_name))
     } else {
-        (quote!(#body_name), quote!(#handle_name))
+        let on_name = format_ident!("{}_memo", name_str, span = name.span());
+        (quote!(#body_name), quote!(#on_name))
     };
     let display_name = if in_impl {
         quote!(::std::format!("{}::{}", ::std::any::type_name::<Self>(), #name_str))
@@ -635,6 +640,12 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
     body_fn.vis = syn::Visibility::Inherited;
     body_fn.attrs = body_attrs.into_iter().cloned().collect();
 
+    let (nested_body, sibling_body) = if in_impl {
+        (quote!(), quote!(#[doc(hidden)] #body_fn))
+    } else {
+        (quote!(#body_fn), quote!())
+    };
+
     let handle_doc = format!(
         " The `#[memoize]` handle of `{name_str}`: its cache, statistics and invalidation \
          (`invalidate(args)` takes the arguments of `{name_str}` as a tuple)."
@@ -651,11 +662,11 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
             let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
                 ::memocache::__private::cache_of(&#handle_path());
             let __memocache_load = move || async move { #body_call };
+            #nested_body
             #call
         }
 
-        #[doc(hidden)]
-        #body_fn
+        #sibling_body
 
         #(#cfgs)*
         #[doc = #handle_doc]
