@@ -14,6 +14,7 @@ pub mod dogpile;
 pub mod floor;
 pub mod measure;
 pub mod published;
+pub mod remote;
 pub mod report;
 pub mod trace;
 pub mod zipf;
