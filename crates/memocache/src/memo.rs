@@ -14,6 +14,7 @@ use crate::{Cache, Stats};
 /// the arguments (a function pointer taking the memoized function's arguments).
 ///
 /// ```
+/// # #[cfg(feature = "macros")] {
 /// use memocache::memoize;
 ///
 /// #[memoize]
@@ -21,8 +22,7 @@ use crate::{Cache, Stats};
 ///     n * n
 /// }
 ///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// assert_eq!(square(3).await, 9);
 /// assert_eq!(square(3).await, 9);
 /// let memo = square_memo();
@@ -33,6 +33,7 @@ use crate::{Cache, Stats};
 /// assert_eq!(memo.stats().loads_started, 2);
 /// memo.invalidate_all().await;
 /// assert!(memo.is_empty());
+/// # });
 /// # }
 /// ```
 pub struct Memo<K: 'static, V: 'static, F> {

@@ -2,6 +2,8 @@
 //! Regenerate after a deliberate change with `TRYBUILD=overwrite cargo test -p memocache
 //! --test compile_fail`, then review the diff.
 
+#![cfg(feature = "macros")]
+
 #[test]
 fn memoize_compile_errors() {
     let cases = trybuild::TestCases::new();

@@ -1,6 +1,8 @@
 //! Every example of `examples/`, run through its `run` function (each example file is included
 //! as a module, so no nested cargo is needed) and checked on what it prints.
 
+#![cfg(feature = "macros")]
+
 use std::time::Duration;
 
 #[allow(dead_code)]

@@ -1,6 +1,8 @@
 //! `#[memoize]` behaviour, through the macro. Each test memoizes its own functions: a
 //! memoized function's cache is a static shared by every test of this binary.
 
+#![cfg(feature = "macros")]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
