@@ -10,6 +10,7 @@ use crate::entry::{EntryBuilder, FixedLifespan};
 use crate::error::BuildError;
 use crate::policy::{EvictionPolicy, RemovalCause};
 use crate::store::{Listener, Weigher};
+use crate::tier::{self, Tier, Tiers};
 
 /// Default capacity: 4096 entries.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -53,6 +54,8 @@ pub struct CacheBuilder<K, V> {
     name: Option<Arc<str>>,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
+    tiers: Vec<Tier<K, V>>,
+    memory_cap: Option<Duration>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -70,6 +73,8 @@ impl<K, V> Default for CacheBuilder<K, V> {
             name: None,
             weigher: None,
             listener: None,
+            tiers: Vec::new(),
+            memory_cap: None,
             _types: PhantomData,
         }
     }
@@ -89,6 +94,8 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("name", &self.name)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
+            .field("tiers", &self.tiers)
+            .field("memory_cap", &self.memory_cap)
             .finish()
     }
 }
@@ -221,6 +228,25 @@ where
         self
     }
 
+    /// Adds a storage tier below the memory (and below the tiers added before it): cacheme's
+    /// chain `caches=[local, redis]` is a cache with one tier. See [`tier`](crate::tier) for
+    /// how the chain is read, backfilled and written, and for the failure policy.
+    ///
+    /// A memory-only cache (no tier) pays nothing for this: tiers are consulted only on a
+    /// miss of the in-memory store.
+    pub fn tier(mut self, tier: Tier<K, V>) -> Self {
+        self.tiers.push(tier);
+        self
+    }
+
+    /// Entries written to the in-memory store (loaded, inserted or backfilled from a tier)
+    /// expire at most this long after being written, whatever their own lifespan (cacheme's
+    /// per-cache `ttl` for the local cache). Default: no cap. Must be positive.
+    pub fn memory_expire_cap(mut self, cap: Duration) -> Self {
+        self.memory_cap = Some(cap);
+        self
+    }
+
     /// Builds the cache, or says which option is invalid.
     pub fn build(self) -> Result<Cache<K, V>, BuildError> {
         if self.capacity == 0 {
@@ -241,6 +267,10 @@ where
         if self.max_hits == Some(0) {
             return Err(BuildError::ZeroMaxHits);
         }
+        if self.memory_cap.is_some_and(|c| c.is_zero()) {
+            return Err(BuildError::ZeroExpireAfter);
+        }
+        tier::validate(&self.tiers)?;
         let fixed = FixedLifespan {
             update_after: self.update_after,
             expire_after: self.expire_after,
@@ -256,6 +286,8 @@ where
             name: self.name,
             weigher: self.weigher,
             listener: self.listener,
+            tiers: Tiers::new(self.tiers),
+            memory_cap: self.memory_cap,
         }))
     }
 }

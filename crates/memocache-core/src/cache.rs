@@ -17,7 +17,7 @@ use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use tokio::time::Instant;
@@ -28,7 +28,9 @@ use crate::error::Error;
 use crate::flight::{panic_message, Flight, FlightError, FlightState, Flights, Outcome, Table};
 use crate::policy::{EvictionPolicy, RemovalCause};
 use crate::stats::{Counters, Stats, StatsCounter};
+use crate::storage::StoredEntry;
 use crate::store::{Listener, Lookup, MemoryStore, StoreOptions, Weigher};
+use crate::tier::Tiers;
 
 pub(crate) type Postprocess<V> = Arc<dyn Fn(V) -> V + Send + Sync>;
 
@@ -44,6 +46,10 @@ pub(crate) struct Config<K, V> {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<Listener<K, V>>,
+    /// Storage tiers below the memory; `None` for a memory-only cache.
+    pub(crate) tiers: Option<Tiers<K, V>>,
+    /// Entries written to memory expire at most this long after being written.
+    pub(crate) memory_cap: Option<Duration>,
 }
 
 struct Inner<K, V> {
@@ -124,6 +130,10 @@ where
             .field("lifespan", &c.lifespan)
             .field("max_hits", &c.max_hits)
             .field("loads_in_flight", &self.inner.flights.len())
+            .field(
+                "tiers",
+                &c.tiers.as_ref().map(|t| t.describe()).unwrap_or_default(),
+            )
             .finish()
     }
 }
@@ -139,7 +149,7 @@ where
 }
 
 /// Deadline `d` after `now`, saturating far in the future instead of overflowing.
-fn deadline(now: Instant, d: Duration) -> Instant {
+pub(crate) fn deadline(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
@@ -339,7 +349,7 @@ where
                 } else {
                     match (key.take(), loader.take()) {
                         (Some(k), Some(l)) => {
-                            Step::Led(self.start_flight(&mut table, hash, k, l, Kind::Load))
+                            Step::Led(self.start_flight(&mut table, hash, k, l, Kind::Load, true))
                         }
                         _ => unreachable!("a caller starts at most one load"),
                     }
@@ -418,11 +428,12 @@ where
     {
         let mut table = self.inner.flights.lock(hash);
         if !table.contains_key(&key) {
-            self.start_flight(&mut table, hash, key, loader, Kind::Refresh);
+            self.start_flight(&mut table, hash, key, loader, Kind::Refresh, true);
         }
     }
 
     /// Spawns the load task of `key` and registers it in `table` (whose lock the caller holds).
+    /// `read_tiers`: the task first looks in the storage tiers below the memory.
     fn start_flight<F, Fut, E>(
         &self,
         table: &mut Table<K, V>,
@@ -430,6 +441,7 @@ where
         key: K,
         loader: F,
         kind: Kind,
+        read_tiers: bool,
     ) -> Flight<V>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -438,9 +450,15 @@ where
     {
         let c = self.count();
         match kind {
-            Kind::Load => c.loads_started.fetch_add(1, Ordering::Relaxed),
-            Kind::Refresh => c.refreshes_started.fetch_add(1, Ordering::Relaxed),
-        };
+            // With tiers, a load counts when it calls the loader (a tier may answer instead).
+            Kind::Load if self.inner.config.tiers.is_none() => {
+                c.loads_started.fetch_add(1, Ordering::Relaxed);
+            }
+            Kind::Load => {}
+            Kind::Refresh => {
+                c.refreshes_started.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let state = Arc::new(FlightState {
             store: AtomicBool::new(true),
             error_type: TypeId::of::<E>(),
@@ -452,6 +470,7 @@ where
             Arc::clone(&state),
             loader,
             kind,
+            read_tiers,
         );
         let handle = tokio::spawn(task);
         let outcome = async move {
@@ -473,6 +492,11 @@ where
     /// The value of `key` if one is servable (fresh or stale), without loading. A stale value
     /// is returned but does not start a refresh (there is no loader). Counted as a request.
     ///
+    /// With storage tiers, a memory miss reads the tiers in order (outside the single flight:
+    /// there is no load to share) and backfills the tiers above the one that answered, unless
+    /// a load of the key is in flight. Tier errors are misses here, whatever the tier's
+    /// [`OnError`](crate::tier::OnError).
+    ///
     /// `Q: ToOwned<Owned = K>` (as for `str` and `String`, or any `Clone` key looked up by
     /// itself) lets a cache with storage tiers build the owned key those tiers are asked for.
     pub async fn get<Q>(&self, key: &Q) -> Option<V>
@@ -487,46 +511,87 @@ where
         match inner.store.get(hash, key, Instant::now()) {
             Lookup::Fresh(v) => {
                 c.hits_fresh.fetch_add(1, Ordering::Relaxed);
-                Some(self.post(v))
+                return Some(self.post(v));
             }
             Lookup::Stale { value, .. } => {
                 c.hits_stale.fetch_add(1, Ordering::Relaxed);
-                Some(self.post(value))
+                return Some(self.post(value));
             }
             Lookup::Miss => {
                 c.misses.fetch_add(1, Ordering::Relaxed);
-                None
             }
         }
+        let tiers = inner.config.tiers.as_ref()?;
+        let key = key.to_owned();
+        let found = tiers.read(self.cache_name(), &key).await.ok()??;
+        if found.index > 0 {
+            let _ = tiers
+                .write(self.cache_name(), &key, &found.entry, found.index)
+                .await;
+        }
+        let table = inner.flights.lock(hash);
+        if !table.contains_key::<K>(&key) {
+            self.store_entry(hash, key, &found.entry);
+        }
+        drop(table);
+        Some(self.post(found.entry.value))
+    }
+
+    fn cache_name(&self) -> &str {
+        self.inner.config.name.as_deref().unwrap_or("")
     }
 
     /// Stores `value` for `key` with the lifespan the entry builder gives it, replacing any
     /// entry. A load of `key` in flight still hands its value to its waiters, but does not
     /// overwrite this one.
+    ///
+    /// With storage tiers the entry is then written to every tier; tier errors are counted
+    /// and logged, never returned.
     pub async fn insert(&self, key: K, value: V) {
         let inner = &*self.inner;
         let hash = inner.store.hash(&key);
-        let mut table = inner.flights.lock(hash);
-        if let Some(flight) = table.get(&key) {
-            flight.state.store.store(false, Ordering::Relaxed);
+        let lifespan = inner.config.entry_builder.lifespan(&key, &value);
+        let tier_write = inner
+            .config
+            .tiers
+            .as_ref()
+            .map(|_| (key.clone(), value.clone()));
+        {
+            let mut table = inner.flights.lock(hash);
+            if let Some(flight) = table.get(&key) {
+                flight.state.store.store(false, Ordering::Relaxed);
+            }
+            self.store_value(&mut table, hash, key, value, lifespan);
         }
-        self.store_value(&mut table, hash, key, value);
+        if let (Some(tiers), Some((key, value))) = (inner.config.tiers.as_ref(), tier_write) {
+            let _ = write_tiers(tiers, self.cache_name(), &key, value, lifespan).await;
+        }
     }
 
     /// Stores under the flight lock of `key` (held by the caller).
-    fn store_value(&self, _table: &mut Table<K, V>, hash: u64, key: K, value: V) {
+    fn store_value(
+        &self,
+        _table: &mut Table<K, V>,
+        hash: u64,
+        key: K,
+        value: V,
+        lifespan: Lifespan,
+    ) {
         let inner = &*self.inner;
-        match inner.config.entry_builder.lifespan(&key, &value) {
+        match lifespan {
             Lifespan::Store {
                 update_after,
-                expire_after,
+                mut expire_after,
             } => {
+                if let Some(cap) = inner.config.memory_cap {
+                    expire_after = expire_after.min(cap);
+                }
                 let now = Instant::now();
                 let evicted = inner.store.insert(
                     hash,
                     key,
                     value,
-                    deadline(now, update_after),
+                    deadline(now, update_after.min(expire_after)),
                     deadline(now, expire_after),
                     inner.config.max_hits,
                 );
@@ -540,9 +605,36 @@ where
         }
     }
 
+    /// Stores an entry read from a tier in memory, keeping its wall-clock deadlines (cut by
+    /// the memory cap). The caller holds the flight lock of `key`.
+    fn store_entry(&self, hash: u64, key: K, entry: &StoredEntry<V>) {
+        let now = SystemTime::now();
+        let entry = entry.clone().capped(now, self.inner.config.memory_cap);
+        let Some(ttl) = entry.time_to_live(now) else {
+            return;
+        };
+        let to_update = entry.update_at.duration_since(now).unwrap_or_default();
+        let t = Instant::now();
+        let evicted = self.inner.store.insert(
+            hash,
+            key,
+            entry.value,
+            deadline(t, to_update),
+            deadline(t, ttl),
+            self.inner.config.max_hits,
+        );
+        if evicted > 0 {
+            self.count().evictions.fetch_add(evicted, Ordering::Relaxed);
+        }
+    }
+
     /// Removes the entry of `key`. A load of `key` already in flight still hands its value to
     /// its waiters, but does not store it: after `invalidate` returns, no value loaded before
     /// it is served from the cache.
+    ///
+    /// With storage tiers the key is removed from every tier too (tier errors are counted and
+    /// logged). Another process may write the key again at any time: invalidation across
+    /// processes is as good as the order of their writes.
     ///
     /// `Q: ToOwned<Owned = K>` lets a cache with storage tiers remove the key from every tier.
     pub async fn invalidate<Q>(&self, key: &Q)
@@ -552,15 +644,35 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.store.hash(key);
-        let table = inner.flights.lock(hash);
-        if let Some(flight) = table.get(key) {
-            flight.state.store.store(false, Ordering::Relaxed);
+        {
+            let table = inner.flights.lock(hash);
+            if let Some(flight) = table.get(key) {
+                flight.state.store.store(false, Ordering::Relaxed);
+            }
+            inner.store.remove(hash, key, RemovalCause::Explicit);
         }
+        if let Some(tiers) = &inner.config.tiers {
+            let _ = tiers.remove(self.cache_name(), &key.to_owned()).await;
+        }
+    }
+
+    /// Removes the entry of `key` from the in-memory store only, leaving the storage tiers
+    /// alone: the next request reads it back from the first tier that has it (and refills
+    /// the memory) instead of loading it. For a memory-only cache this is `invalidate`
+    /// without its effect on a load in flight.
+    pub fn invalidate_memory<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &*self.inner;
+        let hash = inner.store.hash(key);
+        let _table = inner.flights.lock(hash);
         inner.store.remove(hash, key, RemovalCause::Explicit);
     }
 
     /// Removes every entry. Loads in flight still hand their values to their waiters, but do
-    /// not store them.
+    /// not store them. With storage tiers, each tier's namespace is cleared too.
     pub async fn invalidate_all(&self) {
         let inner = &*self.inner;
         inner.flights.for_each_shard(|table| {
@@ -571,6 +683,9 @@ where
         // Every load that began before this call either stored before its shard was visited
         // (and is cleared now) or was marked and will not store.
         inner.store.clear();
+        if let Some(tiers) = &inner.config.tiers {
+            let _ = tiers.clear(self.cache_name()).await;
+        }
     }
 
     /// Entries in the in-memory store, including expired ones not yet removed.
@@ -590,12 +705,82 @@ where
 
     /// A snapshot of the counters; see [`Stats`].
     pub fn stats(&self) -> Stats {
-        self.inner.stats.snapshot()
+        let mut s = self.inner.stats.snapshot();
+        if let Some(tiers) = &self.inner.config.tiers {
+            s.tiers = tiers.stats();
+            s.decode_errors = s.tiers.iter().map(|t| t.decode_errors).sum();
+            s.tier_errors = s.tiers.iter().map(|t| t.errors).sum();
+        }
+        s
     }
 }
 
-/// The task of one load or refresh: runs the loader under the method timeout, catching
-/// panics, counts the outcome, stores the value and retires the flight.
+/// Writes a loaded or inserted value to every tier with its lifespan (or removes the key
+/// from them for [`Lifespan::DoNotStore`]).
+async fn write_tiers<K, V>(
+    tiers: &Tiers<K, V>,
+    cache: &str,
+    key: &K,
+    value: V,
+    lifespan: Lifespan,
+) -> Result<(), crate::storage::StorageError>
+where
+    K: Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    match lifespan {
+        Lifespan::Store {
+            update_after,
+            expire_after,
+        } => {
+            let entry = StoredEntry::new(value, update_after, expire_after);
+            tiers.write(cache, key, &entry, usize::MAX).await
+        }
+        Lifespan::DoNotStore => tiers.remove(cache, key).await,
+    }
+}
+
+/// If this task is dropped before it finishes (runtime shutdown), retires the flight so the
+/// key is not left marked as loading.
+struct Retire<'a, K: Hash + Eq, V> {
+    inner: &'a Inner<K, V>,
+    hash: u64,
+    key: &'a K,
+    state: &'a Arc<FlightState>,
+    armed: bool,
+}
+
+impl<K: Hash + Eq, V> Retire<'_, K, V> {
+    /// Removes the flight (the caller holds its shard lock) and disarms the guard.
+    fn retire(&mut self, table: &mut Table<K, V>) {
+        if table
+            .get(self.key)
+            .is_some_and(|f| Arc::ptr_eq(&f.state, self.state))
+        {
+            table.remove(self.key);
+        }
+        self.armed = false;
+    }
+}
+
+impl<K: Hash + Eq, V> Drop for Retire<'_, K, V> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut table = self.inner.flights.lock(self.hash);
+            self.retire(&mut table);
+        }
+    }
+}
+
+/// The task of one load or refresh.
+///
+/// With storage tiers (and `read_tiers`), it first reads them in order: a fresh entry ends
+/// the flight without calling the loader (tiers above it and memory are backfilled); a stale
+/// one is backfilled and handed to the waiters of a load, and a refresh flight is started
+/// with the loader. Otherwise it runs the loader under the method timeout, catching panics,
+/// counts the outcome, writes the value to every tier, then stores it in memory and retires
+/// the flight in one critical section.
+#[allow(clippy::too_many_arguments)]
 async fn run_load<K, V, F, Fut, E>(
     inner: Arc<Inner<K, V>>,
     hash: u64,
@@ -603,6 +788,7 @@ async fn run_load<K, V, F, Fut, E>(
     state: Arc<FlightState>,
     loader: F,
     kind: Kind,
+    read_tiers: bool,
 ) -> Outcome<V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -611,28 +797,6 @@ where
     Fut: Future<Output = Result<V, E>> + Send + 'static,
     E: Send + Sync + 'static,
 {
-    // If this task is dropped before it finishes (runtime shutdown), retire the flight so
-    // the key is not left marked as loading.
-    struct Retire<'a, K: Hash + Eq, V> {
-        inner: &'a Inner<K, V>,
-        hash: u64,
-        key: &'a K,
-        state: &'a Arc<FlightState>,
-        armed: bool,
-    }
-    impl<K: Hash + Eq, V> Drop for Retire<'_, K, V> {
-        fn drop(&mut self) {
-            if self.armed {
-                let mut table = self.inner.flights.lock(self.hash);
-                if table
-                    .get(self.key)
-                    .is_some_and(|f| Arc::ptr_eq(&f.state, self.state))
-                {
-                    table.remove(self.key);
-                }
-            }
-        }
-    }
     let mut retire = Retire {
         inner: &inner,
         hash,
@@ -640,21 +804,93 @@ where
         state: &state,
         armed: true,
     };
-
-    let timeout = inner.config.method_timeout;
-    let start = Instant::now();
-    let load = AssertUnwindSafe(async move { loader().await }).catch_unwind();
-    let outcome: Outcome<V> = match tokio::time::timeout(timeout, load).await {
-        Ok(Ok(Ok(v))) => Ok(v),
-        Ok(Ok(Err(e))) => Err(FlightError::Load(Arc::new(e))),
-        Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
-        Err(_) => Err(FlightError::Timeout(timeout)),
+    let cache = Cache {
+        inner: Arc::clone(&inner),
     };
-    let elapsed = start.elapsed();
-
+    let name = cache.cache_name();
     let c = inner.stats.local();
-    c.load_nanos
-        .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    let tiers = inner.config.tiers.as_ref();
+
+    // 1. The tiers below the memory, in order.
+    let mut tier_error = None;
+    if let (Some(tiers), true) = (tiers, read_tiers) {
+        match tiers.read(name, &key).await {
+            Ok(Some(found)) => {
+                let fresh = found.entry.is_fresh(SystemTime::now());
+                if fresh || kind == Kind::Load {
+                    if found.index > 0 && state.store.load(Ordering::Relaxed) {
+                        // Backfill errors are counted and logged, never a request's failure.
+                        let _ = tiers.write(name, &key, &found.entry, found.index).await;
+                    }
+                    let value = found.entry.value.clone();
+                    let mut table = inner.flights.lock(hash);
+                    retire.retire(&mut table);
+                    if state.store.load(Ordering::Relaxed) {
+                        cache.store_entry(hash, key.clone(), &found.entry);
+                        if !fresh {
+                            // Serve the stale value now; refresh it in the background.
+                            cache.start_flight(
+                                &mut table,
+                                hash,
+                                key.clone(),
+                                loader,
+                                Kind::Refresh,
+                                false,
+                            );
+                        }
+                    }
+                    if kind == Kind::Refresh {
+                        c.refreshes_succeeded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(value);
+                }
+                // A refresh that found a stale entry below: load a new one.
+            }
+            Ok(None) => {}
+            Err(e) => tier_error = Some(e),
+        }
+    }
+
+    // 2. The loader.
+    let outcome: Outcome<V> = if let Some(e) = tier_error {
+        Err(FlightError::Storage(e))
+    } else {
+        if tiers.is_some() && kind == Kind::Load {
+            c.loads_started.fetch_add(1, Ordering::Relaxed);
+        }
+        let timeout = inner.config.method_timeout;
+        let start = Instant::now();
+        let load = AssertUnwindSafe(async move { loader().await }).catch_unwind();
+        let outcome = match tokio::time::timeout(timeout, load).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(FlightError::Load(Arc::new(e))),
+            Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
+            Err(_) => Err(FlightError::Timeout(timeout)),
+        };
+        c.load_nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        outcome
+    };
+
+    // 3. Every tier below, once per load, before the waiters are woken.
+    let mut lifespan = None;
+    let outcome = match outcome {
+        Ok(v) => {
+            let ls = inner.config.entry_builder.lifespan(&key, &v);
+            lifespan = Some(ls);
+            match tiers {
+                Some(tiers) if state.store.load(Ordering::Relaxed) => {
+                    match write_tiers(tiers, name, &key, v.clone(), ls).await {
+                        Ok(()) => Ok(v),
+                        Err(e) => Err(FlightError::Storage(e)),
+                    }
+                }
+                _ => Ok(v),
+            }
+        }
+        Err(e) => Err(e),
+    };
+
     match (&outcome, kind) {
         (Ok(_), Kind::Load) => c.load_successes.fetch_add(1, Ordering::Relaxed),
         (Ok(_), Kind::Refresh) => c.refreshes_succeeded.fetch_add(1, Ordering::Relaxed),
@@ -676,35 +912,26 @@ where
             FlightError::Timeout(_) => "timed out",
             FlightError::Panicked(_) => "panicked",
             FlightError::Cancelled => "was cancelled",
+            FlightError::Storage(_) => "failed in a storage tier",
         };
-        let cache = inner.config.name.as_deref().unwrap_or("");
         match kind {
             Kind::Refresh => tracing::warn!(
-                cache,
+                cache = name,
                 "background refresh {what}; the stale value is kept until it expires"
             ),
-            Kind::Load => tracing::debug!(cache, "load {what}; nothing stored"),
+            Kind::Load => tracing::debug!(cache = name, "load {what}; nothing stored"),
         }
     }
 
-    // Complete under the flight lock: store (unless invalidated) and retire the flight.
-    let cache = Cache {
-        inner: Arc::clone(&inner),
-    };
+    // 4. Complete under the flight lock: store (unless invalidated) and retire the flight.
     {
         let mut table = inner.flights.lock(hash);
-        if table
-            .get(&key)
-            .is_some_and(|f| Arc::ptr_eq(&f.state, &state))
-        {
-            table.remove(&key);
-        }
-        retire.armed = false;
-        match &outcome {
-            Ok(v) if state.store.load(Ordering::Relaxed) => {
-                cache.store_value(&mut table, hash, key.clone(), v.clone());
+        retire.retire(&mut table);
+        match (&outcome, lifespan) {
+            (Ok(v), Some(ls)) if state.store.load(Ordering::Relaxed) => {
+                cache.store_value(&mut table, hash, key.clone(), v.clone(), ls);
             }
-            Err(_) if kind == Kind::Refresh => {
+            (Err(_), _) if kind == Kind::Refresh => {
                 inner.store.note_refresh_failure(hash, &key, Instant::now());
             }
             _ => {}

@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::storage::StorageError;
+
 /// The error of a loading call such as [`Cache::get_or_load`](crate::Cache::get_or_load).
 ///
 /// One load is shared by every caller waiting for the same key, so its outcome is shared
@@ -23,6 +25,10 @@ pub enum Error<E> {
     /// The load task was cancelled before finishing, which happens only when the Tokio
     /// runtime that ran it shut down.
     Cancelled,
+    /// A storage tier failed and is set to hand its errors to the caller
+    /// ([`OnError::Propagate`](crate::tier::OnError::Propagate)). Tiers left at the default
+    /// never produce this: their failures are counted, logged and treated as misses.
+    Storage(StorageError),
 }
 
 impl<E> Error<E> {
@@ -52,6 +58,7 @@ impl<E> Clone for Error<E> {
             Error::Timeout(d) => Error::Timeout(*d),
             Error::Panicked(m) => Error::Panicked(Arc::clone(m)),
             Error::Cancelled => Error::Cancelled,
+            Error::Storage(e) => Error::Storage(e.clone()),
         }
     }
 }
@@ -63,6 +70,7 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
             Error::Timeout(d) => f.debug_tuple("Timeout").field(d).finish(),
             Error::Panicked(m) => f.debug_tuple("Panicked").field(m).finish(),
             Error::Cancelled => f.write_str("Cancelled"),
+            Error::Storage(e) => f.debug_tuple("Storage").field(e).finish(),
         }
     }
 }
@@ -74,6 +82,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::Timeout(d) => write!(f, "the loader timed out after {d:?}"),
             Error::Panicked(m) => write!(f, "the loader panicked: {m}"),
             Error::Cancelled => f.write_str("the load was cancelled (runtime shut down)"),
+            Error::Storage(e) => write!(f, "a storage tier failed: {e}"),
         }
     }
 }
@@ -82,6 +91,7 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Load(e) => Some(&**e),
+            Error::Storage(e) => Some(e),
             _ => None,
         }
     }
@@ -113,4 +123,10 @@ pub enum BuildError {
         /// The `expire_after` given.
         expire_after: Duration,
     },
+    /// A storage tier's per-operation timeout must be positive.
+    #[error("a tier's timeout must be greater than zero")]
+    ZeroTierTimeout,
+    /// A circuit breaker that opens after zero failures would never try the tier.
+    #[error("a tier's circuit breaker failure_threshold must be at least 1")]
+    ZeroFailureThreshold,
 }

@@ -22,6 +22,7 @@ use futures_util::future::{BoxFuture, Shared};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::Error;
+use crate::storage::StorageError;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -32,6 +33,7 @@ pub(crate) enum FlightError {
     Timeout(Duration),
     Panicked(Arc<str>),
     Cancelled,
+    Storage(StorageError),
 }
 
 impl FlightError {
@@ -43,6 +45,7 @@ impl FlightError {
             FlightError::Timeout(d) => Error::Timeout(d),
             FlightError::Panicked(m) => Error::Panicked(m),
             FlightError::Cancelled => Error::Cancelled,
+            FlightError::Storage(e) => Error::Storage(e),
         })
     }
 }

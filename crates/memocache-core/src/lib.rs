@@ -14,6 +14,11 @@
 //! - `store` — the embedded in-memory store (sharded slab + index, read buffer, timer wheel);
 //! - [`policy`] — [`EvictionPolicy`], [`RemovalCause`]; `sketch` — TinyLFU's frequency sketch;
 //!   `buffer` — the hit buffer; `timer` — the expiry timer wheel;
+//! - [`storage`] — the async [`Storage`](storage::Storage) trait, byte stores and the in-memory
+//!   storage;
+//! - [`codec`] — record header, serde formats, compression;
+//! - [`key`] — stable remote keys ([`CacheKey`](key::CacheKey), [`Namespace`](key::Namespace));
+//! - [`tier`] — chained storage tiers and their failure policy;
 //! - [`stats`] — [`Stats`];
 //! - [`error`] — [`Error`] and [`BuildError`].
 #![deny(missing_docs)]
@@ -22,13 +27,17 @@
 mod buffer;
 pub mod builder;
 pub mod cache;
+pub mod codec;
 pub mod entry;
 pub mod error;
 mod flight;
+pub mod key;
 pub mod policy;
 mod sketch;
 pub mod stats;
+pub mod storage;
 mod store;
+pub mod tier;
 mod timer;
 
 pub use builder::CacheBuilder;
@@ -37,3 +46,4 @@ pub use entry::{EntryBuilder, FixedLifespan, Lifespan};
 pub use error::{BuildError, Error};
 pub use policy::{EvictionPolicy, RemovalCause};
 pub use stats::Stats;
+pub use tier::{Tier, TierStats};

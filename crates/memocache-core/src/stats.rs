@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use crate::tier::TierStats;
+
 const STRIPES: usize = 16;
 
 /// The counters, one field each; a stripe holds one of these.
@@ -100,6 +102,10 @@ impl StatsCounter {
 /// `requests == hits() + misses` once no request is in progress. A miss either started a
 /// load or joined one already in flight (`coalesced`). Loads started by misses are counted in
 /// `loads_*`; background refreshes of stale entries in `refreshes_*`.
+///
+/// With storage tiers, `hits_*` and `misses` are about the in-memory store; what each tier
+/// answered on those misses is in `tiers`, and `loads_started` counts only the loads that
+/// called the loader (a miss answered by a tier calls none).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -133,6 +139,14 @@ pub struct Stats {
     pub refreshes_succeeded: u64,
     /// Background refreshes that failed (the stale value stays until it expires).
     pub refreshes_failed: u64,
+    /// Stored records that failed to decode, all tiers together (each one a miss, then
+    /// reloaded and overwritten).
+    pub decode_errors: u64,
+    /// Storage tier failures (timeouts included), all tiers together.
+    pub tier_errors: u64,
+    /// The counters of each storage tier below the memory, in chain order (empty for a
+    /// memory-only cache).
+    pub tiers: Vec<TierStats>,
 }
 
 impl Stats {

@@ -52,6 +52,16 @@
 //! This crate is a facade: the engine lives in `memocache-core` and is re-exported here
 //! whole, `#[memoize]` comes from `memocache-macros` (feature `macros`, default), and the
 //! optional backends are re-exported behind cargo features as they land.
+//!
+//! # Cargo features
+//! | feature | what |
+//! |---|---|
+//! | `json` (default) | serialized records as JSON |
+//! | `msgpack`, `postcard` | serialized records as MessagePack, postcard |
+//! | `zstd`, `lz4`, `zlib` | compression of serialized records |
+//! | `codecs` | all of the above |
+//! | `macros` (default) | `#[memoize]` |
+//! | `redis` | `memocache::redis`: the Redis store (single node and Cluster) |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -66,3 +76,9 @@ pub use memocache_macros::memoize;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+/// The Redis store (feature `redis`): see `memocache_redis`.
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use memocache_redis::*;
+}

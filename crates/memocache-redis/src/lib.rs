@@ -1,0 +1,399 @@
+//! Redis storage for [memocache](https://docs.rs/memocache): [`RedisStore`], a
+//! [`ByteStore`] over the `redis` crate on Tokio, for a single server (through a
+//! `ConnectionManager` that reconnects by itself) or a Redis Cluster (through the crate's
+//! async cluster client).
+//!
+//! Commands: `GET` / `MGET` to read, `SET … PX <ms>` with the entry's remaining lifespan to
+//! write (a pipeline for `set_many` on a single server, concurrent `SET`s on a cluster, whose
+//! keys live on many nodes), `UNLINK` to remove, and `SCAN MATCH <namespace>*` + `UNLINK` (on
+//! every master of a cluster) to clear one namespace — never `KEYS`, never `FLUSHDB`.
+//!
+//! URLs: `redis://[user[:password]@]host[:port][/db]`, and `rediss://…` for TLS (feature
+//! `tls`, on by default).
+//!
+//! ```no_run
+//! # extern crate memocache_core as memocache;
+//! use std::time::Duration;
+//! use memocache::codec::Codec;
+//! use memocache::key::Namespace;
+//! use memocache::{Cache, Tier};
+//! use memocache_redis::RedisStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let redis = RedisStore::connect("redis://127.0.0.1:6379/0").await?;
+//! let users: Cache<u64, String> = Cache::builder()
+//!     .name("users")
+//!     .expire_after(Duration::from_secs(600))
+//!     .tier(Tier::new(redis.typed(Namespace::new("users"), Codec::json())))
+//!     .build()?;
+//! let name = users.get_or_load(42, || async { Ok::<_, std::io::Error>("ann".to_string()) }).await?;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use memocache_core::codec::Codec;
+use memocache_core::key::Namespace;
+use memocache_core::storage::{ByteStore, Serialized, StorageError};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, RedisError, Value};
+
+pub use redis;
+
+/// Default timeout of one connection attempt and of one command at the client level: 1 s.
+/// (A cache tier has its own per-operation timeout on top, also 1 s by default.)
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Keys asked for per `SCAN` step when clearing a namespace.
+pub const SCAN_COUNT: usize = 1000;
+
+#[derive(Clone)]
+enum Conn {
+    Single(Box<ConnectionManager>),
+    Cluster(ClusterConnection),
+}
+
+/// A Redis server or cluster as a [`ByteStore`]. Cheap to clone: clones share the connection.
+///
+/// Make it typed for a cache with [`RedisStore::typed`] (or
+/// [`Serialized::new`](memocache_core::storage::Serialized::new)).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Conn,
+    name: Arc<str>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field(
+                "mode",
+                &match self.conn {
+                    Conn::Single(_) => "single",
+                    Conn::Cluster(_) => "cluster",
+                },
+            )
+            .finish()
+    }
+}
+
+/// Connection options of a [`RedisStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// Timeout of one connection attempt (default 1 s).
+    pub connect_timeout: Duration,
+    /// Timeout of one command at the client level (default 1 s).
+    pub response_timeout: Duration,
+    /// Reconnection attempts after a lost connection, single server (default 2; the next
+    /// command tries again).
+    pub reconnect_retries: usize,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            connect_timeout: DEFAULT_TIMEOUT,
+            response_timeout: DEFAULT_TIMEOUT,
+            reconnect_retries: 2,
+        }
+    }
+}
+
+fn backend(e: RedisError) -> StorageError {
+    StorageError::backend(e)
+}
+
+/// `prefix` as a `SCAN MATCH` pattern matching the keys that start with it.
+fn match_pattern(prefix: &str) -> String {
+    let mut p = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('*');
+    p
+}
+
+/// Millisecond TTL for `PX`, at least 1.
+fn px(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl RedisStore {
+    /// Connects to the server of `url` (`redis://` or `rediss://`, user, password and db
+    /// taken from the URL) with the default [`RedisOptions`].
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, RedisError> {
+        Self::connect_with(url, RedisOptions::default()).await
+    }
+
+    /// Connects to the server of `url` with `options`.
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(options.connect_timeout)
+            .set_response_timeout(options.response_timeout)
+            .set_number_of_retries(options.reconnect_retries)
+            .set_factor(50)
+            .set_max_delay(1000);
+        let manager = ConnectionManager::new_with_config(client, config).await?;
+        Ok(RedisStore {
+            conn: Conn::Single(Box::new(manager)),
+            name: Arc::from("redis"),
+        })
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes' URLs.
+    ///
+    /// # Errors
+    /// When a URL is invalid or no node can be reached.
+    pub async fn connect_cluster<I, S>(urls: I) -> Result<Self, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::connect_cluster_with(urls, RedisOptions::default()).await
+    }
+
+    /// Connects to a Redis Cluster with `options`.
+    ///
+    /// # Errors
+    /// When a URL is invalid or no node can be reached.
+    pub async fn connect_cluster_with<I, S>(
+        urls: I,
+        options: RedisOptions,
+    ) -> Result<Self, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
+        let client = ClusterClient::builder(urls)
+            .connection_timeout(options.connect_timeout)
+            .response_timeout(options.response_timeout)
+            .retries(options.reconnect_retries as u32)
+            .build()?;
+        let conn = client.get_async_connection().await?;
+        Ok(RedisStore {
+            conn: Conn::Cluster(conn),
+            name: Arc::from("redis-cluster"),
+        })
+    }
+
+    /// `true` for a cluster connection.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.conn, Conn::Cluster(_))
+    }
+
+    /// A typed storage of this server for one cache: keys under `namespace`, entries encoded
+    /// with `codec`. Many typed storages share one connection.
+    pub fn typed<K, V>(&self, namespace: Namespace, codec: Codec) -> Serialized<RedisStore, K, V> {
+        Serialized::new(self.clone(), namespace, codec)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StorageError> {
+        match &self.conn {
+            Conn::Single(c) => {
+                let mut c = ConnectionManager::clone(c);
+                cmd.query_async(&mut c).await.map_err(backend)
+            }
+            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await.map_err(backend),
+        }
+    }
+
+    /// The `host:port` of every master of the cluster.
+    async fn masters(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, StorageError> {
+        let nodes = conn
+            .route_command(
+                redis::cmd("CLUSTER").arg("NODES"),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await
+            .map_err(backend)?;
+        let text: String = redis::from_redis_value(&nodes).map_err(backend)?;
+        let mut masters = Vec::new();
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 3 || !fields[2].split(',').any(|f| f == "master") {
+                continue;
+            }
+            // `ip:port@cport[,hostname]`
+            let addr = fields[1].split(['@', ',']).next().unwrap_or("");
+            if let Some((host, port)) = addr.rsplit_once(':') {
+                if let Ok(port) = port.parse() {
+                    masters.push((host.to_owned(), port));
+                }
+            }
+        }
+        Ok(masters)
+    }
+
+    async fn scan_unlink(
+        &self,
+        pattern: &str,
+        node: Option<(String, u16)>,
+    ) -> Result<(), StorageError> {
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT);
+            let (next, keys): (u64, Vec<Vec<u8>>) = match (&self.conn, &node) {
+                (Conn::Cluster(c), Some((host, port))) => {
+                    let v: Value = c
+                        .clone()
+                        .route_command(
+                            &scan,
+                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                                host: host.clone(),
+                                port: *port,
+                            }),
+                        )
+                        .await
+                        .map_err(backend)?;
+                    redis::from_redis_value(&v).map_err(backend)?
+                }
+                _ => self.query(&scan).await?,
+            };
+            if !keys.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(keys);
+                // On a cluster the client splits a multi-key UNLINK by slot.
+                self.query::<()>(&unlink).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+impl ByteStore for RedisStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
+        async move { self.query(redis::cmd("GET").arg(key)).await }.boxed()
+    }
+
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, StorageError>> {
+        async move {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            // On a cluster the client splits MGET by slot and reassembles the answer in order.
+            self.query(redis::cmd("MGET").arg(keys)).await
+        }
+        .boxed()
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            self.query(redis::cmd("SET").arg(key).arg(bytes).arg("PX").arg(px(ttl)))
+                .await
+        }
+        .boxed()
+    }
+
+    fn set_many(
+        &self,
+        items: Vec<(String, Vec<u8>, Duration)>,
+    ) -> BoxFuture<'_, Result<(), StorageError>> {
+        async move {
+            match &self.conn {
+                Conn::Single(c) => {
+                    let mut c = ConnectionManager::clone(c);
+                    let mut pipe = redis::pipe();
+                    for (k, b, ttl) in items {
+                        pipe.cmd("SET")
+                            .arg(k)
+                            .arg(b)
+                            .arg("PX")
+                            .arg(px(ttl))
+                            .ignore();
+                    }
+                    pipe.query_async::<()>(&mut c).await.map_err(backend)
+                }
+                Conn::Cluster(_) => {
+                    // Keys of a batch live on different nodes: one SET each, concurrently.
+                    let sets = items.into_iter().map(|(k, b, ttl)| async move {
+                        self.query::<()>(redis::cmd("SET").arg(k).arg(b).arg("PX").arg(px(ttl)))
+                            .await
+                    });
+                    futures_util::future::join_all(sets)
+                        .await
+                        .into_iter()
+                        .collect()
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move { self.query(redis::cmd("UNLINK").arg(key)).await }.boxed()
+    }
+
+    fn clear_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            let pattern = match_pattern(prefix);
+            match &self.conn {
+                Conn::Single(_) => self.scan_unlink(&pattern, None).await,
+                Conn::Cluster(c) => {
+                    for master in Self::masters(&mut c.clone()).await? {
+                        self.scan_unlink(&pattern, Some(master)).await?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_glob_characters() {
+        assert_eq!(match_pattern("a:b:1:"), "a:b:1:*");
+        assert_eq!(match_pattern("a*[x]?\\"), "a\\*\\[x\\]\\?\\\\*");
+    }
+
+    #[test]
+    fn px_is_at_least_one_millisecond() {
+        assert_eq!(px(Duration::from_micros(10)), 1);
+        assert_eq!(px(Duration::from_secs(2)), 2000);
+    }
+}
