@@ -873,22 +873,19 @@ where
     };
 
     // 3. Every tier below, once per load, before the waiters are woken.
+    // The entry builder runs once per value about to be stored: here with tiers (their
+    // records need the lifespan), else under the flight lock below.
     let mut lifespan = None;
-    let outcome = match outcome {
-        Ok(v) => {
+    let outcome = match (outcome, tiers) {
+        (Ok(v), Some(tiers)) if state.store.load(Ordering::Relaxed) => {
             let ls = inner.config.entry_builder.lifespan(&key, &v);
             lifespan = Some(ls);
-            match tiers {
-                Some(tiers) if state.store.load(Ordering::Relaxed) => {
-                    match write_tiers(tiers, name, &key, v.clone(), ls).await {
-                        Ok(()) => Ok(v),
-                        Err(e) => Err(FlightError::Storage(e)),
-                    }
-                }
-                _ => Ok(v),
+            match write_tiers(tiers, name, &key, v.clone(), ls).await {
+                Ok(()) => Ok(v),
+                Err(e) => Err(FlightError::Storage(e)),
             }
         }
-        Err(e) => Err(e),
+        (outcome, _) => outcome,
     };
 
     match (&outcome, kind) {
@@ -927,11 +924,12 @@ where
     {
         let mut table = inner.flights.lock(hash);
         retire.retire(&mut table);
-        match (&outcome, lifespan) {
-            (Ok(v), Some(ls)) if state.store.load(Ordering::Relaxed) => {
+        match &outcome {
+            Ok(v) if state.store.load(Ordering::Relaxed) => {
+                let ls = lifespan.unwrap_or_else(|| inner.config.entry_builder.lifespan(&key, v));
                 cache.store_value(&mut table, hash, key.clone(), v.clone(), ls);
             }
-            (Err(_), _) if kind == Kind::Refresh => {
+            Err(_) if kind == Kind::Refresh => {
                 inner.store.note_refresh_failure(hash, &key, Instant::now());
             }
             _ => {}
