@@ -187,6 +187,43 @@ pub trait Storage<K, V>: Send + Sync + 'static {
     fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>>;
 }
 
+impl<K, V, S: Storage<K, V> + ?Sized> Storage<K, V> for Arc<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn get<'a>(
+        &'a self,
+        key: &'a K,
+    ) -> BoxFuture<'a, Result<Option<StoredEntry<V>>, StorageError>> {
+        (**self).get(key)
+    }
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [K],
+    ) -> BoxFuture<'a, Result<Vec<Fetched<V>>, StorageError>> {
+        (**self).get_many(keys)
+    }
+    fn set<'a>(
+        &'a self,
+        key: &'a K,
+        entry: StoredEntry<V>,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        (**self).set(key, entry)
+    }
+    fn set_many<'a>(
+        &'a self,
+        entries: Vec<(K, StoredEntry<V>)>,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        (**self).set_many(entries)
+    }
+    fn remove<'a>(&'a self, key: &'a K) -> BoxFuture<'a, Result<(), StorageError>> {
+        (**self).remove(key)
+    }
+    fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        (**self).clear()
+    }
+}
+
 /// An async store of bytes under string keys with a time to live: what a remote server
 /// (Redis, SQL, files) provides. [`Serialized`] turns one into a typed [`Storage`].
 pub trait ByteStore: Send + Sync + 'static {

@@ -309,12 +309,15 @@ where
 
     /// Runs one operation under the breaker and the timeout. `Ok(None)` = not attempted
     /// (breaker open) or failed under [`OnError::Skip`].
-    async fn run<T>(
-        &self,
+    async fn run<'a, T, Fut>(
+        &'a self,
         op: &str,
         cache: &str,
-        fut: impl std::future::Future<Output = Result<T, StorageError>>,
-    ) -> Result<Option<T>, StorageError> {
+        call: impl FnOnce(&'a dyn Storage<K, V>) -> Fut,
+    ) -> Result<Option<T>, StorageError>
+    where
+        Fut: std::future::Future<Output = Result<T, StorageError>>,
+    {
         let probe = match self.admit() {
             Admit::Go => false,
             Admit::Probe => true,
@@ -326,6 +329,7 @@ where
                 };
             }
         };
+        let fut = call(&*self.tier.storage);
         let result = match tokio::time::timeout(self.tier.timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(StorageError::Timeout(self.tier.timeout)),
@@ -379,7 +383,7 @@ where
     ) -> Result<Option<Found<V>>, StorageError> {
         for (index, t) in self.tiers.iter().enumerate() {
             let c = &t.counters;
-            match t.run("get", cache, t.tier.storage.get(key)).await {
+            match t.run("get", cache, |s| s.get(key)).await {
                 Ok(Some(Some(entry))) => {
                     let now = SystemTime::now();
                     if entry.is_expired(now) {
@@ -425,7 +429,7 @@ where
         let writes = self.tiers.iter().take(upto).map(|t| {
             let e = entry.clone().capped(now, t.tier.expire_cap);
             async move {
-                let r = t.run("set", cache, t.tier.storage.set(key, e)).await;
+                let r = t.run("set", cache, |s| s.set(key, e)).await;
                 if let Ok(Some(())) = r {
                     t.counters.writes.fetch_add(1, Relaxed);
                 }
@@ -437,21 +441,19 @@ where
 
     /// Removes `key` from every tier.
     pub(crate) async fn remove(&self, cache: &str, key: &K) -> Result<(), StorageError> {
-        let ops = self.tiers.iter().map(|t| async move {
-            t.run("remove", cache, t.tier.storage.remove(key))
-                .await
-                .map(drop)
-        });
+        let ops = self
+            .tiers
+            .iter()
+            .map(|t| async move { t.run("remove", cache, |s| s.remove(key)).await.map(drop) });
         first_error(futures_util::future::join_all(ops).await)
     }
 
     /// Clears every tier's namespace.
     pub(crate) async fn clear(&self, cache: &str) -> Result<(), StorageError> {
-        let ops = self.tiers.iter().map(|t| async move {
-            t.run("clear", cache, t.tier.storage.clear())
-                .await
-                .map(drop)
-        });
+        let ops = self
+            .tiers
+            .iter()
+            .map(|t| async move { t.run("clear", cache, |s| s.clear()).await.map(drop) });
         first_error(futures_util::future::join_all(ops).await)
     }
 }
