@@ -227,3 +227,119 @@ proptest! {
         prop_assert!(refused);
     }
 }
+
+/// A byte store in a map: lets a test put any bytes where a cache expects a record.
+#[derive(Default)]
+struct MapBytes(std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
+
+impl memocache_core::storage::ByteStore for MapBytes {
+    fn name(&self) -> &str {
+        "map"
+    }
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<Option<Vec<u8>>, memocache_core::storage::StorageError>,
+    > {
+        let v = self.0.lock().unwrap().get(key).cloned();
+        Box::pin(std::future::ready(Ok(v)))
+    }
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<Vec<Option<Vec<u8>>>, memocache_core::storage::StorageError>,
+    > {
+        let map = self.0.lock().unwrap();
+        let v = keys.iter().map(|k| map.get(k).cloned()).collect();
+        Box::pin(std::future::ready(Ok(v)))
+    }
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Vec<u8>,
+        _ttl: Duration,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), memocache_core::storage::StorageError>>
+    {
+        self.0.lock().unwrap().insert(key.to_owned(), bytes);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn set_many(
+        &self,
+        items: Vec<(String, Vec<u8>, Duration)>,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), memocache_core::storage::StorageError>>
+    {
+        let mut map = self.0.lock().unwrap();
+        for (k, b, _) in items {
+            map.insert(k, b);
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn remove<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), memocache_core::storage::StorageError>>
+    {
+        self.0.lock().unwrap().remove(key);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn clear_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), memocache_core::storage::StorageError>>
+    {
+        self.0.lock().unwrap().retain(|k, _| !k.starts_with(prefix));
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Through a whole cache: any bytes under the key are a counted miss, the loader answers,
+    /// and the record is overwritten with a good one — never a panic, never an error.
+    #[test]
+    fn garbage_in_a_tier_is_a_counted_miss_then_overwritten(
+        bytes in proptest::collection::vec(any::<u8>(), 0..256),
+        with_header in any::<bool>(),
+    ) {
+        use memocache_core::key::Namespace;
+        use memocache_core::storage::Serialized;
+        use memocache_core::{Cache, Tier};
+
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        rt.block_on(async {
+            let store = std::sync::Arc::new(MapBytes::default());
+            let ns = Namespace::new("garbage");
+            let codec = codecs()[0];
+            let cache: Cache<u32, User> = Cache::builder()
+                .tier(Tier::new(Serialized::new(store.clone(), ns.clone(), codec)))
+                .build()
+                .unwrap();
+            let mut garbage = bytes.clone();
+            if with_header {
+                // A well-formed header in front of random bytes.
+                let mut h = vec![0u8; HEADER_LEN];
+                h[0..2].copy_from_slice(b"MC");
+                h[2] = 1;
+                h[3] = codec.format().id();
+                h[22..30].copy_from_slice(&u64::MAX.to_le_bytes());
+                h[30..34].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+                garbage = [h, bytes].concat();
+            }
+            store.0.lock().unwrap().insert(ns.key(&1u32), garbage);
+            let user = User { id: 1, name: "n".into(), tags: vec![], manager: None, kind: Kind::Staff };
+            let u = user.clone();
+            let got = cache.get_or_load(1, move || async move { Ok::<_, String>(u) }).await.unwrap();
+            assert_eq!(got, user);
+            let s = cache.stats();
+            assert_eq!(s.decode_errors, 1, "counted");
+            assert_eq!(s.loads_started, 1, "reloaded");
+            let stored = store.0.lock().unwrap().get(&ns.key(&1u32)).cloned().unwrap();
+            assert_eq!(codec.decode::<User>(&stored).unwrap().value, user, "overwritten");
+        });
+    }
+}

@@ -138,9 +138,17 @@ impl OwnServer {
         }
     }
 
-    /// `true` when the server answers PING.
+    /// `true` when the server answers PING (an authentication error is an answer too).
     pub fn ping(&self) -> bool {
-        self.cli(&["ping"]).is_some_and(|o| o.trim() == "PONG")
+        let Ok(out) = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "ping"])
+            .output()
+        else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        text.contains("PONG") || text.contains("NOAUTH") || text.contains("NOPERM")
     }
 
     /// Runs `redis-cli -p PORT args…`, returning its output on success.
