@@ -146,7 +146,35 @@ impl RedisStore {
     /// # Errors
     /// When the URL is invalid or the server cannot be reached.
     pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, RedisError> {
-        let client = redis::Client::open(url)?;
+        Self::connect_client(redis::Client::open(url)?, options).await
+    }
+
+    /// Connects to a `rediss://` server whose certificate is signed by `root_cert_pem` (a CA
+    /// in PEM format, e.g. a private CA) instead of one of the platform's root certificates.
+    ///
+    /// # Errors
+    /// When the URL is invalid, the certificate does not parse or does not verify, or the
+    /// server cannot be reached.
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(
+        url: &str,
+        root_cert_pem: &[u8],
+        options: RedisOptions,
+    ) -> Result<Self, RedisError> {
+        let client = redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert_pem.to_vec()),
+            },
+        )?;
+        Self::connect_client(client, options).await
+    }
+
+    async fn connect_client(
+        client: redis::Client,
+        options: RedisOptions,
+    ) -> Result<Self, RedisError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(options.connect_timeout)
             .set_response_timeout(options.response_timeout)
