@@ -229,7 +229,7 @@ where
     }
 
     /// Adds a storage tier below the memory (and below the tiers added before it): cacheme's
-    /// chain `caches=[local, redis]` is a cache with one tier. See [`tier`](crate::tier) for
+    /// chain `caches=[local, redis]` is a cache with one tier. See the [`tier` module](crate::tier) for
     /// how the chain is read, backfilled and written, and for the failure policy.
     ///
     /// A memory-only cache (no tier) pays nothing for this: tiers are consulted only on a

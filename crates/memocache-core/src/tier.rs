@@ -22,6 +22,18 @@
 //!
 //! Bytes that fail to decode are not a tier failure: they are a miss counted in
 //! `decode_errors`, and the reload overwrites them.
+//!
+//! # Consistency
+//! Within one cache the memory is exact: `invalidate` and `insert` win over a load in flight.
+//! The tiers are last-writer-wins: a load's tier write that began before an `invalidate` may
+//! land after the invalidation's removal, and processes sharing a tier see each other's writes
+//! in the order the server applied them. Entries carry absolute wall-clock deadlines, so
+//! processes agree on freshness up to their clocks' skew.
+//!
+//! # Cost
+//! None on a memory hit: the tiers are reached only from the load task of a miss (or from
+//! `get`, `insert` and the invalidations). Their futures are boxed, one allocation per tier
+//! operation, next to a network round trip.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};

@@ -22,14 +22,17 @@ impl Cluster {
     fn start() -> Cluster {
         let nodes: Vec<_> = (0..3)
             .map(|_| {
-                common::OwnServer::start(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ])
+                common::OwnServer::start_on(
+                    common::free_cluster_port(),
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "5000",
+                    ],
+                )
             })
             .collect();
         let addrs: Vec<String> = nodes

@@ -75,6 +75,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free port whose cluster bus port (port + 10000) is free and valid too.
+pub fn free_cluster_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p < 55_000 && TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
+            return p;
+        }
+    }
+}
+
 /// `true` when `bin` runs (`--version`).
 pub fn have(bin: &str) -> bool {
     Command::new(bin)
@@ -97,7 +107,11 @@ impl OwnServer {
     /// Starts `redis-server` on a free port (no persistence) with `extra` arguments, and
     /// waits until it answers.
     pub fn start(extra: &[&str]) -> OwnServer {
-        let port = free_port();
+        Self::start_on(free_port(), extra)
+    }
+
+    /// Starts `redis-server` on `port` with `extra` arguments.
+    pub fn start_on(port: u16, extra: &[&str]) -> OwnServer {
         let dir = std::env::temp_dir().join(unique_prefix(&format!("srv{port}")));
         std::fs::create_dir_all(&dir).unwrap();
         let mut s = OwnServer {
