@@ -138,3 +138,95 @@ async fn killing_and_restarting_redis_never_fails_a_request() {
     ));
     cache.invalidate_all().await;
 }
+
+/// A server that stops answering (`CLIENT PAUSE`) costs each request at most the tier's
+/// timeout until the breaker opens; then the tier is skipped. With `OnError::Propagate` the
+/// same failure reaches the caller as `Error::Storage`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_server_times_out_then_is_skipped_or_reported() {
+    use memocache_core::storage::StorageError;
+    use memocache_core::tier::OnError;
+    use memocache_core::Error;
+
+    if !common::have("redis-server") || !common::have("redis-cli") {
+        common::skip(
+            "hanging-server test",
+            "redis-server / redis-cli not on PATH",
+        );
+        return;
+    }
+    let server = common::OwnServer::start(&[]);
+    let redis = RedisStore::connect(&server.url()).await.unwrap();
+    let tier = |on_error| {
+        Tier::new(redis.typed(common::namespace("hang", "h"), Codec::json()))
+            .timeout(Duration::from_millis(200))
+            .on_error(on_error)
+            .circuit_breaker(CircuitBreaker {
+                failure_threshold: 2,
+                cool_down: Duration::from_secs(60),
+            })
+    };
+    let skip: Cache<u64, u64> = Cache::builder().tier(tier(OnError::Skip)).build().unwrap();
+    let report: Cache<u64, u64> = Cache::builder()
+        .tier(tier(OnError::Propagate))
+        .build()
+        .unwrap();
+    // Both work while the server answers.
+    skip.get_or_load(0, || async { Ok::<_, String>(0) })
+        .await
+        .unwrap();
+    report
+        .get_or_load(0, || async { Ok::<_, String>(0) })
+        .await
+        .unwrap();
+
+    // Long enough for the ~1 s below on a loaded machine; the server is killed at the end.
+    assert!(server.cli(&["client", "pause", "5000", "ALL"]).is_some());
+    let start = Instant::now();
+    for k in 1..=20u64 {
+        let v = skip
+            .get_or_load(k, move || async move { Ok::<_, String>(k) })
+            .await;
+        assert_eq!(v.unwrap(), k, "the loader answers while the server hangs");
+    }
+    let elapsed = start.elapsed();
+    let s = skip.stats();
+    assert_eq!(
+        s.tiers[0].timeouts, 2,
+        "a read and a write timed out, then the breaker opened"
+    );
+    assert_eq!(
+        s.tiers[0].skipped, 38,
+        "the 19 requests after that skipped the tier"
+    );
+
+    let e = report
+        .get_or_load(1, || async { Ok::<_, String>(1) })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Storage(StorageError::Timeout(_))),
+        "{e:?}"
+    );
+    let e = report
+        .get_or_load(2, || async { Ok::<_, String>(2) })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Storage(StorageError::Timeout(_))),
+        "{e:?}"
+    );
+    let e = report
+        .get_or_load(3, || async { Ok::<_, String>(3) })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Storage(StorageError::CircuitOpen)),
+        "{e:?}"
+    );
+    common::loud(&format!(
+        "HANGING SERVER: 20 requests answered in {elapsed:?} with a 200 ms tier timeout \
+         (2 timeouts, then 38 operations skipped by the breaker); with OnError::Propagate the \
+         caller got Error::Storage(Timeout) twice, then Error::Storage(CircuitOpen)"
+    ));
+}
