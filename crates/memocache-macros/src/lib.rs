@@ -309,11 +309,11 @@ mod options;
 /// `expire_after` of zero; `update_after` above `expire_after` (defaults included); `key`
 /// without its type, or using `self` in a function without receiver; `cache` with options
 /// that configure a cache, or on a function without `Result`; `timeout` on a function
-/// without `Result`; a function that is not `async`, is `const`, `unsafe`, `extern` or
+/// without `Result`; an item that is not a function; a function that is not `async`, is `const`, `unsafe`, `extern` or
 /// generic, or takes `impl Trait`, `&mut` or `&mut self`; a return type `Result<T>` whose
 /// error type is not written, or `impl Trait`; an argument that cannot be part of the key
 /// (naming the argument, suggesting `key = ...`); a key, value or error type without the
-/// bounds above.
+/// bounds above. The option errors and the signature errors are reported together.
 ///
 /// # Panics
 /// - A function returning a plain `T` whose body panics: the panic goes on in every caller
@@ -335,9 +335,24 @@ mod options;
 #[proc_macro_attribute]
 pub fn memoize(attr: TokenStream, item: TokenStream) -> TokenStream {
     let original = proc_macro2::TokenStream::from(item.clone());
-    let expanded = syn::parse::<syn::ItemFn>(item).and_then(|item| {
-        let options = syn::parse::<options::Options>(attr)?;
-        expand::expand(options, item)
+    let item = syn::parse::<syn::ItemFn>(item).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "`#[memoize]` applies to an `async fn`: a free function or a method of an inherent \
+             `impl` block",
+        )
+    });
+    let expanded = item.and_then(|item| {
+        // Report the errors of the options and of the signature together.
+        match syn::parse::<options::Options>(attr) {
+            Ok(options) => expand::expand(options, item),
+            Err(mut e) => {
+                if let Err(signature) = expand::expand(options::Options::default(), item) {
+                    e.combine(signature);
+                }
+                Err(e)
+            }
+        }
     });
     match expanded {
         Ok(tokens) => tokens.into(),

@@ -5,4 +5,12 @@ fn synchronous(n: u32) -> u32 {
     n
 }
 
+#[memoize(capacity = 0)]
+fn synchronous_with_a_bad_option(n: u32) -> u32 {
+    n
+}
+
+#[memoize]
+struct NotAFunction;
+
 fn main() {}
