@@ -869,6 +869,14 @@ where
         };
         c.load_nanos
             .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if kind == Kind::Load {
+            // `load_*` count the loader's own outcomes (a tier failure after it is a tier's).
+            if outcome.is_ok() {
+                c.load_successes.fetch_add(1, Ordering::Relaxed);
+            } else {
+                c.load_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         outcome
     };
 
@@ -888,12 +896,13 @@ where
         (outcome, _) => outcome,
     };
 
-    match (&outcome, kind) {
-        (Ok(_), Kind::Load) => c.load_successes.fetch_add(1, Ordering::Relaxed),
-        (Ok(_), Kind::Refresh) => c.refreshes_succeeded.fetch_add(1, Ordering::Relaxed),
-        (Err(_), Kind::Load) => c.load_failures.fetch_add(1, Ordering::Relaxed),
-        (Err(_), Kind::Refresh) => c.refreshes_failed.fetch_add(1, Ordering::Relaxed),
-    };
+    if kind == Kind::Refresh {
+        if outcome.is_ok() {
+            c.refreshes_succeeded.fetch_add(1, Ordering::Relaxed);
+        } else {
+            c.refreshes_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     match &outcome {
         Err(FlightError::Timeout(_)) => {
             c.timeouts.fetch_add(1, Ordering::Relaxed);

@@ -104,8 +104,9 @@ impl StatsCounter {
 /// `loads_*`; background refreshes of stale entries in `refreshes_*`.
 ///
 /// With storage tiers, `hits_*` and `misses` are about the in-memory store; what each tier
-/// answered on those misses is in `tiers`, and `loads_started` counts only the loads that
-/// called the loader (a miss answered by a tier calls none).
+/// answered on those misses is in `tiers`; `loads_started` and `load_successes` /
+/// `load_failures` count only the loads that called the loader (a miss answered by a tier
+/// calls none), and a tier failure is counted in `tiers`, not as a load failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -280,6 +280,12 @@ async fn propagate_hands_tier_errors_to_every_waiter() {
         );
     }
     assert_eq!(down.gets.load(SeqCst), 1, "one read for all waiters");
+    let s = cache.stats();
+    assert_eq!(
+        (s.loads_started, s.load_failures, s.tier_errors),
+        (0, 0, 1),
+        "no loader call"
+    );
 }
 
 #[test]
