@@ -1,5 +1,64 @@
-//! What the Redis rows read from the server itself: command counts from `INFO commandstats`
-//! (server-wide, so the runner takes them before and after a row and reports the difference).
+//! The Redis side of the trace's Redis rows: one connection to the server for the store the
+//! caches use, and one for what the runner reads from the server itself, the command counts of
+//! `INFO commandstats` (server-wide, so the runner takes them before and after a row and
+//! reports the difference; another client busy on the same server inflates them, which the
+//! rows' client-side `tier_reads` shows).
+
+use std::time::Duration;
+
+use memocache::redis::redis::{self, aio::MultiplexedConnection};
+use memocache::redis::RedisStore;
+
+/// How long the runner waits for a Redis server to answer before skipping the Redis rows.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A Redis server the Redis rows run against.
+pub struct Server {
+    /// The store the caches' tiers use.
+    pub store: RedisStore,
+    admin: MultiplexedConnection,
+}
+
+/// GET and MGET commands the server has run so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Commands {
+    /// `GET` calls.
+    pub get: u64,
+    /// `MGET` calls.
+    pub mget: u64,
+}
+
+impl Server {
+    /// Connects to `url`, or says why it cannot.
+    pub async fn connect(url: &str) -> Result<Self, String> {
+        let connect = async {
+            let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+            let admin = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(|e| e.to_string())?;
+            let store = RedisStore::connect(url).await.map_err(|e| e.to_string())?;
+            Ok(Server { store, admin })
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+        }
+    }
+
+    /// The server's GET and MGET counts now.
+    pub async fn commands(&mut self) -> Result<Commands, String> {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut self.admin)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Commands {
+            get: command_calls(&info, "get"),
+            mget: command_calls(&info, "mget"),
+        })
+    }
+}
 
 /// `calls` of command `name` (lower case, e.g. `get`) in the text of `INFO commandstats`;
 /// 0 when the server has not run it yet (it then has no line).

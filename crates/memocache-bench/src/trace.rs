@@ -20,10 +20,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memocache::Cache;
+use memocache::codec::{Codec, Compression, Format};
+use memocache::key::Namespace;
+use memocache::{Cache, EvictionPolicy, Tier};
 
 use crate::floor::{belady_misses, lru_misses};
 use crate::measure::{cpu_time, micros, secs, Percentiles, Progress};
+use crate::remote::Server;
 use crate::report::Row;
 use crate::zipf::{KeyStream, Zipf};
 use crate::Opts;
@@ -110,6 +113,8 @@ pub enum Contestant {
     MemocacheRedis,
     /// memocache with a 3,000-entry W-TinyLFU memory tier in front of Redis.
     MemocacheMemoryRedis,
+    /// memocache with a memory tier holding every key in front of Redis.
+    MemocacheUnboundedRedis,
 }
 
 impl Contestant {
@@ -120,8 +125,11 @@ impl Contestant {
         Contestant::QuickCache,
     ];
     /// The contestants that need a Redis server.
-    pub const REDIS: [Contestant; 2] =
-        [Contestant::MemocacheRedis, Contestant::MemocacheMemoryRedis];
+    pub const REDIS: [Contestant; 3] = [
+        Contestant::MemocacheRedis,
+        Contestant::MemocacheMemoryRedis,
+        Contestant::MemocacheUnboundedRedis,
+    ];
 
     /// The row's `impl` name.
     pub fn name(self) -> &'static str {
@@ -131,6 +139,7 @@ impl Contestant {
             Contestant::QuickCache => "quick_cache",
             Contestant::MemocacheRedis => "memocache-redis",
             Contestant::MemocacheMemoryRedis => "memocache-memory+redis",
+            Contestant::MemocacheUnboundedRedis => "memocache-unbounded+redis",
         }
     }
 }
@@ -207,13 +216,13 @@ pub trait Contender: Send + Sync + 'static {
     fn get(&self, key: u64) -> impl Future<Output = u64> + Send + '_;
 }
 
-/// memocache on its in-memory store.
-struct MemocacheMemory {
+/// memocache, on its in-memory store alone or with a Redis tier.
+struct Memocache {
     cache: Cache<u64, u64>,
     loader: Arc<Loader>,
 }
 
-impl Contender for MemocacheMemory {
+impl Contender for Memocache {
     async fn get(&self, key: u64) -> u64 {
         let loader = self.loader.clone();
         self.cache
@@ -327,7 +336,7 @@ pub async fn run_memory_row(
                 .capacity(capacity)
                 .build()
                 .expect("valid options");
-            let c = Arc::new(MemocacheMemory {
+            let c = Arc::new(Memocache {
                 cache,
                 loader: loader.clone(),
             });
@@ -350,7 +359,9 @@ pub async fn run_memory_row(
             });
             drive(&label, shared, workers, c).await
         }
-        Contestant::MemocacheRedis | Contestant::MemocacheMemoryRedis => {
+        Contestant::MemocacheRedis
+        | Contestant::MemocacheMemoryRedis
+        | Contestant::MemocacheUnboundedRedis => {
             unreachable!("{} is not an in-memory row", contestant.name())
         }
     };
@@ -379,6 +390,81 @@ fn row(
         .field("cpu_s", secs(m.cpu))
         .field("p50_us", m.latency.p50_us)
         .field("p99_us", m.latency.p99_us)
+}
+
+/// The eviction policy of the bounded memory tier in front of Redis (cacheme's `local://tlfu`
+/// is W-TinyLFU).
+pub const TIER_POLICY: EvictionPolicy = EvictionPolicy::Lru;
+
+/// The name of [`TIER_POLICY`] in result rows.
+pub const TIER_POLICY_NAME: &str = "lru";
+
+/// Runs one Redis row against `server`, in a namespace of its own (`run_id` makes it unique),
+/// which it clears afterwards. `redis_get` / `redis_mget` are the server's command counts over
+/// the row; `tier_reads` the Redis reads the cache itself counted.
+pub async fn run_redis_row(
+    contestant: Contestant,
+    keys: &KeyStream,
+    workers: usize,
+    p: &Params,
+    server: &mut Server,
+    run_id: &str,
+) -> Row {
+    let shared: Arc<[u64]> = keys.keys.clone().into();
+    let loader = Arc::new(Loader::new(p.load_time));
+    let label = format!("trace {} x{}", contestant.name(), workers);
+    let ns = Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name()))
+        .prefix("memocache-bench");
+    // MessagePack, as cacheme's benchmark.
+    let codec = Codec::new(Format::MessagePack, Compression::None);
+    let builder = Cache::builder()
+        .name(contestant.name())
+        .tier(Tier::new(server.store.typed::<u64, u64>(ns, codec)));
+    let (builder, memory) = match contestant {
+        // memocache always has its in-memory store; a 1 ns cap on what it keeps makes every
+        // request that is not coalesced read Redis, as cacheme's Redis-only node does.
+        Contestant::MemocacheRedis => (
+            builder.memory_expire_cap(Duration::from_nanos(1)),
+            "none".to_string(),
+        ),
+        Contestant::MemocacheMemoryRedis => (
+            builder
+                .capacity(p.tier_capacity)
+                .eviction_policy(TIER_POLICY),
+            format!("{TIER_POLICY_NAME} {}", p.tier_capacity),
+        ),
+        Contestant::MemocacheUnboundedRedis => {
+            (builder.capacity(p.requests.max(1)), "unbounded".to_string())
+        }
+        _ => unreachable!("{} is not a Redis row", contestant.name()),
+    };
+    let cache = builder.build().expect("valid options");
+    let c = Arc::new(Memocache {
+        cache: cache.clone(),
+        loader: loader.clone(),
+    });
+    let before = match server.commands().await {
+        Ok(c) => c,
+        Err(e) => return skipped(contestant, workers, &format!("INFO commandstats: {e}")),
+    };
+    let m = drive(&label, shared, workers, c).await;
+    let after = match server.commands().await {
+        Ok(c) => c,
+        Err(e) => return skipped(contestant, workers, &format!("INFO commandstats: {e}")),
+    };
+    let stats = cache.stats();
+    let (tier_reads, tier_errors) = stats
+        .tiers
+        .first()
+        .map_or((0, 0), |t| (t.hits() + t.misses, t.errors));
+    // Clear this row's namespace (SCAN + UNLINK of its keys only).
+    cache.invalidate_all().await;
+    row(contestant, keys, workers, p, loader.calls(), &m)
+        .field("memory_tier", memory)
+        .field("redis_get", after.get.saturating_sub(before.get))
+        .field("redis_mget", after.mget.saturating_sub(before.mget))
+        .field("tier_reads", tier_reads)
+        .field("tier_errors", tier_errors)
 }
 
 /// A row that did not run, and why.
@@ -416,9 +502,20 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     );
     let mut rows = Vec::new();
     let redis = matches!(args.rows, Rows::Redis | Rows::All);
+    let mut server = Err(String::new());
     if redis {
         rows.extend(floor_rows(&keys, p.tier_capacity));
+        server = Server::connect(&args.redis)
+            .await
+            .map_err(|e| format!("no Redis server answers at {} ({e})", args.redis));
     }
+    let run_id = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
     for &workers in &args.workers {
         if matches!(args.rows, Rows::Memory | Rows::All) {
             for c in Contestant::MEMORY.into_iter().filter(|&c| args.wants(c)) {
@@ -427,11 +524,11 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
         }
         if redis {
             for c in Contestant::REDIS.into_iter().filter(|&c| args.wants(c)) {
-                rows.push(skipped(
-                    c,
-                    workers,
-                    "Redis tier not available in this build",
-                ));
+                let row = match server.as_mut() {
+                    Ok(server) => run_redis_row(c, &keys, workers, &p, server, &run_id).await,
+                    Err(why) => skipped(c, workers, why),
+                };
+                rows.push(row);
             }
         }
     }
