@@ -1,0 +1,94 @@
+//! `memocache-bench trace --quick --json --rows redis` against the real Redis of DEVELOPERS.md
+//! (`MEMOCACHE_REDIS_URL`, default redis://127.0.0.1:6379), at 1,000 workers: every row loads
+//! each distinct key once; with a memory tier holding every key, the cache reads Redis exactly
+//! once per distinct key; the server counted at least the GETs the cache made; the row's
+//! namespace is gone afterwards. A loud SKIP when no server answers, a failure under `CI`.
+
+use std::process::Command;
+
+use memocache::redis::redis::{self, Commands};
+use serde_json::Value;
+
+/// Keys left in the runner's namespaces (`memocache-bench:*`).
+fn leftover_keys(url: &str) -> usize {
+    let mut con = redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .expect("Redis answered the runner, so it answers here");
+    let keys: Vec<String> = con.scan_match("memocache-bench:*").expect("SCAN").collect();
+    keys.len()
+}
+
+#[test]
+fn quick_trace_redis_rows_read_redis_once_per_key_with_an_unbounded_memory_tier() {
+    let url =
+        std::env::var("MEMOCACHE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let out = Command::new(env!("CARGO_BIN_EXE_memocache-bench"))
+        .args([
+            "trace",
+            "--quick",
+            "--json",
+            "--rows",
+            "redis",
+            "--workers",
+            "1000",
+        ])
+        .args(["--redis", &url])
+        .output()
+        .expect("the runner starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "runner failed: {stderr}");
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let trace: Vec<&Value> = rows.iter().filter(|r| r["scenario"] == "trace").collect();
+    assert_eq!(trace.len(), 3, "three Redis rows: {rows:?}");
+    if let Some(why) = trace[0]["skipped"].as_str() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set and the Redis rows were skipped: {why}"
+        );
+        eprintln!("SKIP quick_trace_redis_rows_read_redis_once_per_key_with_an_unbounded_memory_tier: {why}");
+        return;
+    }
+    let floors: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["scenario"] == "trace-floor")
+        .collect();
+    assert_eq!(floors.len(), 2, "Bélády and LRU floors: {rows:?}");
+    let (belady, lru) = (floors[0]["misses"].as_u64(), floors[1]["misses"].as_u64());
+    assert!(belady <= lru, "{floors:?}");
+    for r in &trace {
+        assert!(r.get("skipped").is_none(), "{r}");
+        let distinct = r["distinct_keys"].as_u64().expect("distinct_keys");
+        assert_eq!(r["loader_calls"].as_u64(), Some(distinct), "{r}");
+        assert_eq!(r["tier_errors"], 0, "{r}");
+        let reads = r["tier_reads"].as_u64().expect("tier_reads");
+        assert!(
+            reads >= distinct,
+            "every key is read from Redis at least once: {r}"
+        );
+        assert!(
+            r["redis_get"].as_u64() >= Some(reads),
+            "server GETs >= ours: {r}"
+        );
+    }
+    let unbounded = trace
+        .iter()
+        .find(|r| r["impl"] == "memocache-unbounded+redis")
+        .expect("the unbounded row");
+    assert_eq!(
+        unbounded["tier_reads"], unbounded["distinct_keys"],
+        "{unbounded}"
+    );
+    let bounded = trace
+        .iter()
+        .find(|r| r["impl"] == "memocache-memory+redis")
+        .expect("the 3,000-entry row");
+    assert!(
+        bounded["tier_reads"].as_u64() >= belady,
+        "no policy beats Bélády: {bounded}"
+    );
+    assert_eq!(leftover_keys(&url), 0, "each row clears its namespace");
+}
