@@ -2,8 +2,9 @@
 //! contestant and concurrency, beside cacheme's reference figures (labelled published or
 //! measured here).
 //!
-//! Input: the JSON lines `memocache-bench trace --json` prints. Output: `trace-wall.svg` and
-//! `trace-loader-calls.svg` in the chosen directory.
+//! Input: the JSON lines `memocache-bench trace --json` prints. Output: `trace-wall.svg`,
+//! `trace-loader-calls.svg` and, when the input has Redis rows, `trace-redis-get.svg` in the
+//! chosen directory.
 
 use std::collections::BTreeSet;
 use std::error::Error;
@@ -52,6 +53,8 @@ struct TraceRow {
     loader_calls: u64,
     distinct_keys: u64,
     floor_s: f64,
+    /// Redis GETs, on the Redis rows.
+    redis_get: Option<u64>,
 }
 
 fn trace_rows(text: &str) -> Result<Vec<TraceRow>, Box<dyn Error>> {
@@ -75,17 +78,21 @@ fn trace_rows(text: &str) -> Result<Vec<TraceRow>, Box<dyn Error>> {
             loader_calls: num("loader_calls")? as u64,
             distinct_keys: num("distinct_keys")? as u64,
             floor_s: num("floor_s")?,
+            redis_get: v["redis_get"].as_u64(),
         });
     }
     Ok(rows)
 }
 
-const OURS: [RGBColor; 5] = [
+const OURS: [RGBColor; 8] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xff, 0x7f, 0x0e),
     RGBColor(0x2c, 0xa0, 0x2c),
     RGBColor(0x94, 0x67, 0xbd),
     RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x39, 0x3b, 0x79),
 ];
 /// Colours of the reference libraries, by name (published: filled; measured here: outline).
 fn reference_color(name: &str) -> RGBColor {
@@ -275,10 +282,11 @@ fn bars(
     Ok(())
 }
 
-/// Writes the wall-time and loader-call charts of the trace rows in `jsonl` to `out`;
-/// returns the files written.
+/// Writes the wall-time and loader-call charts of the trace rows in `jsonl` to `out`, and the
+/// Redis GET chart when there are Redis rows; returns the files written.
 pub fn write_charts(jsonl: &str, out: &Path) -> Result<Vec<PathBuf>, Box<dyn Error>> {
     let rows = trace_rows(jsonl)?;
+    let belady = belady_floor(jsonl);
     if rows.is_empty() {
         return Err("no measured trace rows in the input".into());
     }
@@ -337,7 +345,42 @@ pub fn write_charts(jsonl: &str, out: &Path) -> Result<Vec<PathBuf>, Box<dyn Err
         &calls,
         false,
     )?;
-    Ok(vec![wall_path, calls_path])
+    let mut written = vec![wall_path, calls_path];
+
+    let redis_rows: Vec<TraceRow> = rows.into_iter().filter(|r| r.redis_get.is_some()).collect();
+    if !redis_rows.is_empty() {
+        let mut gets = our_series(&redis_rows, &workers, |r| {
+            r.redis_get.unwrap_or_default() as f64
+        });
+        if let Some(b) = belady {
+            gets.push(Series {
+                name: format!("Bélády floor, {} entries", b.0),
+                color: FLOOR,
+                hollow: false,
+                values: workers.iter().map(|_| Some(b.1 as f64)).collect(),
+            });
+        }
+        gets.extend(reference_series(&workers, |r| Some(r.redis_get as f64)));
+        let gets_path = out.join("trace-redis-get.svg");
+        bars(
+            &gets_path,
+            "cacheme's trace: Redis GET commands, 200k requests",
+            "Redis GETs",
+            &workers,
+            &gets,
+            false,
+        )?;
+        written.push(gets_path);
+    }
+    Ok(written)
+}
+
+/// The Bélády floor row of the input, as (capacity, misses).
+fn belady_floor(text: &str) -> Option<(u64, u64)> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["scenario"] == "trace-floor" && v["impl"] == "belady")
+        .and_then(|v| Some((v["capacity"].as_u64()?, v["misses"].as_u64()?)))
 }
 
 /// `memocache-bench chart`: reads `args.input`, writes the charts, says where.
@@ -355,17 +398,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_both_charts_from_trace_rows() {
+    fn writes_the_charts_of_the_trace_rows() {
         let jsonl = [
             r#"{"scenario":"trace","impl":"memocache-memory","workers":1000,"requests":200000,"distinct_keys":55500,"loader_calls":55500,"floor_s":5.55,"wall_s":5.7,"cpu_s":1.2,"p50_us":3,"p99_us":100000}"#,
             r#"{"scenario":"trace","impl":"moka","workers":1000,"requests":200000,"distinct_keys":55500,"loader_calls":55500,"floor_s":5.55,"wall_s":5.9,"cpu_s":1.5,"p50_us":3,"p99_us":100000}"#,
-            r#"{"scenario":"trace","impl":"memocache-redis","workers":1000,"skipped":"no server"}"#,
+            r#"{"scenario":"trace","impl":"memocache-redis","workers":10000,"skipped":"no server"}"#,
+            r#"{"scenario":"trace-floor","impl":"belady","capacity":3000,"misses":75617}"#,
+            r#"{"scenario":"trace","impl":"memocache-memory+redis","workers":1000,"requests":200000,"distinct_keys":55500,"loader_calls":55500,"floor_s":5.55,"wall_s":6.0,"cpu_s":1.2,"redis_get":90000,"p50_us":3,"p99_us":100000}"#,
             r#"{"scenario":"dogpile","impl":"memocache","loader_calls":17}"#,
         ]
         .join("\n");
         let dir = std::env::temp_dir().join(format!("memocache-chart-{}", std::process::id()));
         let files = write_charts(&jsonl, &dir).unwrap();
-        for f in &files {
+        for f in &files[..2] {
             let svg = std::fs::read_to_string(f).unwrap();
             assert!(svg.starts_with("<svg"), "{}", &svg[..60.min(svg.len())]);
             assert!(svg.contains("memocache-memory (this run)"));

@@ -394,10 +394,10 @@ fn row(
 
 /// The eviction policy of the bounded memory tier in front of Redis (cacheme's `local://tlfu`
 /// is W-TinyLFU).
-pub const TIER_POLICY: EvictionPolicy = EvictionPolicy::Lru;
+pub const TIER_POLICY: EvictionPolicy = EvictionPolicy::W_TINY_LFU;
 
 /// The name of [`TIER_POLICY`] in result rows.
-pub const TIER_POLICY_NAME: &str = "lru";
+pub const TIER_POLICY_NAME: &str = "wtinylfu";
 
 /// Runs one Redis row against `server`, in a namespace of its own (`run_id` makes it unique),
 /// which it clears afterwards. `redis_get` / `redis_mget` are the server's command counts over
@@ -489,6 +489,25 @@ pub fn floor_rows(keys: &KeyStream, capacity: usize) -> Vec<Row> {
     ]
 }
 
+/// Misses of memocache's own in-memory store with `capacity` entries and `policy` when the
+/// sequence is replayed one request at a time (`get`, then `insert` on a miss): the policy's
+/// hit ratio on this trace without concurrency, beside the Bélády and LRU floors.
+pub async fn replay_misses(keys: &[u64], capacity: usize, policy: EvictionPolicy) -> u64 {
+    let cache: Cache<u64, u64> = Cache::builder()
+        .capacity(capacity)
+        .eviction_policy(policy)
+        .build()
+        .expect("valid options");
+    let mut misses = 0;
+    for &k in keys {
+        if cache.get(&k).await.is_none() {
+            misses += 1;
+            cache.insert(k, k).await;
+        }
+    }
+    misses
+}
+
 /// Runs the scenario: for each worker count, the chosen rows.
 pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     let p = Params {
@@ -505,6 +524,17 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     let mut server = Err(String::new());
     if redis {
         rows.extend(floor_rows(&keys, p.tier_capacity));
+        let replayed = replay_misses(&keys.keys, p.tier_capacity, TIER_POLICY).await;
+        rows.push(
+            Row::new(
+                "trace-floor",
+                &format!("memocache-{TIER_POLICY_NAME} (replay)"),
+            )
+            .field("capacity", p.tier_capacity as u64)
+            .field("requests", keys.keys.len() as u64)
+            .field("distinct_keys", keys.distinct as u64)
+            .field("misses", replayed),
+        );
         server = Server::connect(&args.redis)
             .await
             .map_err(|e| format!("no Redis server answers at {} ({e})", args.redis));
