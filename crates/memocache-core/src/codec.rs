@@ -322,6 +322,10 @@ impl Codec {
         Ok(out)
     }
 
+    #[cfg_attr(
+        not(any(feature = "json", feature = "msgpack", feature = "postcard")),
+        allow(unused_variables, clippy::ptr_arg)
+    )]
     fn serialize_into<V: Serialize>(
         &self,
         value: &V,
@@ -402,6 +406,10 @@ impl Codec {
         })
     }
 
+    #[cfg_attr(
+        not(any(feature = "json", feature = "msgpack", feature = "postcard")),
+        allow(unused_variables)
+    )]
     fn deserialize<V: DeserializeOwned>(&self, raw: &[u8]) -> Result<V, DecodeError> {
         let err = |e: &dyn fmt::Display| DecodeError::Deserialize(e.to_string());
         match self.format {
