@@ -304,3 +304,21 @@ fn tier_options_are_validated() {
         .build();
     assert_eq!(r.unwrap_err(), BuildError::ZeroFailureThreshold);
 }
+
+#[tokio::test(start_paused = true)]
+async fn memory_storage_entries_expire_while_stored() {
+    let s = MemoryStorage::<u32, u64>::new(10);
+    s.set(
+        &1,
+        StoredEntry::new(1, Duration::from_secs(5), Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
+    tokio::time::advance(Duration::from_secs(9)).await;
+    assert!(s.get(&1).await.unwrap().is_some());
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(
+        s.get(&1).await.unwrap().is_none(),
+        "a lifespan that has passed is a miss"
+    );
+}

@@ -356,3 +356,34 @@ async fn a_corrupt_record_is_a_counted_miss_then_overwritten() {
     }
     cache.invalidate_all().await;
 }
+
+#[tokio::test]
+async fn a_record_past_its_expire_at_is_a_miss_whatever_the_server_ttl() {
+    let Some(redis) = common::connect("past_expire_at").await else {
+        return;
+    };
+    // Written by a process whose clock ran ahead, or with a longer server TTL: the record's
+    // own deadline decides.
+    let ns = common::namespace("past_expire_at", "p");
+    let codec = Codec::json();
+    let past = std::time::SystemTime::now() - Duration::from_secs(5);
+    let entry = memocache_core::storage::StoredEntry::created_at(
+        past,
+        "old".to_string(),
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+    );
+    redis
+        .set(
+            &ns.key(&1u32),
+            codec.encode(&entry).unwrap(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let typed = redis.typed::<u32, String>(ns.clone(), codec);
+    assert!(typed.get(&1).await.unwrap().is_none());
+    let many = typed.get_many(&[1]).await.unwrap();
+    assert!(matches!(many.as_slice(), [Ok(None)]));
+    typed.clear().await.unwrap();
+}
