@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use memocache::redis::redis::{self, aio::MultiplexedConnection};
-use memocache::redis::RedisStore;
+use memocache::redis::{RedisOptions, RedisStore};
 
 /// How long the runner waits for a Redis server to answer before skipping the Redis rows.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -29,15 +29,22 @@ pub struct Commands {
 }
 
 impl Server {
-    /// Connects to `url`, or says why it cannot.
-    pub async fn connect(url: &str) -> Result<Self, String> {
+    /// Connects to `url` with a client-level command timeout of `timeout`, or says why it
+    /// cannot.
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, String> {
         let connect = async {
             let client = redis::Client::open(url).map_err(|e| e.to_string())?;
             let admin = client
                 .get_multiplexed_async_connection()
                 .await
                 .map_err(|e| e.to_string())?;
-            let store = RedisStore::connect(url).await.map_err(|e| e.to_string())?;
+            let options = RedisOptions {
+                response_timeout: timeout,
+                ..RedisOptions::default()
+            };
+            let store = RedisStore::connect_with(url, options)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(Server { store, admin })
         };
         match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {

@@ -159,6 +159,12 @@ pub struct Args {
     /// Seed of the key stream.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Timeout of one Redis operation, in milliseconds (the tier's and the client's). The
+    /// library's default is 1,000; the runner waits longer by default, as cacheme's connection
+    /// pool (no timeout) does, because 100,000 simultaneous requests on 2 cores queue for more
+    /// than a second and a timed-out read is a miss that reloads the key.
+    #[arg(long, default_value_t = 10_000)]
+    pub redis_timeout_ms: u64,
     /// Run only these contestants (`impl` names, comma separated); default: all of `--rows`.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -172,6 +178,7 @@ impl Args {
             rows,
             redis: "redis://127.0.0.1:6379".into(),
             seed: 1,
+            redis_timeout_ms: 10_000,
             only: Vec::new(),
         }
     }
@@ -409,6 +416,7 @@ pub async fn run_redis_row(
     p: &Params,
     server: &mut Server,
     run_id: &str,
+    timeout: Duration,
 ) -> Row {
     let shared: Arc<[u64]> = keys.keys.clone().into();
     let loader = Arc::new(Loader::new(p.load_time));
@@ -419,7 +427,7 @@ pub async fn run_redis_row(
     let codec = Codec::new(Format::MessagePack, Compression::None);
     let builder = Cache::builder()
         .name(contestant.name())
-        .tier(Tier::new(server.store.typed::<u64, u64>(ns, codec)));
+        .tier(Tier::new(server.store.typed::<u64, u64>(ns, codec)).timeout(timeout));
     let (builder, memory) = match contestant {
         // memocache always has its in-memory store; a 1 ns cap on what it keeps makes every
         // request that is not coalesced read Redis, as cacheme's Redis-only node does.
@@ -522,6 +530,7 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     let mut rows = Vec::new();
     let redis = matches!(args.rows, Rows::Redis | Rows::All);
     let mut server = Err(String::new());
+    let redis_timeout = Duration::from_millis(args.redis_timeout_ms.max(1));
     if redis {
         rows.extend(floor_rows(&keys, p.tier_capacity));
         let replayed = replay_misses(&keys.keys, p.tier_capacity, TIER_POLICY).await;
@@ -535,7 +544,11 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
             .field("distinct_keys", keys.distinct as u64)
             .field("misses", replayed),
         );
-        server = Server::connect(&args.redis)
+        eprintln!(
+            "trace: Redis at {}, operation timeout {redis_timeout:?}",
+            args.redis
+        );
+        server = Server::connect(&args.redis, redis_timeout)
             .await
             .map_err(|e| format!("no Redis server answers at {} ({e})", args.redis));
     }
@@ -555,7 +568,9 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
         if redis {
             for c in Contestant::REDIS.into_iter().filter(|&c| args.wants(c)) {
                 let row = match server.as_mut() {
-                    Ok(server) => run_redis_row(c, &keys, workers, &p, server, &run_id).await,
+                    Ok(server) => {
+                        run_redis_row(c, &keys, workers, &p, server, &run_id, redis_timeout).await
+                    }
                     Err(why) => skipped(c, workers, why),
                 };
                 rows.push(row);
