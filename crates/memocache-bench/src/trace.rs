@@ -165,6 +165,9 @@ pub struct Args {
     /// than a second and a timed-out read is a miss that reloads the key.
     #[arg(long, default_value_t = 10_000)]
     pub redis_timeout_ms: u64,
+    /// Run each row this many times and report the run with the median wall time.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     /// Run only these contestants (`impl` names, comma separated); default: all of `--rows`.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -179,6 +182,7 @@ impl Args {
             redis: "redis://127.0.0.1:6379".into(),
             seed: 1,
             redis_timeout_ms: 10_000,
+            repeat: 1,
             only: Vec::new(),
         }
     }
@@ -516,6 +520,20 @@ pub async fn replay_misses(keys: &[u64], capacity: usize, policy: EvictionPolicy
     misses
 }
 
+/// Of the repeated runs of one row, the one with the median wall time, with a `runs` field
+/// saying how many there were (none when there was one).
+fn median_run(mut runs: Vec<Row>) -> Row {
+    let n = runs.len();
+    let wall = |r: &Row| r.get("wall_s").and_then(|v| v.as_f64()).unwrap_or(f64::MAX);
+    runs.sort_by(|a, b| wall(a).total_cmp(&wall(b)));
+    let row = runs.swap_remove(n / 2);
+    if n > 1 {
+        row.field("runs", n as u64)
+    } else {
+        row
+    }
+}
+
 /// Runs the scenario: for each worker count, the chosen rows.
 pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     let p = Params {
@@ -559,23 +577,57 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
     );
+    let repeat = args.repeat.max(1);
     for &workers in &args.workers {
         if matches!(args.rows, Rows::Memory | Rows::All) {
             for c in Contestant::MEMORY.into_iter().filter(|&c| args.wants(c)) {
-                rows.push(run_memory_row(c, &keys, workers, &p).await);
+                let mut runs = Vec::with_capacity(repeat);
+                for _ in 0..repeat {
+                    runs.push(run_memory_row(c, &keys, workers, &p).await);
+                }
+                rows.push(median_run(runs));
             }
         }
         if redis {
             for c in Contestant::REDIS.into_iter().filter(|&c| args.wants(c)) {
-                let row = match server.as_mut() {
-                    Ok(server) => {
-                        run_redis_row(c, &keys, workers, &p, server, &run_id, redis_timeout).await
-                    }
-                    Err(why) => skipped(c, workers, why),
-                };
-                rows.push(row);
+                let mut runs = Vec::with_capacity(repeat);
+                for rep in 0..repeat {
+                    let row = match server.as_mut() {
+                        Ok(server) => {
+                            let id = format!("{run_id}-{rep}");
+                            run_redis_row(c, &keys, workers, &p, server, &id, redis_timeout).await
+                        }
+                        Err(why) => skipped(c, workers, why),
+                    };
+                    runs.push(row);
+                }
+                rows.push(median_run(runs));
             }
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_run_keeps_the_middle_wall_time_whole() {
+        let run = |wall: f64, cpu: f64| {
+            Row::new("trace", "x")
+                .field("wall_s", wall)
+                .field("cpu_s", cpu)
+        };
+        let m = median_run(vec![run(3.0, 0.3), run(1.0, 0.1), run(2.0, 0.2)]);
+        assert_eq!(m.get("wall_s").and_then(|v| v.as_f64()), Some(2.0));
+        assert_eq!(
+            m.get("cpu_s").and_then(|v| v.as_f64()),
+            Some(0.2),
+            "from the same run"
+        );
+        assert_eq!(m.get("runs").and_then(|v| v.as_u64()), Some(3));
+        let one = median_run(vec![run(1.0, 0.1)]);
+        assert!(one.get("runs").is_none());
+    }
 }
