@@ -6,14 +6,17 @@
 //!
 //! Rows: memocache on its embedded in-memory store (`memocache-memory`), moka's
 //! `future::Cache::get_with`, quick_cache's async guard API, and memocache over Redis
-//! (`memocache-redis`) and with a 3,000-entry W-TinyLFU memory tier in front of Redis
-//! (`memocache-memory+redis`, cacheme's "Cacheme-2") when the build has them.
+//! (`memocache-redis`), with a 3,000-entry W-TinyLFU memory tier in front of Redis
+//! (`memocache-memory+redis`, cacheme's "Cacheme-2") and with a memory tier holding every key
+//! (`memocache-unbounded+redis`); each Redis row runs in a namespace of its own, cleared after.
 //!
 //! Measured per row: wall time, process CPU time (user + system), loader calls, the distinct
 //! keys requested (the ideal loader-call count), request latency p50 / p99. The physical floor
 //! of the wall time is the total loader sleep divided by the workers (`floor_s`). For the
 //! 3,000-entry tier the runner also prints the misses of Bélády's optimal policy and of LRU on
-//! the same request sequence (the floor for that tier's Redis reads).
+//! the same request sequence (the floor for that tier's Redis reads), and of memocache's own
+//! W-TinyLFU store replaying it one request at a time. The Redis rows add the server's GET and
+//! MGET counts over the row (`INFO commandstats`) and the Redis reads the cache counted.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -94,7 +97,8 @@ impl Params {
 pub enum Rows {
     /// The in-memory rows: memocache, moka, quick_cache.
     Memory,
-    /// The Redis rows: memocache over Redis, and with a bounded memory tier in front.
+    /// The Redis rows: memocache over Redis alone, with a 3,000-entry and with an unbounded
+    /// memory tier in front.
     Redis,
     /// Both.
     All,
