@@ -295,6 +295,57 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
+        self.get_or_load_lazy(key, move || loader).await
+    }
+
+    /// Like [`get_or_load`](Self::get_or_load), but the loader is built by `make_loader` only
+    /// when one is needed: on a miss, or on a stale hit that is due for a refresh. A fresh hit
+    /// never calls `make_loader`.
+    ///
+    /// The loader must be `'static` (it may run in the background after the caller is gone),
+    /// so building it usually means cloning what it needs — arguments, a client handle.
+    /// `make_loader` itself may borrow, which moves that cloning off the hit path: this is what
+    /// `#[memoize]` expands to.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// struct Client { base: String }
+    /// impl Client {
+    ///     async fn fetch(base: String, id: u32) -> Result<String, std::io::Error> {
+    ///         Ok(format!("{base}/{id}"))
+    ///     }
+    /// }
+    /// let client = Client { base: "https://api".into() };
+    /// let cache: memocache::Cache<u32, String> = memocache::Cache::new();
+    /// let v = cache
+    ///     .get_or_load_lazy(1, || {
+    ///         let base = client.base.clone(); // runs only on a miss or a due refresh
+    ///         move || Client::fetch(base, 1)
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(v, "https://api/1");
+    /// # }
+    /// ```
+    ///
+    /// `make_loader` runs on the caller's task, outside every lock of the cache, at most once.
+    ///
+    /// # Cancel safety, errors and panics
+    /// As for [`get_or_load`](Self::get_or_load). A panic in `make_loader` itself unwinds into
+    /// the caller (it runs before any load starts, so no other caller is affected).
+    pub async fn get_or_load_lazy<M, F, Fut, E>(
+        &self,
+        key: K,
+        make_loader: M,
+    ) -> Result<V, Error<E>>
+    where
+        M: FnOnce() -> F,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
         let inner = &*self.inner;
         let hash = inner.store.hash(&key);
         let c = self.count();
@@ -307,14 +358,14 @@ where
             Lookup::Stale { value, refresh_due } => {
                 c.hits_stale.fetch_add(1, Ordering::Relaxed);
                 if refresh_due {
-                    self.start_refresh(hash, key, loader);
+                    self.start_refresh(hash, key, make_loader());
                 }
                 return Ok(self.post(value));
             }
             Lookup::Miss => {}
         }
         c.misses.fetch_add(1, Ordering::Relaxed);
-        self.load_on_miss(hash, key, loader).await
+        self.load_on_miss(hash, key, make_loader()).await
     }
 
     /// The slow path: join the flight of `key` or start one.

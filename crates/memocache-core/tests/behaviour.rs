@@ -655,3 +655,29 @@ async fn borrowed_lookups_work_for_string_keys() {
     c.invalidate("abc").await;
     assert_eq!(c.get("abc").await, None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn lazy_loader_is_built_only_on_a_miss_or_a_due_refresh() {
+    let c = cache(10, 60);
+    let built = calls();
+    let n = calls();
+    let make = |built: &Calls, n: &Calls| {
+        let (built, n) = (built.clone(), n.clone());
+        move || {
+            built.fetch_add(1, SeqCst);
+            counting(&n)
+        }
+    };
+    assert_eq!(c.get_or_load_lazy(1, make(&built, &n)).await.unwrap(), 1);
+    assert_eq!(built.load(SeqCst), 1, "built for the miss");
+    for _ in 0..5 {
+        assert_eq!(c.get_or_load_lazy(1, make(&built, &n)).await.unwrap(), 1);
+    }
+    assert_eq!(built.load(SeqCst), 1, "never built on a fresh hit");
+    advance(Duration::from_secs(11)).await;
+    assert_eq!(c.get_or_load_lazy(1, make(&built, &n)).await.unwrap(), 1);
+    assert_eq!(built.load(SeqCst), 2, "built for the due refresh");
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(c.get_or_load_lazy(1, make(&built, &n)).await.unwrap(), 2);
+    assert_eq!(built.load(SeqCst), 2);
+}

@@ -657,11 +657,15 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         #vis async fn #name #generics (#wrapper_receiver #(#wrapper_params),*) -> #output_ty #where_clause {
             #[allow(clippy::let_unit_value)]
             let __memocache_key: #key_ty = #key_expr;
-            #take_self
-            #(#take_owned)*
             let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
                 ::memocache::__private::cache_of(&#handle_path());
-            let __memocache_load = move || async move { #body_call };
+            // Builds the 'static loader; the cache calls it only on a miss or a due refresh,
+            // so a hit copies no argument.
+            let __memocache_load = move || {
+                #take_self
+                #(#take_owned)*
+                move || async move { #body_call }
+            };
             #nested_body
             #call
         }

@@ -71,9 +71,10 @@ mod options;
 ///
 /// The function's own future must be `Send`: the load runs in a spawned Tokio task, so that
 /// a cancelled caller cannot cancel it for the others. A memoized function must therefore be
-/// called inside a Tokio runtime. Every call, hit or miss, makes the key and the loader's
-/// owned copies of the arguments (`to_owned()` of each `&T`, a clone of `*self`): keep
-/// receivers cheap to clone (state in an `Arc`).
+/// called inside a Tokio runtime. Every call makes the key; the loader's owned copies of the
+/// arguments (`to_owned()` of each `&T`, a clone of `*self`) are made only when the cache needs
+/// a load — on a miss or a due refresh — never on a fresh hit
+/// ([`Cache::get_or_load_lazy`]). Keep receivers cheap to clone all the same (state in an `Arc`).
 ///
 /// # Return types: `Result` and plain values
 /// **`-> Result<T, E>`**: only `Ok` values are cached; an error goes to every caller waiting
@@ -329,6 +330,7 @@ mod options;
 /// [`CacheBuilder`]: https://docs.rs/memocache/latest/memocache/struct.CacheBuilder.html
 /// [`Cache`]: https://docs.rs/memocache/latest/memocache/struct.Cache.html
 /// [`Cache::get_or_load`]: https://docs.rs/memocache/latest/memocache/struct.Cache.html#method.get_or_load
+/// [`Cache::get_or_load_lazy`]: https://docs.rs/memocache/latest/memocache/struct.Cache.html#method.get_or_load_lazy
 /// [Error]: https://docs.rs/memocache/latest/memocache/enum.Error.html
 /// [`Memo`]: https://docs.rs/memocache/latest/memocache/memo/struct.Memo.html
 /// [`Stats`]: https://docs.rs/memocache/latest/memocache/struct.Stats.html

@@ -77,29 +77,40 @@ pub fn cache_of<K, V, F>(memo: &Memo<K, V, F>) -> &'static Cache<K, V> {
     memo.cache
 }
 
-/// A call of a memoized function returning `Result<T, E>`.
-pub async fn load<K, V, E, F, Fut>(cache: &Cache<K, V>, key: K, loader: F) -> Result<V, Error<E>>
+/// A call of a memoized function returning `Result<T, E>`. `make_loader` builds the loader
+/// (copying the arguments) only when the cache needs one.
+pub async fn load<K, V, E, M, F, Fut>(
+    cache: &Cache<K, V>,
+    key: K,
+    make_loader: M,
+) -> Result<V, Error<E>>
 where
     K: Key,
     V: Value,
     E: LoadError,
+    M: FnOnce() -> F,
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<V, E>> + Send + 'static,
 {
-    cache.get_or_load(key, loader).await
+    cache.get_or_load_lazy(key, make_loader).await
 }
 
 /// A call of a memoized function returning a plain value. Its load has no timeout, so it can
 /// only fail by panicking or by being cancelled with the runtime that ran it; the panic then
 /// goes on in the caller, as it would have without `#[memoize]`.
-pub async fn load_plain<K, V, F, Fut>(cache: &Cache<K, V>, key: K, loader: F) -> V
+pub async fn load_plain<K, V, M, F, Fut>(cache: &Cache<K, V>, key: K, make_loader: M) -> V
 where
     K: Key,
     V: Value,
+    M: FnOnce() -> F,
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = V> + Send + 'static,
 {
-    match cache.get_with(key, loader).await {
+    let make = move || {
+        let loader = make_loader();
+        move || async move { Ok::<V, std::convert::Infallible>(loader().await) }
+    };
+    match cache.get_or_load_lazy(key, make).await {
         Ok(value) => value,
         Err(error) => {
             let function = cache.name().unwrap_or("a memoized function");

@@ -537,3 +537,66 @@ async fn the_instantiations_of_a_generic_impl_share_one_cache() {
     assert_eq!(Tagged::<u8>::plus_one_memo().stats().loads_started, 1);
     assert_eq!(Tagged::<&str>::plus_one_memo().stats().hits_fresh, 1);
 }
+
+// --- a hit copies nothing ------------------------------------------------------------------
+
+/// Counts its clones: the loader's copy of `*self` and of a `&Arg` argument.
+static SERVICE_CLONES: Calls = Calls::new();
+static ARG_CLONES: Calls = Calls::new();
+
+struct Service;
+
+impl Clone for Service {
+    fn clone(&self) -> Self {
+        SERVICE_CLONES.bump();
+        Service
+    }
+}
+
+#[derive(Hash, PartialEq, Eq, Debug)]
+struct Arg(u64);
+
+impl Clone for Arg {
+    fn clone(&self) -> Self {
+        ARG_CLONES.bump();
+        Arg(self.0)
+    }
+}
+
+impl Service {
+    #[memoize]
+    async fn lookup(&self, n: u64) -> u64 {
+        n * 2
+    }
+}
+
+#[memoize]
+async fn by_ref_arg(arg: &Arg) -> u64 {
+    arg.0 + 1
+}
+
+#[tokio::test]
+async fn a_hit_clones_neither_self_nor_arguments() {
+    let s = Service;
+    assert_eq!(s.lookup(21).await, 42);
+    assert_eq!(
+        SERVICE_CLONES.get(),
+        1,
+        "the miss clones self for its loader"
+    );
+    for _ in 0..10 {
+        assert_eq!(s.lookup(21).await, 42);
+    }
+    assert_eq!(SERVICE_CLONES.get(), 1, "hits clone nothing");
+
+    let a = Arg(7);
+    assert_eq!(by_ref_arg(&a).await, 8);
+    // the key is an owned copy on every call; the loader's copy (and the cache's own key
+    // copies for its flight) only on the miss
+    let after_miss = ARG_CLONES.get();
+    assert!(after_miss >= 2, "key and loader copies on the miss");
+    for _ in 0..10 {
+        assert_eq!(by_ref_arg(&a).await, 8);
+    }
+    assert_eq!(ARG_CLONES.get(), after_miss + 10, "hits copy the key only");
+}
