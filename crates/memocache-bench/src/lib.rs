@@ -3,6 +3,8 @@
 //! - [`dogpile`]: py-memoize's dog-piling scenario (backend calls, waiting requests);
 //! - [`trace`]: cacheme's 200k-request Zipf trace drained by 1k–100k workers;
 //! - [`batch`]: cacheme's batch `get_all` scenario;
+//! - [`policy`]: eviction policies and in-memory speed next to moka, quick_cache, cached, `lru`
+//!   and a `Mutex<HashMap>` (hit latency, throughput, hit ratio, bytes per entry);
 //! - [`chart`]: SVG charts of `trace` results for BENCHMARKS.md;
 //! - [`zipf`], [`floor`], [`measure`], [`report`]: the key generator, the Bélády / LRU floors,
 //!   CPU time / latency / progress, and result rows.
@@ -13,6 +15,7 @@ pub mod chart;
 pub mod dogpile;
 pub mod floor;
 pub mod measure;
+pub mod policy;
 pub mod published;
 pub mod remote;
 pub mod report;

@@ -4,7 +4,11 @@
 
 use clap::{Parser, Subcommand};
 
-use memocache_bench::{batch, chart, dogpile, headline, report, trace, Opts};
+use memocache_bench::{batch, chart, dogpile, headline, policy, report, trace, Opts};
+
+/// Counts live heap bytes for `policy`'s memory table (one relaxed add per allocation).
+#[global_allocator]
+static ALLOC: policy::CountingAlloc = policy::CountingAlloc;
 
 #[derive(Parser, Debug)]
 #[command(name = "memocache-bench", about = "memocache's workload runner")]
@@ -30,6 +34,10 @@ enum Command {
     Batch(batch::Args),
     /// SVG charts of `trace --json` results (for BENCHMARKS.md).
     Chart(chart::Args),
+    /// Eviction policies and in-memory speed: hit latency, throughput, hit ratio (pingora
+    /// TinyUFO's grid and variants), bytes per entry; memocache next to moka, quick_cache,
+    /// cached, lru and a Mutex<HashMap>.
+    Policy(policy::Args),
 }
 
 /// Prints the rows: JSON lines on stdout with `--json` (tables on stderr), else tables on
@@ -54,6 +62,18 @@ async fn main() {
         Some(Command::Dogpile) => dogpile::run_cli(&opts).await,
         Some(Command::Trace(args)) => trace::run(&args, &opts).await,
         Some(Command::Batch(args)) => batch::run(&args),
+        Some(Command::Policy(args)) => {
+            let report = policy::run(&args, &opts);
+            if cli.json {
+                for r in &report.rows {
+                    println!("{}", r.to_json());
+                }
+                eprint!("{}", report.text);
+            } else {
+                print!("{}", report.text);
+            }
+            Vec::new()
+        }
         Some(Command::Chart(args)) => {
             if let Err(e) = chart::run(&args) {
                 eprintln!("memocache-bench chart: {e}");
