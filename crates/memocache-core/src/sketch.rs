@@ -17,6 +17,8 @@ const SEEDS: [u64; 4] = [
     0xcbf2_9ce4_8422_2325,
 ];
 
+/// Smallest capacity a sketch is sized for.
+const MIN_CAPACITY: usize = 128;
 /// Counters saturate at 15.
 const MAX_COUNT: u64 = 15;
 /// Halve each 4-bit counter of a word at once.
@@ -83,8 +85,12 @@ pub(crate) struct FrequencySketch {
 
 impl FrequencySketch {
     /// A sketch for a shard holding about `capacity` entries.
+    /// Small shards get the sketch of a 128-entry one (as moka does): with fewer counters
+    /// and a sample of a few hundred additions, frequencies are halved before they mean
+    /// anything.
     pub(crate) fn new(capacity: usize, doorkeeper: bool) -> Self {
-        let words = capacity.clamp(8, 1 << 30).next_power_of_two();
+        let capacity = capacity.max(MIN_CAPACITY);
+        let words = capacity.min(1 << 30).next_power_of_two();
         FrequencySketch {
             table: vec![0; words].into_boxed_slice(),
             mask: words as u64 - 1,
@@ -183,7 +189,7 @@ mod tests {
 
     #[test]
     fn resets_after_the_sample() {
-        let mut s = FrequencySketch::new(16, false);
+        let mut s = FrequencySketch::new(MIN_CAPACITY, false);
         for _ in 0..5 {
             s.increment(7);
         }
