@@ -437,12 +437,9 @@ pub async fn run_redis_row(
         .name(contestant.name())
         .tier(Tier::new(server.store.typed::<u64, u64>(ns, codec)).timeout(timeout));
     let (builder, memory) = match contestant {
-        // memocache always has its in-memory store; a 1 ns cap on what it keeps makes every
-        // request that is not coalesced read Redis, as cacheme's Redis-only node does.
-        Contestant::MemocacheRedis => (
-            builder.memory_expire_cap(Duration::from_nanos(1)),
-            "none".to_string(),
-        ),
+        // No in-memory tier: every request that is not coalesced reads Redis, as cacheme's
+        // Redis-only node does.
+        Contestant::MemocacheRedis => (builder.without_memory_tier(), "none".to_string()),
         Contestant::MemocacheMemoryRedis => (
             builder
                 .capacity(p.tier_capacity)

@@ -56,6 +56,7 @@ pub struct CacheBuilder<K, V> {
     listener: Option<Listener<K, V>>,
     tiers: Vec<Tier<K, V>>,
     memory_cap: Option<Duration>,
+    memory: bool,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -75,6 +76,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
             listener: None,
             tiers: Vec::new(),
             memory_cap: None,
+            memory: true,
             _types: PhantomData,
         }
     }
@@ -96,6 +98,7 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("eviction_listener", &self.listener.is_some())
             .field("tiers", &self.tiers)
             .field("memory_cap", &self.memory_cap)
+            .field("memory", &self.memory)
             .finish()
     }
 }
@@ -247,6 +250,27 @@ where
         self
     }
 
+    /// Writes nothing to the in-memory store: values live only in the storage tiers (a
+    /// remote-only cache, such as cacheme's Redis-only node), and every request reads the
+    /// tiers, still inside the single flight (N concurrent requests for a key cause one tier
+    /// read and at most one loader call). Without any tier the cache stores nothing at all and
+    /// only coalesces concurrent loads of a key (Go's `singleflight`).
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let dedup: memocache::Cache<u32, u32> =
+    ///     memocache::Cache::builder().without_memory_tier().build().unwrap();
+    /// assert_eq!(dedup.get_with(1, || async { 10 }).await.unwrap(), 10);
+    /// assert_eq!(dedup.len(), 0); // nothing kept: the next call loads again
+    /// # }
+    /// ```
+    pub fn without_memory_tier(mut self) -> Self {
+        self.memory = false;
+        self
+    }
+
     /// Builds the cache, or says which option is invalid.
     pub fn build(self) -> Result<Cache<K, V>, BuildError> {
         if self.capacity == 0 {
@@ -288,6 +312,7 @@ where
             listener: self.listener,
             tiers: Tiers::new(self.tiers),
             memory_cap: self.memory_cap,
+            memory: self.memory,
         }))
     }
 }

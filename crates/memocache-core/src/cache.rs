@@ -50,6 +50,8 @@ pub(crate) struct Config<K, V> {
     pub(crate) tiers: Option<Tiers<K, V>>,
     /// Entries written to memory expire at most this long after being written.
     pub(crate) memory_cap: Option<Duration>,
+    /// `false`: nothing is written to the in-memory store (`without_memory_tier`).
+    pub(crate) memory: bool,
 }
 
 struct Inner<K, V> {
@@ -634,6 +636,9 @@ where
                 update_after,
                 mut expire_after,
             } => {
+                if !inner.config.memory {
+                    return;
+                }
                 if let Some(cap) = inner.config.memory_cap {
                     expire_after = expire_after.min(cap);
                 }
@@ -659,6 +664,9 @@ where
     /// Stores an entry read from a tier in memory, keeping its wall-clock deadlines (cut by
     /// the memory cap). The caller holds the flight lock of `key`.
     fn store_entry(&self, hash: u64, key: K, entry: &StoredEntry<V>) {
+        if !self.inner.config.memory {
+            return;
+        }
         let now = SystemTime::now();
         let entry = entry.clone().capped(now, self.inner.config.memory_cap);
         let Some(ttl) = entry.time_to_live(now) else {

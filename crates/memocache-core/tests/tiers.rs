@@ -322,3 +322,72 @@ async fn memory_storage_entries_expire_while_stored() {
         "a lifespan that has passed is a miss"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn without_a_memory_tier_values_live_only_in_the_tiers() {
+    let lower = Probe::new(false);
+    let cache: Cache<u32, u64> = Cache::builder()
+        .without_memory_tier()
+        .tier(Tier::new(lower.clone()))
+        .build()
+        .unwrap();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let load = |loads: &Arc<AtomicUsize>| {
+        let loads = loads.clone();
+        move || async move {
+            loads.fetch_add(1, SeqCst);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok::<_, String>(7)
+        }
+    };
+    // 20 concurrent misses: one tier read, one load, one tier write
+    let waiters: Vec<_> = (0..20)
+        .map(|_| {
+            let (cache, load) = (cache.clone(), load(&loads));
+            tokio::spawn(async move { cache.get_or_load(1, load).await.unwrap() })
+        })
+        .collect();
+    for w in waiters {
+        assert_eq!(w.await.unwrap(), 7);
+    }
+    assert_eq!(loads.load(SeqCst), 1);
+    assert_eq!(lower.gets.load(SeqCst), 1);
+    assert_eq!(lower.sets.load(SeqCst), 1);
+    assert_eq!(cache.len(), 0, "nothing in memory");
+    // the next request reads the tier again (no memory hit) and does not load
+    assert_eq!(cache.get_or_load(1, load(&loads)).await.unwrap(), 7);
+    assert_eq!(lower.gets.load(SeqCst), 2);
+    assert_eq!(loads.load(SeqCst), 1);
+    assert_eq!(cache.len(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_any_tier_the_cache_only_coalesces() {
+    let cache: Cache<u32, u64> = Cache::builder().without_memory_tier().build().unwrap();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let waiters: Vec<_> = (0..50)
+        .map(|_| {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_with(1, move || async move {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        loads.fetch_add(1, SeqCst) as u64
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for w in waiters {
+        assert_eq!(w.await.unwrap(), 0);
+    }
+    assert_eq!(loads.load(SeqCst), 1, "concurrent calls coalesce");
+    let l = loads.clone();
+    let again = cache
+        .get_with(1, move || async move { l.fetch_add(1, SeqCst) as u64 })
+        .await
+        .unwrap();
+    assert_eq!(again, 1, "nothing was kept: the next call loads again");
+    assert_eq!(cache.len(), 0);
+}
