@@ -351,7 +351,6 @@ where
         let inner = &*self.inner;
         let hash = inner.store.hash(&key);
         let c = self.count();
-        c.requests.fetch_add(1, Ordering::Relaxed);
         match inner.store.get(hash, &key, Instant::now()) {
             Lookup::Fresh(v) => {
                 c.hits_fresh.fetch_add(1, Ordering::Relaxed);
@@ -559,7 +558,6 @@ where
     {
         let inner = &*self.inner;
         let c = self.count();
-        c.requests.fetch_add(1, Ordering::Relaxed);
         let hash = inner.store.hash(key);
         match inner.store.get(hash, key, Instant::now()) {
             Lookup::Fresh(v) => {

@@ -432,7 +432,7 @@ impl Policy {
 }
 
 /// Caffeine's hill climber, shared by all shards of a store so its hit-rate samples are
-/// large (`10 × capacity` requests, at least 10,000) and every shard moves its window together. Shards add
+/// large (`10 × capacity` requests, at least 1,000) and every shard moves its window together. Shards add
 /// their hits (per drained batch) and misses (per new entry) to relaxed counters; the one that
 /// completes a sample takes the mutex (once per sample) and moves the window share.
 pub(crate) struct HillClimber {

@@ -17,7 +17,6 @@ const STRIPES: usize = 16;
 /// The counters, one field each; a stripe holds one of these.
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) requests: AtomicU64,
     pub(crate) hits_fresh: AtomicU64,
     pub(crate) hits_stale: AtomicU64,
     pub(crate) misses: AtomicU64,
@@ -76,7 +75,6 @@ impl StatsCounter {
     pub(crate) fn snapshot(&self) -> Stats {
         let mut s = Stats::default();
         for c in self.stripes.iter() {
-            s.requests += c.requests.load(Relaxed);
             s.hits_fresh += c.hits_fresh.load(Relaxed);
             s.hits_stale += c.hits_stale.load(Relaxed);
             s.misses += c.misses.load(Relaxed);
@@ -92,14 +90,16 @@ impl StatsCounter {
             s.refreshes_succeeded += c.refreshes_succeeded.load(Relaxed);
             s.refreshes_failed += c.refreshes_failed.load(Relaxed);
         }
+        s.requests = s.hits_fresh + s.hits_stale + s.misses;
         s
     }
 }
 
 /// A snapshot of a cache's counters, from [`Cache::stats`](crate::Cache::stats).
 ///
-/// Every request is counted exactly once as a fresh hit, a stale hit or a miss, so
-/// `requests == hits() + misses` once no request is in progress. A miss either started a
+/// Every request is counted exactly once as a fresh hit, a stale hit or a miss, and
+/// `requests` is their sum (`requests == hits() + misses`; no separate counter on the hit
+/// path). A miss either started a
 /// load or joined one already in flight (`coalesced`). Loads started by misses are counted in
 /// `loads_*`; background refreshes of stale entries in `refreshes_*`.
 ///

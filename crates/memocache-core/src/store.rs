@@ -36,6 +36,9 @@ pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
 /// A user eviction listener.
 pub(crate) type Listener<K, V> = Arc<dyn Fn(K, V, RemovalCause) + Send + Sync>;
 
+/// New entries a shard counts before telling the hill climber.
+const CLIMBER_BATCH: u32 = 32;
+
 /// No limit on hits.
 const UNLIMITED: u32 = u32::MAX;
 /// `refresh` packs the failures in a row (top 8 bits) and the backoff deadline in
@@ -123,6 +126,9 @@ struct Shard<K, V> {
     capacity: u64,
     /// Slab growth stops here (the capacity in entries; unbounded with a weigher).
     max_nodes: usize,
+    /// New entries not yet reported to the hill climber (reported in batches, so writers do
+    /// not all write its shared counters).
+    unreported_misses: u32,
 }
 
 type PaddedShard<K, V> = CachePadded<RwLock<Shard<K, V>>>;
@@ -327,6 +333,7 @@ where
                     wheel: TimerWheel::new(0),
                     capacity: cap,
                     max_nodes: if weighted { usize::MAX } else { entries },
+                    unreported_misses: 0,
                 }))
             })
             .collect();
@@ -519,7 +526,11 @@ where
             let Shard { table, nodes, .. } = shard;
             table.insert_unique(hash, i, |&x| self.hasher.hash_one(&nodes[x as usize].key));
             if let Some(climber) = &self.climber {
-                climber.record(0, 1);
+                shard.unreported_misses += 1;
+                if shard.unreported_misses >= CLIMBER_BATCH {
+                    climber.record(0, u64::from(shard.unreported_misses));
+                    shard.unreported_misses = 0;
+                }
             }
             shard.policy.on_insert(&mut shard.nodes, i, hash);
             shard.wheel.schedule(&mut shard.nodes, i);
