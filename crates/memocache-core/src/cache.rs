@@ -500,16 +500,9 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        let c = self.count();
-        match kind {
-            // With tiers, a load counts when it calls the loader (a tier may answer instead).
-            Kind::Load if self.inner.config.tiers.is_none() => {
-                c.loads_started.fetch_add(1, Ordering::Relaxed);
-            }
-            Kind::Load => {}
-            Kind::Refresh => {
-                c.refreshes_started.fetch_add(1, Ordering::Relaxed);
-            }
+        // A load counts when its loader runs (in `run_load`: a tier may answer instead).
+        if kind == Kind::Refresh {
+            self.count().refreshes_started.fetch_add(1, Ordering::Relaxed);
         }
         let state = Arc::new(FlightState {
             store: AtomicBool::new(true),
@@ -912,7 +905,7 @@ where
     let outcome: Outcome<V> = if let Some(e) = tier_error {
         Err(FlightError::Storage(e))
     } else {
-        if tiers.is_some() && kind == Kind::Load {
+        if kind == Kind::Load {
             c.loads_started.fetch_add(1, Ordering::Relaxed);
         }
         let timeout = inner.config.method_timeout;
