@@ -509,7 +509,7 @@ where
             error_type: TypeId::of::<E>(),
         });
         let task = run_load(
-            Arc::clone(&self.inner),
+            self.clone(),
             hash,
             key.clone(),
             Arc::clone(&state),
@@ -832,7 +832,7 @@ impl<K: Hash + Eq, V> Drop for Retire<'_, K, V> {
 /// the flight in one critical section.
 #[allow(clippy::too_many_arguments)]
 async fn run_load<K, V, F, Fut, E>(
-    inner: Arc<Inner<K, V>>,
+    cache: Cache<K, V>,
     hash: u64,
     key: K,
     state: Arc<FlightState>,
@@ -847,15 +847,13 @@ where
     Fut: Future<Output = Result<V, E>> + Send + 'static,
     E: Send + Sync + 'static,
 {
+    let inner = &*cache.inner;
     let mut retire = Retire {
-        inner: &inner,
+        inner,
         hash,
         key: &key,
         state: &state,
         armed: true,
-    };
-    let cache = Cache {
-        inner: Arc::clone(&inner),
     };
     let name = cache.cache_name();
     let c = inner.stats.local();
