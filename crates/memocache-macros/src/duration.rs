@@ -2,18 +2,20 @@
 
 use std::time::Duration;
 
+/// The units, largest first, with their length in nanoseconds.
+const UNITS: [(&str, u128); 7] = [
+    ("d", 86_400_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("m", 60_000_000_000),
+    ("s", 1_000_000_000),
+    ("ms", 1_000_000),
+    ("us", 1_000),
+    ("ns", 1),
+];
+
 /// Parses a sequence of `<integer><unit>` parts, units in decreasing order, each at most once:
 /// `d`, `h`, `m`, `s`, `ms`, `us`, `ns`. Returns a message saying what is wrong otherwise.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    const UNITS: [(&str, u128); 7] = [
-        ("d", 86_400_000_000_000),
-        ("h", 3_600_000_000_000),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-        ("ns", 1),
-    ];
     let help = "write a duration such as \"200ms\", \"30s\", \"10m\", \"2h\" or \"1h30m\" \
                 (units d, h, m, s, ms, us, ns, largest first)";
     if text.is_empty() {
@@ -65,15 +67,7 @@ pub(crate) fn display(d: Duration) -> String {
         return "0s".to_string();
     }
     let mut out = String::new();
-    for (unit, size) in [
-        ("d", 86_400_000_000_000u128),
-        ("h", 3_600_000_000_000),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-        ("ns", 1),
-    ] {
+    for (unit, size) in UNITS {
         if nanos >= size {
             out.push_str(&format!("{}{unit}", nanos / size));
             nanos %= size;
