@@ -2,31 +2,21 @@
 //! binary: every row parses as JSON, and every cache made exactly one loader call per distinct
 //! key requested (perfect single flight) at 1,000 and 10,000 workers.
 
-use std::process::Command;
+mod common;
 
-use serde_json::Value;
+use common::run_runner;
 
 #[test]
 fn quick_trace_memory_rows_load_each_distinct_key_once() {
-    let out = Command::new(env!("CARGO_BIN_EXE_memocache-bench"))
-        .args([
-            "trace",
-            "--quick",
-            "--json",
-            "--rows",
-            "memory",
-            "--workers",
-            "1000,10000",
-        ])
-        .output()
-        .expect("the runner starts");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "runner failed: {stderr}");
-    let rows: Vec<Value> = String::from_utf8(out.stdout)
-        .expect("UTF-8 output")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let (rows, stderr) = run_runner(&[
+        "trace",
+        "--quick",
+        "--json",
+        "--rows",
+        "memory",
+        "--workers",
+        "1000,10000",
+    ]);
     let mut seen = Vec::new();
     for r in &rows {
         assert_eq!(r["scenario"], "trace", "{r}");

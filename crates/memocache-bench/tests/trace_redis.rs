@@ -4,8 +4,9 @@
 //! once per distinct key; the server counted at least the GETs the cache made; the row's
 //! namespace is gone afterwards. A loud SKIP when no server answers, a failure under `CI`.
 
-use std::process::Command;
+mod common;
 
+use common::run_runner;
 use memocache::redis::redis::{self, Commands};
 use serde_json::Value;
 
@@ -22,26 +23,17 @@ fn leftover_keys(url: &str) -> usize {
 fn quick_trace_redis_rows_read_redis_once_per_key_with_an_unbounded_memory_tier() {
     let url =
         std::env::var("MEMOCACHE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let out = Command::new(env!("CARGO_BIN_EXE_memocache-bench"))
-        .args([
-            "trace",
-            "--quick",
-            "--json",
-            "--rows",
-            "redis",
-            "--workers",
-            "1000",
-        ])
-        .args(["--redis", &url])
-        .output()
-        .expect("the runner starts");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "runner failed: {stderr}");
-    let rows: Vec<Value> = String::from_utf8(out.stdout)
-        .expect("UTF-8 output")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let (rows, _tables) = run_runner(&[
+        "trace",
+        "--quick",
+        "--json",
+        "--rows",
+        "redis",
+        "--workers",
+        "1000",
+        "--redis",
+        &url,
+    ]);
     let trace: Vec<&Value> = rows.iter().filter(|r| r["scenario"] == "trace").collect();
     assert_eq!(trace.len(), 3, "three Redis rows: {rows:?}");
     if let Some(why) = trace[0]["skipped"].as_str() {

@@ -502,7 +502,9 @@ where
     {
         // A load counts when its loader runs (in `run_load`: a tier may answer instead).
         if kind == Kind::Refresh {
-            self.count().refreshes_started.fetch_add(1, Ordering::Relaxed);
+            self.count()
+                .refreshes_started
+                .fetch_add(1, Ordering::Relaxed);
         }
         let state = Arc::new(FlightState {
             store: AtomicBool::new(true),
