@@ -281,6 +281,44 @@ where
     /// nor affects the other waiters; the load runs to completion (or to the method timeout)
     /// and stores its value. No key is ever left marked as loading.
     ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use std::convert::Infallible;
+    /// use memocache::Cache;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cache: Cache<u32, u32> = Cache::new();
+    /// let (release, gate) = tokio::sync::oneshot::channel::<()>();
+    /// let first = tokio::spawn({
+    ///     let cache = cache.clone();
+    ///     async move {
+    ///         cache
+    ///             .get_or_load(1, || async move {
+    ///                 gate.await.ok(); // a slow backend
+    ///                 Ok::<_, Infallible>(7)
+    ///             })
+    ///             .await
+    ///     }
+    /// });
+    /// while cache.loads_in_flight() == 0 {
+    ///     tokio::task::yield_now().await;
+    /// }
+    /// first.abort(); // the caller whose loader is running goes away...
+    /// let second = tokio::spawn({
+    ///     let cache = cache.clone();
+    ///     // ...a later caller joins the same load; its own loader is never called
+    ///     async move { cache.get_or_load(1, || async { Ok::<u32, Infallible>(0) }).await }
+    /// });
+    /// while cache.stats().coalesced == 0 {
+    ///     tokio::task::yield_now().await;
+    /// }
+    /// release.send(()).unwrap();
+    /// assert_eq!(second.await.unwrap().unwrap(), 7);
+    /// assert_eq!(cache.stats().loads_started, 1);
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Load`] with the loader's error, [`Error::Timeout`] when the loader ran longer
     /// than the method timeout (it is then dropped), [`Error::Panicked`] when it panicked,
@@ -291,6 +329,29 @@ where
     /// A panic inside `loader` does not unwind into the caller: it is caught and every waiter
     /// gets [`Error::Panicked`] with the panic message. This method panics only when called
     /// outside a Tokio runtime, as `tokio::spawn` does.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use memocache::{Cache, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cache: Cache<u32, u32> = Cache::new();
+    /// let err = cache
+    ///     .get_or_load(1, || async {
+    ///         if true {
+    ///             panic!("driver bug");
+    ///         }
+    ///         Ok::<u32, std::io::Error>(0)
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(&err, Error::Panicked(message) if &**message == "driver bug"));
+    /// // Nothing was stored and nothing is poisoned: the next request loads again.
+    /// let v = cache.get_or_load(1, || async { Ok::<_, std::io::Error>(5) }).await.unwrap();
+    /// assert_eq!(v, 5);
+    /// # }
+    /// ```
     pub async fn get_or_load<F, Fut, E>(&self, key: K, loader: F) -> Result<V, Error<E>>
     where
         F: FnOnce() -> Fut + Send + 'static,
