@@ -129,6 +129,9 @@ where
 
     /// Age after which an entry is stale: served at once while one background refresh
     /// replaces it (default 10 minutes). Must not exceed `expire_after`.
+    ///
+    /// Deadlines are checked against a coarse clock (the kernel tick, 1–4 ms on Linux), or
+    /// Tokio's clock with the `test-util` feature (see the crate docs on paused time).
     pub fn update_after(mut self, after: Duration) -> Self {
         self.update_after = after;
         self

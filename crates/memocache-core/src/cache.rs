@@ -15,7 +15,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +23,7 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use crate::builder::CacheBuilder;
+use crate::clock::Clock;
 use crate::entry::{EntryBuilder, FixedLifespan, Lifespan};
 use crate::error::Error;
 use crate::flight::{panic_message, Flight, FlightError, FlightState, Flights, Outcome, Table};
@@ -150,12 +151,6 @@ where
     }
 }
 
-/// Deadline `d` after `now`, saturating far in the future instead of overflowing.
-pub(crate) fn deadline(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
 impl<K, V> Cache<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -219,9 +214,10 @@ where
         }
     }
 
+    /// Adds `n` to the statistics counter `pick` chooses.
     #[inline]
-    fn count(&self) -> &Counters {
-        self.inner.stats.local()
+    fn count(&self, pick: impl FnOnce(&Counters) -> &AtomicU64, n: u64) {
+        self.inner.stats.add(pick, n);
     }
 
     /// Returns the value of `key`, loading it with `loader` if the cache has no servable value.
@@ -411,14 +407,13 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.store.hash(&key);
-        let c = self.count();
-        match inner.store.get(hash, &key, Instant::now()) {
+        match inner.store.get(hash, &key) {
             Lookup::Fresh(v) => {
-                c.hits_fresh.fetch_add(1, Ordering::Relaxed);
+                self.count(|c| &c.hits_fresh, 1);
                 return Ok(self.post(v));
             }
             Lookup::Stale { value, refresh_due } => {
-                c.hits_stale.fetch_add(1, Ordering::Relaxed);
+                self.count(|c| &c.hits_stale, 1);
                 if refresh_due {
                     self.start_refresh(hash, key, make_loader());
                 }
@@ -426,8 +421,10 @@ where
             }
             Lookup::Miss => {}
         }
-        c.misses.fetch_add(1, Ordering::Relaxed);
-        self.load_on_miss(hash, key, make_loader()).await
+        self.count(|c| &c.misses, 1);
+        // Out of line (boxed): the hit path's future stays small, which is what every hit
+        // moves when it is pinned.
+        Box::pin(self.load_on_miss(hash, key, make_loader())).await
     }
 
     /// The slow path: join the flight of `key` or start one.
@@ -481,7 +478,7 @@ where
                 Step::Joined(flight) => flight,
             };
             if first {
-                self.count().coalesced.fetch_add(1, Ordering::Relaxed);
+                self.count(|c| &c.coalesced, 1);
                 first = false;
             }
             let same_type = joined.state.error_type == TypeId::of::<E>();
@@ -502,7 +499,7 @@ where
 
     /// A value servable from the store right now, without counting a request.
     fn servable(&self, hash: u64, key: &K) -> Option<V> {
-        match self.inner.store.get(hash, key, Instant::now()) {
+        match self.inner.store.get(hash, key) {
             Lookup::Fresh(v) | Lookup::Stale { value: v, .. } => Some(v),
             Lookup::Miss => None,
         }
@@ -563,9 +560,7 @@ where
     {
         // A load counts when its loader runs (in `run_load`: a tier may answer instead).
         if kind == Kind::Refresh {
-            self.count()
-                .refreshes_started
-                .fetch_add(1, Ordering::Relaxed);
+            self.count(|c| &c.refreshes_started, 1);
         }
         let state = Arc::new(FlightState {
             store: AtomicBool::new(true),
@@ -613,23 +608,29 @@ where
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let inner = &*self.inner;
-        let c = self.count();
         let hash = inner.store.hash(key);
-        match inner.store.get(hash, key, Instant::now()) {
+        match inner.store.get(hash, key) {
             Lookup::Fresh(v) => {
-                c.hits_fresh.fetch_add(1, Ordering::Relaxed);
+                self.count(|c| &c.hits_fresh, 1);
                 return Some(self.post(v));
             }
             Lookup::Stale { value, .. } => {
-                c.hits_stale.fetch_add(1, Ordering::Relaxed);
+                self.count(|c| &c.hits_stale, 1);
                 return Some(self.post(value));
             }
             Lookup::Miss => {
-                c.misses.fetch_add(1, Ordering::Relaxed);
+                self.count(|c| &c.misses, 1);
             }
         }
+        inner.config.tiers.as_ref()?;
+        // Out of line (boxed): the hit path's future stays small.
+        Box::pin(self.get_from_tiers(hash, key.to_owned())).await
+    }
+
+    /// `get` after a memory miss, with storage tiers.
+    async fn get_from_tiers(&self, hash: u64, key: K) -> Option<V> {
+        let inner = &*self.inner;
         let tiers = inner.config.tiers.as_ref()?;
-        let key = key.to_owned();
         let found = tiers.read(self.cache_name(), &key).await.ok()??;
         if found.index > 0 {
             let _ = tiers
@@ -671,7 +672,9 @@ where
             self.store_value(&mut table, hash, key, value, lifespan);
         }
         if let (Some(tiers), Some((key, value))) = (inner.config.tiers.as_ref(), tier_write) {
-            let _ = write_tiers(tiers, self.cache_name(), &key, value, lifespan).await;
+            // Boxed: a memory-only insert's future stays small.
+            let write = write_tiers(tiers, self.cache_name(), &key, value, lifespan);
+            let _ = Box::pin(write).await;
         }
     }
 
@@ -696,17 +699,18 @@ where
                 if let Some(cap) = inner.config.memory_cap {
                     expire_after = expire_after.min(cap);
                 }
-                let now = Instant::now();
+                let now = inner.store.now();
                 let evicted = inner.store.insert(
                     hash,
                     key,
                     value,
-                    deadline(now, update_after.min(expire_after)),
-                    deadline(now, expire_after),
+                    now,
+                    Clock::deadline(now, update_after.min(expire_after)),
+                    Clock::deadline(now, expire_after),
                     inner.config.max_hits,
                 );
                 if evicted > 0 {
-                    self.count().evictions.fetch_add(evicted, Ordering::Relaxed);
+                    self.count(|c| &c.evictions, evicted);
                 }
             }
             Lifespan::DoNotStore => {
@@ -727,17 +731,18 @@ where
             return;
         };
         let to_update = entry.update_at.duration_since(now).unwrap_or_default();
-        let t = Instant::now();
+        let t = self.inner.store.now();
         let evicted = self.inner.store.insert(
             hash,
             key,
             entry.value,
-            deadline(t, to_update),
-            deadline(t, ttl),
+            t,
+            Clock::deadline(t, to_update),
+            Clock::deadline(t, ttl),
             self.inner.config.max_hits,
         );
         if evicted > 0 {
-            self.count().evictions.fetch_add(evicted, Ordering::Relaxed);
+            self.count(|c| &c.evictions, evicted);
         }
     }
 
@@ -919,7 +924,6 @@ where
         armed: true,
     };
     let name = cache.cache_name();
-    let c = inner.stats.local();
     let tiers = inner.config.tiers.as_ref();
 
     // 1. The tiers below the memory, in order.
@@ -951,7 +955,7 @@ where
                         }
                     }
                     if kind == Kind::Refresh {
-                        c.refreshes_succeeded.fetch_add(1, Ordering::Relaxed);
+                        inner.stats.add(|c| &c.refreshes_succeeded, 1);
                     }
                     return Ok(value);
                 }
@@ -967,7 +971,7 @@ where
         Err(FlightError::Storage(e))
     } else {
         if kind == Kind::Load {
-            c.loads_started.fetch_add(1, Ordering::Relaxed);
+            inner.stats.add(|c| &c.loads_started, 1);
         }
         let timeout = inner.config.method_timeout;
         let start = Instant::now();
@@ -978,14 +982,15 @@ where
             Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
             Err(_) => Err(FlightError::Timeout(timeout)),
         };
-        c.load_nanos
-            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        inner
+            .stats
+            .add(|c| &c.load_nanos, start.elapsed().as_nanos() as u64);
         if kind == Kind::Load {
             // `load_*` count the loader's own outcomes (a tier failure after it is a tier's).
             if outcome.is_ok() {
-                c.load_successes.fetch_add(1, Ordering::Relaxed);
+                inner.stats.add(|c| &c.load_successes, 1);
             } else {
-                c.load_failures.fetch_add(1, Ordering::Relaxed);
+                inner.stats.add(|c| &c.load_failures, 1);
             }
         }
         outcome
@@ -1009,17 +1014,17 @@ where
 
     if kind == Kind::Refresh {
         if outcome.is_ok() {
-            c.refreshes_succeeded.fetch_add(1, Ordering::Relaxed);
+            inner.stats.add(|c| &c.refreshes_succeeded, 1);
         } else {
-            c.refreshes_failed.fetch_add(1, Ordering::Relaxed);
+            inner.stats.add(|c| &c.refreshes_failed, 1);
         }
     }
     match &outcome {
         Err(FlightError::Timeout(_)) => {
-            c.timeouts.fetch_add(1, Ordering::Relaxed);
+            inner.stats.add(|c| &c.timeouts, 1);
         }
         Err(FlightError::Panicked(_)) => {
-            c.panics.fetch_add(1, Ordering::Relaxed);
+            inner.stats.add(|c| &c.panics, 1);
         }
         _ => {}
     }
@@ -1050,7 +1055,7 @@ where
                 cache.store_value(&mut table, hash, key.clone(), v.clone(), ls);
             }
             Err(_) if kind == Kind::Refresh => {
-                inner.store.note_refresh_failure(hash, &key, Instant::now());
+                inner.store.note_refresh_failure(hash, &key);
             }
             _ => {}
         }

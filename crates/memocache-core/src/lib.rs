@@ -27,6 +27,7 @@
 mod buffer;
 pub mod builder;
 pub mod cache;
+mod clock;
 pub mod codec;
 pub mod entry;
 pub mod error;

@@ -357,13 +357,9 @@ impl Policy {
         self.lists.iter().map(|l| l.weight).sum()
     }
 
-    /// The next node to evict while the shard is over capacity; `hash_of` gives a node's key
-    /// hash (for the frequency duel). `None` only when the shard is empty.
-    pub(crate) fn victim<N: Linked>(
-        &mut self,
-        nodes: &[N],
-        hash_of: impl Fn(&N) -> u64,
-    ) -> Option<u32> {
+    /// The next node to evict while the shard is over capacity; `hash_of` gives the key hash
+    /// of the node at an index (for the frequency duel). `None` only when the shard is empty.
+    pub(crate) fn victim(&mut self, hash_of: impl Fn(u32) -> u64) -> Option<u32> {
         let [window, probation, protected] = &self.lists;
         let Some(t) = &mut self.tlfu else {
             return (!probation.is_empty()).then_some(probation.head);
@@ -385,8 +381,8 @@ impl Policy {
                 Some(c)
             }
             (c, Some(v)) => {
-                let fc = t.sketch.frequency(hash_of(&nodes[c as usize]));
-                let fv = t.sketch.frequency(hash_of(&nodes[v as usize]));
+                let fc = t.sketch.frequency(hash_of(c));
+                let fv = t.sketch.frequency(hash_of(v));
                 let admit = fc > fv || (fc >= ADMIT_HASHDOS_THRESHOLD && t.random() & 127 == 0);
                 if admit {
                     Some(v)

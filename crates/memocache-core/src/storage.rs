@@ -25,6 +25,7 @@ use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::codec::{Codec, DecodeError, EncodeError};
 use crate::key::{CacheKey, Namespace};
 use crate::policy::{EvictionPolicy, RemovalCause};
@@ -521,8 +522,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = tokio::time::Instant::now();
-        match self.store.get(self.store.hash(key), key, now) {
+        match self.store.get(self.store.hash(key), key) {
             Lookup::Fresh(e) | Lookup::Stale { value: e, .. } => Some(e),
             Lookup::Miss => None,
         }
@@ -536,14 +536,15 @@ where
                 self.store.remove(hash, &key, RemovalCause::Explicit);
             }
             Some(ttl) => {
-                let t = tokio::time::Instant::now();
+                let t = self.store.now();
                 let to_update = entry.update_at.duration_since(now).unwrap_or_default();
                 self.store.insert(
                     hash,
                     key,
                     entry,
-                    crate::cache::deadline(t, to_update),
-                    crate::cache::deadline(t, ttl),
+                    t,
+                    Clock::deadline(t, to_update),
+                    Clock::deadline(t, ttl),
                     None,
                 );
             }

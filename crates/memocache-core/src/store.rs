@@ -2,7 +2,7 @@
 //! of the capacity (in entries, or in weight with a weigher), ordered for eviction by the
 //! configured [`EvictionPolicy`], and swept of expired entries by a [timer wheel](crate::timer).
 //!
-//! A key's shard is chosen by the high bits of its hash, so one hash serves both the shard
+//! A key's shard is chosen by bits 32 and up of its hash, so one hash serves both the shard
 //! choice and the in-flight table ([`crate::flight`]). Each shard keeps its entries in a dense
 //! slab (`Vec`) indexed by a `hashbrown::HashTable<u32>`: 4 bytes of index per slot and no
 //! per-entry allocation. The policy's lists and the wheel's buckets are threaded through the
@@ -23,9 +23,9 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
 use parking_lot::RwLock;
-use tokio::time::Instant;
 
 use crate::buffer::ReadBuffer;
+use crate::clock::Clock;
 use crate::policy::{EvictionPolicy, HillClimber, Linked, Policy, RemovalCause, NIL};
 use crate::timer::{Timed, TimerWheel, NO_BUCKET};
 
@@ -46,27 +46,36 @@ const UNLIMITED: u32 = u32::MAX;
 const FAILURE_SHIFT: u32 = 56;
 const NOT_BEFORE_MASK: u64 = (1 << FAILURE_SHIFT) - 1;
 
-/// One stored entry: a slab node. `repr(C)` keeps what a hit reads (key, deadlines, hits
-/// left, value) together at the front, in as few cache lines as the types allow.
+/// What a hit reads of an entry, in the shard's `hot` slab: the key, the value, the time it
+/// goes stale and its hit budget. Kept apart from the bookkeeping ([`Cold`]) so a hit touches
+/// one small record (32 bytes for `u64 -> u64`) and the slab a lookup walks stays dense.
 #[repr(C)]
-struct Node<K, V> {
+struct Hot<K, V> {
     key: K,
-    /// Deadlines in nanoseconds since the store's epoch.
-    expire_at: u64,
+    value: V,
+    /// `update_after` deadline in nanoseconds since the clock's epoch (never past
+    /// `Cold::expire_at`): before it, a hit needs nothing else.
     update_at: u64,
     /// Hits this entry may still serve (`max_hits`), or `UNLIMITED`.
     hits_left: AtomicU32,
-    weight: u32,
-    value: V,
-    /// Refresh backoff (see `FAILURE_SHIFT`).
-    refresh: AtomicU64,
+}
+
+/// An entry's bookkeeping, in the shard's `cold` slab at the same index as its [`Hot`]
+/// record: policy and timer-wheel links, the hard deadline, weight and refresh backoff. Hits
+/// read it only once the entry is stale.
+struct Cold {
     /// `[prev, next]` in the policy's list (0) and the timer wheel's bucket (1).
     links: [[u32; 2]; 2],
+    /// `expire_after` deadline in nanoseconds since the clock's epoch.
+    expire_at: u64,
+    /// Refresh backoff (see `FAILURE_SHIFT`).
+    refresh: AtomicU64,
+    weight: u32,
     bucket: u16,
     queue: u8,
 }
 
-impl<K, V> Linked for Node<K, V> {
+impl Linked for Cold {
     #[inline]
     fn links(&self, list: usize) -> [u32; 2] {
         self.links[list]
@@ -89,7 +98,7 @@ impl<K, V> Linked for Node<K, V> {
     }
 }
 
-impl<K, V> Timed for Node<K, V> {
+impl Timed for Cold {
     #[inline]
     fn expire_at(&self) -> u64 {
         self.expire_at
@@ -119,7 +128,9 @@ struct Shard<K, V> {
     /// First, so its counter shares the cache line of the lock word readers write anyway.
     buffer: ReadBuffer,
     table: HashTable<u32>,
-    nodes: Vec<Node<K, V>>,
+    /// The entries, dense: `hot[i]` and `cold[i]` are one entry.
+    hot: Vec<Hot<K, V>>,
+    cold: Vec<Cold>,
     policy: Policy,
     wheel: TimerWheel,
     /// Capacity in weight units (entries when there is no weigher).
@@ -172,7 +183,8 @@ pub(crate) struct StoreOptions<K, V> {
 pub(crate) struct MemoryStore<K, V> {
     shards: Box<[PaddedShard<K, V>]>,
     hasher: Hasher,
-    shard_bits: u32,
+    /// `shards.len() - 1` (a power of two minus one).
+    shard_mask: usize,
     records_reads: bool,
     hashes_on_access: bool,
     weigher: Option<Weigher<K, V>>,
@@ -181,7 +193,7 @@ pub(crate) struct MemoryStore<K, V> {
     climber: Option<HillClimber>,
     /// Round-robin cursor: each write also advances the wheel of one other shard.
     sweep: AtomicUsize,
-    epoch: Instant,
+    clock: Clock,
 }
 
 /// Refresh backoff: the first failure waits `BACKOFF_BASE`, doubling up to `BACKOFF_MAX`.
@@ -206,20 +218,21 @@ where
         if store.records_reads {
             let Shard {
                 buffer,
-                nodes,
+                hot,
+                cold,
                 policy,
                 ..
             } = self;
             let mut hits = 0;
             buffer.drain(|i| {
                 hits += 1;
-                if (i as usize) < nodes.len() {
+                if (i as usize) < hot.len() {
                     let hash = if store.hashes_on_access {
-                        store.hasher.hash_one(&nodes[i as usize].key)
+                        store.hasher.hash_one(&hot[i as usize].key)
                     } else {
                         0
                     };
-                    policy.on_access(nodes, i, hash);
+                    policy.on_access(cold, i, hash);
                 }
             });
             if let Some(climber) = &store.climber {
@@ -229,28 +242,29 @@ where
                 self.policy.set_window_fraction(climber.fraction());
             }
         }
-        self.wheel.advance(&mut self.nodes, now);
-        while let Some(i) = self.wheel.pop_due(&mut self.nodes) {
-            if self.nodes[i as usize].expire_at <= now {
+        self.wheel.advance(&mut self.cold, now);
+        while let Some(i) = self.wheel.pop_due(&mut self.cold) {
+            if self.cold[i as usize].expire_at <= now {
                 self.remove_node(store, i, RemovalCause::Expired, out);
             } else {
-                self.wheel.schedule(&mut self.nodes, i);
+                self.wheel.schedule(&mut self.cold, i);
             }
         }
     }
 
+    #[inline]
     fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let nodes = &self.nodes;
+        let hot = &self.hot;
         self.table
-            .find(hash, |&i| nodes[i as usize].key.borrow() == key)
+            .find(hash, |&i| hot[i as usize].key.borrow() == key)
             .copied()
     }
 
-    /// Removes node `i`, keeping the slab dense.
+    /// Removes entry `i`, keeping the slabs dense.
     fn remove_node(
         &mut self,
         store: &MemoryStore<K, V>,
@@ -258,33 +272,37 @@ where
         cause: RemovalCause,
         out: &mut Removals<K, V>,
     ) {
-        self.policy.on_remove(&mut self.nodes, i);
-        self.wheel.deschedule(&mut self.nodes, i);
-        let hash = store.hasher.hash_one(&self.nodes[i as usize].key);
+        self.policy.on_remove(&mut self.cold, i);
+        self.wheel.deschedule(&mut self.cold, i);
+        let hash = store.hasher.hash_one(&self.hot[i as usize].key);
         match self.table.find_entry(hash, |&x| x == i) {
             Ok(entry) => {
                 entry.remove();
             }
-            Err(_) => unreachable!("every node is indexed"),
+            Err(_) => unreachable!("every entry is indexed"),
         }
-        let last = (self.nodes.len() - 1) as u32;
-        let node = self.nodes.swap_remove(i as usize);
+        let last = (self.hot.len() - 1) as u32;
+        let entry = self.hot.swap_remove(i as usize);
+        self.cold.swap_remove(i as usize);
         if i != last {
-            self.policy.relocate(&mut self.nodes, last, i);
-            self.wheel.relocate(&mut self.nodes, last, i);
-            let moved = store.hasher.hash_one(&self.nodes[i as usize].key);
+            self.policy.relocate(&mut self.cold, last, i);
+            self.wheel.relocate(&mut self.cold, last, i);
+            let moved = store.hasher.hash_one(&self.hot[i as usize].key);
             if let Some(slot) = self.table.find_mut(moved, |&x| x == last) {
                 *slot = i;
             }
         }
-        out.push(node.key, node.value, cause);
+        out.push(entry.key, entry.value, cause);
     }
 
     /// Evicts by the policy until the shard fits its capacity.
     fn evict(&mut self, store: &MemoryStore<K, V>, out: &mut Removals<K, V>) {
         while self.policy.weight() > self.capacity {
-            let hasher = &store.hasher;
-            let Some(v) = self.policy.victim(&self.nodes, |n| hasher.hash_one(&n.key)) else {
+            let (hasher, hot) = (&store.hasher, &self.hot);
+            let Some(v) = self
+                .policy
+                .victim(|i| hasher.hash_one(&hot[i as usize].key))
+            else {
                 break;
             };
             debug_assert_ne!(v, NIL);
@@ -297,8 +315,9 @@ where
         self.table.clear();
         self.policy.clear();
         self.wheel.clear();
-        for node in self.nodes.drain(..) {
-            out.push(node.key, node.value, RemovalCause::Explicit);
+        self.cold.clear();
+        for entry in self.hot.drain(..) {
+            out.push(entry.key, entry.value, RemovalCause::Explicit);
         }
         self.buffer.drain(|_| {});
     }
@@ -318,7 +337,6 @@ where
         } = options;
         let n = shard_count(capacity) as u64;
         let hasher = Hasher::default();
-        let epoch = Instant::now();
         let weighted = weigher.is_some();
         let shards = (0..n)
             .map(|i| {
@@ -328,7 +346,8 @@ where
                 CachePadded::new(RwLock::new(Shard {
                     buffer: ReadBuffer::new(),
                     table: HashTable::new(),
-                    nodes: Vec::new(),
+                    hot: Vec::new(),
+                    cold: Vec::new(),
                     policy: Policy::new(policy, cap, entries),
                     wheel: TimerWheel::new(0),
                     capacity: cap,
@@ -340,7 +359,7 @@ where
         MemoryStore {
             shards,
             hasher,
-            shard_bits: n.trailing_zeros(),
+            shard_mask: n as usize - 1,
             records_reads: policy.records_reads(),
             hashes_on_access: matches!(policy, EvictionPolicy::WTinyLfu { .. }),
             weigher,
@@ -348,7 +367,7 @@ where
             climber: matches!(policy, EvictionPolicy::WTinyLfu { .. })
                 .then(|| HillClimber::new(capacity)),
             sweep: AtomicUsize::new(0),
-            epoch,
+            clock: Clock::new(),
         }
     }
 
@@ -360,17 +379,16 @@ where
 
     #[inline]
     fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
-        let i = if self.shard_bits == 0 {
-            0
-        } else {
-            (hash >> (64 - self.shard_bits)) as usize
-        };
+        // Bits 32.. of the hash: the shard's hash table uses the low bits (bucket) and the top
+        // seven (tag) itself, so keys that share a shard still differ there.
+        let i = (hash >> 32) as usize & self.shard_mask;
         &self.shards[i]
     }
 
+    /// Now, in the time base of the store's deadlines (see [`crate::clock`]).
     #[inline]
-    fn nanos(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX - 1)
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
     }
 
     fn removals(&self) -> Removals<K, V> {
@@ -387,20 +405,27 @@ where
         out.evicted
     }
 
-    /// Looks `key` up at time `now`, counting a hit against `max_hits`.
-    pub(crate) fn get<Q>(&self, hash: u64, key: &Q, now: Instant) -> Lookup<V>
+    /// Looks `key` up now, counting a hit against `max_hits`.
+    #[inline]
+    pub(crate) fn get<Q>(&self, hash: u64, key: &Q) -> Lookup<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = self.nanos(now);
         let lock = self.shard(hash);
+        let now = self.clock.now();
         let (lookup, cleanup) = {
             let shard = lock.read();
             match shard.find(hash, key) {
                 Some(i) => {
-                    let node = &shard.nodes[i as usize];
-                    let (lookup, done) = self.read_node(node, now);
+                    let entry = &shard.hot[i as usize];
+                    let (lookup, done) =
+                        if now < entry.update_at && entry.hits_left.load(Relaxed) == UNLIMITED {
+                            // The common case: fresh, no hit budget. One record read.
+                            (Lookup::Fresh(entry.value.clone()), false)
+                        } else {
+                            Self::read_entry(entry, &shard.cold[i as usize], now)
+                        };
                     let full = !matches!(lookup, Lookup::Miss)
                         && self.records_reads
                         && shard.buffer.push(i);
@@ -410,34 +435,43 @@ where
             }
         };
         if cleanup {
-            // The buffer is full, or the entry is used up / expired: one exclusive section,
-            // skipped if another thread holds the lock (it will maintain the shard).
-            if let Some(mut shard) = lock.try_write() {
-                let mut out = self.removals();
-                shard.maintain(self, now, &mut out);
-                if let Some(i) = shard.find(hash, key) {
-                    let node = &shard.nodes[i as usize];
-                    if node.hits_left.load(Relaxed) == 0 || now >= node.expire_at {
-                        shard.remove_node(self, i, RemovalCause::Expired, &mut out);
-                    }
-                }
-                drop(shard);
-                self.notify(out);
-            }
+            self.clean_up(lock, hash, key, now);
         }
         lookup
     }
 
-    /// Reads one node; the flag says the entry is expired or this read used its last hit.
-    #[inline]
-    fn read_node(&self, node: &Node<K, V>, now: u64) -> (Lookup<V>, bool) {
-        if now >= node.expire_at {
+    /// After a read that filled the read buffer or found `key` used up / expired: one
+    /// exclusive section, skipped if another thread holds the lock (it maintains the shard).
+    #[cold]
+    fn clean_up<Q>(&self, lock: &RwLock<Shard<K, V>>, hash: u64, key: &Q, now: u64)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(mut shard) = lock.try_write() {
+            let mut out = self.removals();
+            shard.maintain(self, now, &mut out);
+            if let Some(i) = shard.find(hash, key) {
+                let i = i as usize;
+                if shard.hot[i].hits_left.load(Relaxed) == 0 || now >= shard.cold[i].expire_at {
+                    shard.remove_node(self, i as u32, RemovalCause::Expired, &mut out);
+                }
+            }
+            drop(shard);
+            self.notify(out);
+        }
+    }
+
+    /// Reads one entry that is stale or has a hit budget; the flag says it is expired or this
+    /// read used its last hit.
+    fn read_entry(entry: &Hot<K, V>, cold: &Cold, now: u64) -> (Lookup<V>, bool) {
+        if now >= cold.expire_at {
             return (Lookup::Miss, true);
         }
         let mut last = false;
-        if node.hits_left.load(Relaxed) != UNLIMITED {
+        if entry.hits_left.load(Relaxed) != UNLIMITED {
             // Take one hit; an entry with none left is a miss.
-            let taken = node
+            let taken = entry
                 .hits_left
                 .fetch_update(Relaxed, Relaxed, |h| h.checked_sub(1));
             match taken {
@@ -446,11 +480,11 @@ where
                 Err(_) => return (Lookup::Miss, true),
             }
         }
-        let value = node.value.clone();
-        let lookup = if now < node.update_at {
+        let value = entry.value.clone();
+        let lookup = if now < entry.update_at {
             Lookup::Fresh(value)
         } else {
-            let not_before = node.refresh.load(Relaxed) & NOT_BEFORE_MASK;
+            let not_before = cold.refresh.load(Relaxed) & NOT_BEFORE_MASK;
             Lookup::Stale {
                 value,
                 refresh_due: now / 1_000_000 >= not_before,
@@ -459,22 +493,23 @@ where
         (lookup, last)
     }
 
-    /// Stores `value` with the given deadlines, replacing any entry of `key`. Returns how many
-    /// entries were evicted for size (an entry heavier than its shard's capacity is not stored
-    /// and counts as evicted).
+    /// Stores `value` with the given deadlines (nanoseconds since the clock's epoch, as
+    /// [`now`](Self::now) gives; `now` is when the caller read it), replacing any entry of
+    /// `key`. Returns how many entries were evicted for size (an entry heavier than its
+    /// shard's capacity is not stored and counts as evicted).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert(
         &self,
         hash: u64,
         key: K,
         value: V,
-        update_at: Instant,
-        expire_at: Instant,
+        now: u64,
+        update_at: u64,
+        expire_at: u64,
         max_hits: Option<u32>,
     ) -> u64 {
-        let now = self.nanos(Instant::now());
         let weight = self.weigher.as_ref().map_or(1, |w| w(&key, &value));
-        let expire_at = self.nanos(expire_at);
-        let update_at = self.nanos(update_at).min(expire_at);
+        let update_at = update_at.min(expire_at);
         let hits_left = max_hits.unwrap_or(UNLIMITED);
         let lock = self.shard(hash);
         let mut out = self.removals();
@@ -489,42 +524,46 @@ where
             }
             out.push(key, value, RemovalCause::Size);
         } else if let Some(i) = existing {
-            let node = &mut shard.nodes[i as usize];
-            let old_value = std::mem::replace(&mut node.value, value);
-            let old_weight = std::mem::replace(&mut node.weight, weight);
-            node.update_at = update_at;
-            node.expire_at = expire_at;
-            *node.hits_left.get_mut() = hits_left;
-            *node.refresh.get_mut() = 0;
-            shard.policy.reweigh(&shard.nodes, i, old_weight);
+            let entry = &mut shard.hot[i as usize];
+            let old_value = std::mem::replace(&mut entry.value, value);
+            entry.update_at = update_at;
+            *entry.hits_left.get_mut() = hits_left;
+            let cold = &mut shard.cold[i as usize];
+            let old_weight = std::mem::replace(&mut cold.weight, weight);
+            cold.expire_at = expire_at;
+            *cold.refresh.get_mut() = 0;
+            shard.policy.reweigh(&shard.cold, i, old_weight);
             let h = if self.hashes_on_access { hash } else { 0 };
-            shard.policy.on_update(&mut shard.nodes, i, h);
-            shard.wheel.deschedule(&mut shard.nodes, i);
-            shard.wheel.schedule(&mut shard.nodes, i);
+            shard.policy.on_update(&mut shard.cold, i, h);
+            shard.wheel.deschedule(&mut shard.cold, i);
+            shard.wheel.schedule(&mut shard.cold, i);
             out.push(key, old_value, RemovalCause::Replaced);
             shard.evict(self, &mut out);
         } else {
-            if shard.nodes.len() == shard.nodes.capacity() {
+            if shard.hot.len() == shard.hot.capacity() {
                 // Grow by doubling, but never past the capacity in entries.
-                let len = shard.nodes.len();
+                let len = shard.hot.len();
                 let target = (len * 2).max(4).min(shard.max_nodes).max(len + 1);
-                shard.nodes.reserve_exact(target - len);
+                shard.hot.reserve_exact(target - len);
+                shard.cold.reserve_exact(target - len);
             }
-            let i = shard.nodes.len() as u32;
-            shard.nodes.push(Node {
+            let i = shard.hot.len() as u32;
+            shard.hot.push(Hot {
                 key,
                 value,
                 update_at,
+                hits_left: AtomicU32::new(hits_left),
+            });
+            shard.cold.push(Cold {
+                links: [[NIL; 2]; 2],
                 expire_at,
                 refresh: AtomicU64::new(0),
-                hits_left: AtomicU32::new(hits_left),
                 weight,
-                links: [[NIL; 2]; 2],
                 bucket: NO_BUCKET,
                 queue: 0,
             });
-            let Shard { table, nodes, .. } = shard;
-            table.insert_unique(hash, i, |&x| self.hasher.hash_one(&nodes[x as usize].key));
+            let Shard { table, hot, .. } = shard;
+            table.insert_unique(hash, i, |&x| self.hasher.hash_one(&hot[x as usize].key));
             if let Some(climber) = &self.climber {
                 shard.unreported_misses += 1;
                 if shard.unreported_misses >= CLIMBER_BATCH {
@@ -532,8 +571,8 @@ where
                     shard.unreported_misses = 0;
                 }
             }
-            shard.policy.on_insert(&mut shard.nodes, i, hash);
-            shard.wheel.schedule(&mut shard.nodes, i);
+            shard.policy.on_insert(&mut shard.cold, i, hash);
+            shard.wheel.schedule(&mut shard.cold, i);
             shard.evict(self, &mut out);
         }
         drop(guard);
@@ -562,7 +601,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = self.nanos(Instant::now());
+        let now = self.clock.now();
         let mut out = self.removals();
         let found = {
             let mut shard = self.shard(hash).write();
@@ -581,16 +620,16 @@ where
 
     /// Records a failed background refresh of `key`: the next one waits for a backoff that
     /// doubles with each failure in a row.
-    pub(crate) fn note_refresh_failure<Q>(&self, hash: u64, key: &Q, now: Instant)
+    pub(crate) fn note_refresh_failure<Q>(&self, hash: u64, key: &Q)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now_ms = self.nanos(now) / 1_000_000;
+        let now_ms = self.clock.now() / 1_000_000;
         let shard = self.shard(hash).read();
         if let Some(i) = shard.find(hash, key) {
-            let node = &shard.nodes[i as usize];
-            let _ = node.refresh.fetch_update(Relaxed, Relaxed, |r| {
+            let cold = &shard.cold[i as usize];
+            let _ = cold.refresh.fetch_update(Relaxed, Relaxed, |r| {
                 let failures = (r >> FAILURE_SHIFT).min(16);
                 let backoff = BACKOFF_BASE.saturating_mul(1 << failures).min(BACKOFF_MAX);
                 let not_before = (now_ms + backoff.as_millis() as u64).min(NOT_BEFORE_MASK);
@@ -610,7 +649,7 @@ where
 
     /// Entries held, including expired ones not yet removed.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().nodes.len()).sum()
+        self.shards.iter().map(|s| s.read().hot.len()).sum()
     }
 
     /// Total weight held (entries when there is no weigher), including expired entries not

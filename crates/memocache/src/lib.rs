@@ -62,6 +62,23 @@
 //! | `codecs` | all of the above |
 //! | `macros` (default) | `#[memoize]` |
 //! | `redis` | `memocache::redis`: the Redis store (single node and Cluster) |
+//! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |
+//!
+//! # Time, and testing with Tokio's paused clock
+//! Every hit checks the entry's `update_after` and `expire_after` against the clock, so the
+//! clock must be cheap: by default memocache reads the kernel's coarse monotonic clock
+//! (`CLOCK_MONOTONIC_COARSE` on Linux, a few nanoseconds, resolution 1–4 ms), which Tokio's
+//! `tokio::time::pause` does not stop. Tests that pause and advance Tokio's clock to watch
+//! entries go stale and expire enable the `test-util` feature, next to Tokio's own:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! memocache = { version = "0.1", features = ["test-util"] }
+//! tokio = { version = "1", features = ["test-util"] }
+//! ```
+//!
+//! Cargo turns dev-dependency features on only for tests, examples and benchmarks, so the
+//! program itself keeps the fast clock.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

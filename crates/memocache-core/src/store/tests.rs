@@ -18,16 +18,16 @@ fn store(capacity: u64, policy: EvictionPolicy) -> MemoryStore<u32, u32> {
 }
 
 fn t(store: &MemoryStore<u32, u32>, k: u32) -> Option<u32> {
-    match store.get(store.hash(&k), &k, Instant::now()) {
+    match store.get(store.hash(&k), &k) {
         Lookup::Fresh(v) | Lookup::Stale { value: v, .. } => Some(v),
         Lookup::Miss => None,
     }
 }
 
 fn put(store: &MemoryStore<u32, u32>, k: u32) -> u64 {
-    let now = Instant::now();
-    let far = now + Duration::from_secs(3600);
-    store.insert(store.hash(&k), k, k, far, far, None)
+    let now = store.now();
+    let far = Clock::deadline(now, Duration::from_secs(3600));
+    store.insert(store.hash(&k), k, k, now, far, far, None)
 }
 
 /// Applies buffered hits, then checks the slab, index, lists and weights agree; returns
@@ -37,16 +37,17 @@ fn check(store: &MemoryStore<u32, u32>) -> Vec<u32> {
     for lock in store.shards.iter() {
         let mut shard = lock.write();
         let mut out = store.removals();
-        shard.maintain(store, store.nanos(Instant::now()), &mut out);
-        assert_eq!(shard.table.len(), shard.nodes.len());
-        for (i, n) in shard.nodes.iter().enumerate() {
+        shard.maintain(store, store.now(), &mut out);
+        assert_eq!(shard.table.len(), shard.hot.len());
+        assert_eq!(shard.cold.len(), shard.hot.len());
+        for (i, n) in shard.hot.iter().enumerate() {
             assert_eq!(shard.find(store.hash(&n.key), &n.key), Some(i as u32));
         }
-        let order = shard.policy.order(&shard.nodes);
+        let order = shard.policy.order(&shard.cold);
         let linked: u64 = shard.policy.weight();
-        assert_eq!(linked, shard.nodes.len() as u64, "every node linked once");
+        assert_eq!(linked, shard.hot.len() as u64, "every entry linked once");
         assert!(linked <= shard.capacity, "{linked} > {}", shard.capacity);
-        keys.extend(order.iter().map(|&i| shard.nodes[i as usize].key));
+        keys.extend(order.iter().map(|&i| shard.hot[i as usize].key));
     }
     keys
 }
@@ -80,9 +81,9 @@ fn lru_keeps_what_was_read() {
 #[test]
 fn max_hits_drops_the_entry() {
     let store = store(8, EvictionPolicy::LeastRecentlyUpdated);
-    let now = Instant::now();
-    let far = now + Duration::from_secs(60);
-    store.insert(store.hash(&7), 7, 70, far, far, Some(2));
+    let now = store.now();
+    let far = Clock::deadline(now, Duration::from_secs(60));
+    store.insert(store.hash(&7), 7, 70, now, far, far, Some(2));
     assert_eq!(t(&store, 7), Some(70));
     assert_eq!(t(&store, 7), Some(70));
     assert_eq!(t(&store, 7), None);
@@ -99,9 +100,12 @@ fn shards_split_capacity_exactly() {
 }
 
 #[test]
-fn node_stays_compact() {
-    // key + value + 2 deadlines + refresh + hits + weight + 4 links + bucket + queue.
-    assert!(std::mem::size_of::<Node<u64, [u8; 64]>>() <= 128);
+fn entries_stay_compact() {
+    // What a hit reads: key + value + update deadline + hits left.
+    assert_eq!(std::mem::size_of::<Hot<u64, u64>>(), 32);
+    assert_eq!(std::mem::size_of::<Hot<u64, [u8; 64]>>(), 88);
+    // 4 links + expire deadline + refresh + weight + bucket + queue.
+    assert_eq!(std::mem::size_of::<Cold>(), 40);
 }
 
 #[test]
