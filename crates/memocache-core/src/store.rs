@@ -36,6 +36,9 @@ pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
 /// A user eviction listener.
 pub(crate) type Listener<K, V> = Arc<dyn Fn(K, V, RemovalCause) + Send + Sync>;
 
+/// Writes to a shard between two sweeps of another shard's timer wheel.
+const SWEEP_EVERY: u32 = 16;
+
 /// New entries a shard counts before telling the hill climber.
 const CLIMBER_BATCH: u32 = 32;
 
@@ -140,6 +143,8 @@ struct Shard<K, V> {
     /// New entries not yet reported to the hill climber (reported in batches, so writers do
     /// not all write its shared counters).
     unreported_misses: u32,
+    /// Writes to this shard, counted to sweep another shard every `SWEEP_EVERY` of them.
+    writes: u32,
 }
 
 type PaddedShard<K, V> = CachePadded<RwLock<Shard<K, V>>>;
@@ -191,7 +196,8 @@ pub(crate) struct MemoryStore<K, V> {
     listener: Option<Listener<K, V>>,
     /// W-TinyLFU's window sizing, shared by the shards.
     climber: Option<HillClimber>,
-    /// Round-robin cursor: each write also advances the wheel of one other shard.
+    /// Round-robin cursor: every `SWEEP_EVERY`-th write of a shard also advances the wheel of
+    /// one other shard.
     sweep: AtomicUsize,
     clock: Clock,
 }
@@ -353,6 +359,7 @@ where
                     capacity: cap,
                     max_nodes: if weighted { usize::MAX } else { entries },
                     unreported_misses: 0,
+                    writes: 0,
                 }))
             })
             .collect();
@@ -516,6 +523,8 @@ where
         let mut guard = lock.write();
         let shard = &mut *guard;
         shard.maintain(self, now, &mut out);
+        shard.writes = shard.writes.wrapping_add(1);
+        let sweep = shard.writes % SWEEP_EVERY == 0;
         let existing = shard.find(hash, &key);
         if u64::from(weight) > shard.capacity {
             // Too heavy to ever fit: not stored (and not an error).
@@ -576,12 +585,15 @@ where
             shard.evict(self, &mut out);
         }
         drop(guard);
-        self.sweep_one(now, lock, &mut out);
+        if sweep {
+            self.sweep_one(now, lock, &mut out);
+        }
         self.notify(out)
     }
 
-    /// Piggybacks on a write: advances the wheel of one more shard, in rotation, so expired
-    /// entries leave every shard even if it is never written.
+    /// Piggybacks on every `SWEEP_EVERY`-th write of a shard: advances the wheel of one more
+    /// shard, in rotation, so expired entries leave every shard even if it is never written
+    /// (without every write touching the shared rotation cursor).
     fn sweep_one(&self, now: u64, written: &RwLock<Shard<K, V>>, out: &mut Removals<K, V>) {
         if self.shards.len() < 2 {
             return;

@@ -7,8 +7,8 @@
 //! has passed is taken out whole; its entries that are due are removed (cause `Expired`) and
 //! the others are scheduled again, into finer buckets. So an entry stops counting toward the
 //! capacity at most one level-0 tick (≈1.07 s) after its deadline, at the next write (or
-//! drained read) of its shard, or of any shard since writes also advance one other shard in
-//! rotation, without ever being read. Advancing costs O(1) when no tick passed.
+//! drained read) of its shard, or after a few writes to any shard, since every 16th write of a
+//! shard also advances one other shard in rotation, without ever being read. Advancing costs O(1) when no tick passed.
 
 use crate::policy::{Deque, Linked, NIL};
 
