@@ -48,19 +48,23 @@ mod imp {
     }
 }
 
-/// The coarse clock (`coarsetime`: `CLOCK_MONOTONIC_COARSE` on Linux).
+/// The coarse clock (`coarsetime`: `CLOCK_MONOTONIC_COARSE` on Linux). Read without
+/// coarsetime's cache update: `Instant::now` also stores the time into a process-wide
+/// atomic, a cache line every reading thread would write.
 #[cfg(not(any(test, feature = "test-util")))]
 mod imp {
     pub(super) type Base = coarsetime::Instant;
 
     #[inline]
     pub(super) fn base() -> Base {
-        coarsetime::Instant::now()
+        coarsetime::Instant::now_without_cache_update()
     }
 
     #[inline]
     pub(super) fn since(epoch: &Base) -> u64 {
-        coarsetime::Instant::now().duration_since(*epoch).as_nanos()
+        coarsetime::Instant::now_without_cache_update()
+            .duration_since(*epoch)
+            .as_nanos()
     }
 }
 
@@ -100,8 +104,12 @@ mod tests {
     /// with the precise clock to within a few kernel ticks.
     #[test]
     fn coarse_clock_keeps_pace_with_the_precise_clock() {
-        let coarse_nanos =
-            || coarsetime::Duration::from_ticks(coarsetime::Instant::now().as_ticks()).as_nanos();
+        let coarse_nanos = || {
+            coarsetime::Duration::from_ticks(
+                coarsetime::Instant::now_without_cache_update().as_ticks(),
+            )
+            .as_nanos()
+        };
         // A tick is at most 10 ms (CONFIG_HZ >= 100).
         let tick = Duration::from_millis(10);
         let outer = std::time::Instant::now();
