@@ -91,7 +91,11 @@ pub fn live_bytes() -> isize {
 // The caches under test
 
 /// Polls `fut` to completion on the current thread, spinning while it is pending: the same
-/// zero-overhead executor for every crate's async API.
+/// zero-overhead executor for every crate's async API. Always inlined, so the future is built
+/// where it is polled, as in an `async fn` awaiting it: called out of line, moving the
+/// just-written future into this frame stalled on store forwarding, adding ~30 ns to every
+/// async call measured (memocache's and moka's alike).
+#[inline(always)]
 pub fn ready<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
