@@ -64,6 +64,9 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // Counts made later on this thread (from other thread-local destructors) go to a
+        // shared stripe; `SLOT_FAST` has no destructor, so it is still there.
+        let _ = SLOT_FAST.try_with(|f| f.set(OWNED));
         // The mutex orders this thread's last counts before the next owner's first.
         if self.0 < OWNED {
             if let Ok(mut free) = FREE_SLOTS.lock() {
