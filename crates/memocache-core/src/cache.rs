@@ -1,9 +1,9 @@
 //! The [`Cache`]: the request path that ties the store, the in-flight table, entry lifespans
 //! and statistics together.
 //!
-//! A `get_or_load` looks the key up in the [`store`](crate::store) (fresh: return; stale:
+//! A `get_or_load` looks the key up in the in-memory store (fresh: return; stale:
 //! return and start one background refresh; miss: go on), then, under the key's
-//! [`flight`](crate::flight) shard lock, joins the load in flight or starts one. The load runs
+//! in-flight table shard lock, joins the load in flight or starts one. The load runs
 //! in its own task; it stores its value and removes its flight in one critical section under
 //! that same lock, so a request never sees "no value and no flight" while a load is finishing.
 //! Invalidation takes the same lock, marks the flight "do not store" and removes the entry.
