@@ -200,6 +200,9 @@ const WINDOW_TRANSFER_LIMIT: u32 = 1_000;
 /// The climber's first probe, as a share of the capacity (twice Caffeine's step: with
 /// [`STEP_GROWTH`], a recency-biased workload reaches a large window in three probes).
 const INITIAL_STEP: f64 = 0.125;
+/// A probe of this size is measured over one nominal sample (`10 × capacity` requests);
+/// larger ones over proportionally fewer requests, smaller ones over more (Caffeine's step).
+const REFERENCE_STEP: f64 = 0.0625;
 /// A probe that helped is followed by one this many times larger.
 const STEP_GROWTH: f64 = 2.0;
 /// Largest probe.
@@ -554,10 +557,11 @@ impl HillClimber {
 ///
 /// - **better**: the move is kept and the next probe goes the same way, [`STEP_GROWTH`]
 ///   times larger (a recency-biased workload gets its large window in a few samples);
-/// - **worse**, or **no evidence** for a larger window: the move is undone, and the next
-///   probe goes the other way, half as far;
-/// - **no evidence** for a smaller window: the smaller window is kept (the window costs
-///   frequency-biased workloads hit ratio while the climber cannot see it), half the step.
+/// - **worse**: the move is undone, and the next probe goes the other way, half as far;
+/// - **no evidence** either way: the window nearer the extreme it started from is kept (the
+///   smaller one below half the capacity: a window costs frequency-biased workloads hit
+///   ratio while the climber cannot see it; the larger one above: the window got there by
+///   gains from recency), and the step halves (reversed if the move was undone).
 ///
 /// Steps shrink to nothing on a stationary workload: the window then stays put, and only a
 /// real shift (the hit rate moving by [`RESTART_THRESHOLD`] and by `2 × SIGNIFICANCE`
@@ -599,7 +603,7 @@ impl ClimbState {
             if moved.abs() < MIN_STEP {
                 sample
             } else {
-                sample * (INITIAL_STEP / moved.abs()).clamp(0.25, 4.0)
+                sample * (REFERENCE_STEP / moved.abs()).clamp(0.25, 4.0)
             }
         };
         (len as u64).max(1)
@@ -621,10 +625,13 @@ impl ClimbState {
         let mut fraction = fraction;
         if self.probe != 0.0 {
             let probe = std::mem::take(&mut self.probe);
+            // Without evidence either way, keep the window nearer the extreme it is on:
+            // small if it never showed a gain from recency, large once it did.
+            let prefer_larger = fraction - probe >= 0.5;
             if change > z * noise {
                 self.baseline = rate;
                 self.step = (self.step * STEP_GROWTH).clamp(-MAX_STEP, MAX_STEP);
-            } else if change < -z * noise || probe > 0.0 {
+            } else if change < -z * noise || (probe > 0.0) != prefer_larger {
                 self.baseline = f64::NAN;
                 self.step = -self.step / 2.0;
                 self.settling = true;
