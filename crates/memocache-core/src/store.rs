@@ -2,7 +2,7 @@
 //! of the capacity (in entries, or in weight with a weigher), ordered for eviction by the
 //! configured [`EvictionPolicy`], and swept of expired entries by a [timer wheel](crate::timer).
 //!
-//! A key's shard is chosen by bits 32 and up of its hash, so one hash serves both the shard
+//! A key's shard is chosen from a remix of its hash, so one hash serves both the shard
 //! choice and the in-flight table ([`crate::flight`]). Each shard keeps its entries in a dense
 //! slab (`Vec`) indexed by a `hashbrown::HashTable<u32>`: 4 bytes of index per slot and no
 //! per-entry allocation. The policy's lists and the wheel's buckets are threaded through the
@@ -386,9 +386,11 @@ where
 
     #[inline]
     fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
-        // Bits 32.. of the hash: the shard's hash table uses the low bits (bucket) and the top
-        // seven (tag) itself, so keys that share a shard still differ there.
-        let i = (hash >> 32) as usize & self.shard_mask;
+        // The top bits of the hash times an odd constant: they depend on every bit of the hash,
+        // so a hasher seed that leaves some bits of small keys' hashes alike cannot crowd
+        // one shard, and keys that share a shard still differ in the bits the shard's hash
+        // table uses (low bits for the bucket, the top seven for the tag).
+        let i = (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize & self.shard_mask;
         &self.shards[i]
     }
 

@@ -160,11 +160,12 @@ fn short_reuse(n: u32) -> impl Iterator<Item = u32> {
     })
 }
 
-/// The hill climber needs a few dozen samples (of at least 1,000 requests) to grow the window
-/// from 1 % to ~99 % on a pure recency workload, so the hit ratio it loses shrinks with the
-/// stream's length. Over 1.5M requests it must stay within 2 points of LRU (issue 3's target
-/// is 1 point: measured 0.1–0.8 point at small sizes, 1–1.3 here depending on the hash seed,
-/// and reported per size in BENCHMARKS.md); without adaptation W-TinyLFU scores ~20 % here.
+/// The hill climber needs a few samples (of at least 5,000 requests) to grow the window from
+/// 1 % to most of the capacity on a pure recency workload, and at a few dozen entries per shard
+/// it settles where a larger window's gain is within the sampling noise. Over 1.5M requests it
+/// must stay within 2 points of LRU (issue 3's target is 1 point on the benchmark's streams;
+/// measured here: 1.0–1.8 points at 64 entries, i.e. two shards of 32, 0.3–0.8 at 500,
+/// depending on the hash seed); without adaptation W-TinyLFU scores ~20 % here.
 #[test]
 fn w_tinylfu_adapts_to_recency_biased_workloads() {
     for cap in [64u64, 500] {
@@ -184,6 +185,46 @@ fn w_tinylfu_adapts_to_recency_biased_workloads() {
         assert!(
             tlfu >= lru - 0.01,
             "loop, cap {cap}: w-tinylfu {tlfu:.4} < lru {lru:.4}"
+        );
+    }
+}
+
+/// A stationary frequency-biased stream: keys `1..=n` with probability about `1 / k`
+/// (log-uniform, a Zipf distribution of exponent 1).
+fn skewed(n: u32, len: u32) -> impl Iterator<Item = u32> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len).map(move |_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        (f64::from(n).powf(u) as u32).max(1)
+    })
+}
+
+/// On a stationary skewed stream the climber finds nothing to gain from a window: it ends
+/// small (the old Caffeine-style climber wandered to 10–40 % here and lost hit ratio), and
+/// W-TinyLFU keeps its lead over LRU.
+#[test]
+fn w_tinylfu_keeps_a_small_window_on_a_stationary_skewed_workload() {
+    for cap in [100u64, 1_000] {
+        let store = store(cap, EvictionPolicy::W_TINY_LFU);
+        let (mut hits, mut n) = (0u32, 0u32);
+        for k in skewed(20 * cap as u32, 1_000_000) {
+            n += 1;
+            if t(&store, k).is_some() {
+                hits += 1;
+            } else {
+                put(&store, k);
+            }
+        }
+        let window = store.climber.as_ref().unwrap().fraction();
+        assert!(window <= 0.05, "cap {cap}: window {window}");
+        let tlfu = f64::from(hits) / f64::from(n);
+        let lru = hit_ratio(cap, EvictionPolicy::Lru, skewed(20 * cap as u32, 1_000_000));
+        assert!(
+            tlfu > lru + 0.03,
+            "cap {cap}: w-tinylfu {tlfu:.4}, lru {lru:.4}"
         );
     }
 }
@@ -287,5 +328,34 @@ proptest! {
         // Every insert either is still held or was removed exactly once (as itself or as the
         // value it replaced).
         prop_assert_eq!(removed.lock().unwrap().len() as u64 + store.len() as u64, inserted);
+    }
+}
+
+/// Small integer keys spread evenly over the shards whatever the hasher's seed (some foldhash
+/// seeds left the top bits of such keys' hashes alike, crowding one shard of every store in
+/// that process).
+#[test]
+fn small_integer_keys_spread_over_the_shards() {
+    for _ in 0..20 {
+        let store = MemoryStore::<u64, u64>::new(StoreOptions {
+            capacity: 8 * 4096,
+            policy: EvictionPolicy::LeastRecentlyUpdated,
+            weigher: None,
+            listener: None,
+        });
+        let n = store.shards.len();
+        let mut counts = vec![0u32; n];
+        for k in 0..1000u64 {
+            let shard = store.shard(store.hash(&k));
+            let i = store
+                .shards
+                .iter()
+                .position(|s| std::ptr::eq::<RwLock<Shard<u64, u64>>>(&**s, shard))
+                .expect("a shard of the store");
+            counts[i] += 1;
+        }
+        let fair = 1000 / n as u32;
+        let worst = *counts.iter().max().expect("shards");
+        assert!(worst <= fair * 3 / 2, "{counts:?}: {worst} > 1.5 x {fair}");
     }
 }
