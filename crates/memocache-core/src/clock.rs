@@ -74,10 +74,10 @@ impl Clock {
         Clock { epoch: imp::base() }
     }
 
-    /// Nanoseconds since the epoch (at most [`NEVER`]).
+    /// Nanoseconds since the epoch, plus one (so no deadline is ever 0), at most [`NEVER`].
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        imp::since(&self.epoch).min(NEVER)
+        imp::since(&self.epoch).saturating_add(1).min(NEVER)
     }
 
     /// The deadline `d` after `now`, saturating at [`NEVER`] instead of overflowing.

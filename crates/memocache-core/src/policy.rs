@@ -156,23 +156,6 @@ impl Deque {
         }
     }
 
-    /// The node at `from` now lives at `to` (the slab compacted): repoint its neighbours.
-    pub(crate) fn relocate<N: Linked>(&mut self, nodes: &mut [N], from: u32, to: u32) {
-        let [prev, next] = nodes[to as usize].links(self.list);
-        if prev == NIL {
-            debug_assert_eq!(self.head, from);
-            self.head = to;
-        } else {
-            nodes[prev as usize].links_mut(self.list)[1] = to;
-        }
-        if next == NIL {
-            debug_assert_eq!(self.tail, from);
-            self.tail = to;
-        } else {
-            nodes[next as usize].links_mut(self.list)[0] = to;
-        }
-    }
-
     pub(crate) fn clear(&mut self) {
         *self = Deque::new(self.list);
     }
@@ -389,17 +372,6 @@ impl Policy {
         if let Some(t) = &mut self.tlfu {
             if t.candidate == i {
                 t.candidate = NIL;
-            }
-        }
-    }
-
-    /// The node at `from` moved to `to`.
-    pub(crate) fn relocate<N: Linked>(&mut self, nodes: &mut [N], from: u32, to: u32) {
-        let q = nodes[to as usize].queue();
-        self.lists[q as usize].relocate(nodes, from, to);
-        if let Some(t) = &mut self.tlfu {
-            if t.candidate == from {
-                t.candidate = to;
             }
         }
     }

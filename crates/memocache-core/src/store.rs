@@ -3,10 +3,12 @@
 //! configured [`EvictionPolicy`], and swept of expired entries by a [timer wheel](crate::timer).
 //!
 //! A key's shard is chosen from a remix of its hash, so one hash serves both the shard
-//! choice and the in-flight table ([`crate::flight`]). Each shard keeps its entries in a dense
-//! slab (`Vec`) indexed by a `hashbrown::HashTable<u32>`: 4 bytes of index per slot and no
-//! per-entry allocation. The policy's lists and the wheel's buckets are threaded through the
-//! slab as `u32` links; a removal moves the slab's last entry into the hole.
+//! choice and the in-flight table ([`crate::flight`]). Each shard keeps its entries in a slab
+//! (two parallel `Vec`s: the hot records a hit reads, the cold bookkeeping) indexed by a
+//! `hashbrown::HashTable<u32>`: 4 bytes of index per slot and no per-entry allocation. The
+//! policy's lists and the wheel's buckets are threaded through the slab as `u32` links; a
+//! removal leaves its slot vacant (on a free list) for the next new entry, so no other entry
+//! moves.
 //!
 //! Reads take the shard's shared lock and record the hit in the shard's
 //! [read buffer](crate::buffer) (nothing is recorded for least-recently-updated); every
@@ -16,6 +18,7 @@
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,14 +54,15 @@ const NOT_BEFORE_MASK: u64 = (1 << FAILURE_SHIFT) - 1;
 
 /// What a hit reads of an entry, in the shard's `hot` slab: the key, the value, the time it
 /// goes stale and its hit budget. Kept apart from the bookkeeping ([`Cold`]) so a hit touches
-/// one small record (32 bytes for `u64 -> u64`) and the slab a lookup walks stays dense.
+/// one small record (32 bytes for `u64 -> u64`) and the slab a lookup walks stays compact.
 #[repr(C)]
 struct Hot<K, V> {
     key: K,
     value: V,
     /// `update_after` deadline in nanoseconds since the clock's epoch (never past
-    /// `Cold::expire_at`): before it, a hit needs nothing else.
-    update_at: u64,
+    /// `Cold::expire_at`): before it, a hit needs nothing else. Never zero (the clock starts
+    /// at 1), which lets `Option<Hot>` mark a vacant slot at no cost in size.
+    update_at: NonZeroU64,
     /// Hits this entry may still serve (`max_hits`), or `UNLIMITED`.
     hits_left: AtomicU32,
 }
@@ -131,9 +135,13 @@ struct Shard<K, V> {
     /// First, so its counter shares the cache line of the lock word readers write anyway.
     buffer: ReadBuffer,
     table: HashTable<u32>,
-    /// The entries, dense: `hot[i]` and `cold[i]` are one entry.
-    hot: Vec<Hot<K, V>>,
+    /// The entries: `hot[i]` and `cold[i]` are one entry; `None` marks a vacant slot, listed
+    /// in `free` and reused by the next new entry. A removal leaves its slot vacant instead of
+    /// moving another entry into it, which would relink that entry's neighbours and re-index
+    /// it: an eviction touches only the evicted entry.
+    hot: Vec<Option<Hot<K, V>>>,
     cold: Vec<Cold>,
+    free: Vec<u32>,
     policy: Policy,
     wheel: TimerWheel,
     /// Capacity in weight units (entries when there is no weigher).
@@ -232,9 +240,10 @@ where
             let mut hits = 0;
             buffer.drain(|i| {
                 hits += 1;
-                if (i as usize) < hot.len() {
+                // Buffered indices are live: entries only leave after a drain.
+                if let Some(Some(entry)) = hot.get(i as usize) {
                     let hash = if store.hashes_on_access {
-                        store.hasher.hash_one(&hot[i as usize].key)
+                        store.hasher.hash_one(&entry.key)
                     } else {
                         0
                     };
@@ -266,11 +275,23 @@ where
     {
         let hot = &self.hot;
         self.table
-            .find(hash, |&i| hot[i as usize].key.borrow() == key)
+            .find(hash, |&i| {
+                hot[i as usize]
+                    .as_ref()
+                    .is_some_and(|e| e.key.borrow() == key)
+            })
             .copied()
     }
 
-    /// Removes entry `i`, keeping the slabs dense.
+    /// The entry at an indexed slot.
+    #[inline]
+    fn entry(&self, i: u32) -> &Hot<K, V> {
+        self.hot[i as usize]
+            .as_ref()
+            .expect("an indexed slot holds an entry")
+    }
+
+    /// Removes entry `i`, leaving its slot vacant for the next new entry.
     fn remove_node(
         &mut self,
         store: &MemoryStore<K, V>,
@@ -280,24 +301,17 @@ where
     ) {
         self.policy.on_remove(&mut self.cold, i);
         self.wheel.deschedule(&mut self.cold, i);
-        let hash = store.hasher.hash_one(&self.hot[i as usize].key);
+        let entry = self.hot[i as usize]
+            .take()
+            .expect("a removed slot holds an entry");
+        let hash = store.hasher.hash_one(&entry.key);
         match self.table.find_entry(hash, |&x| x == i) {
-            Ok(entry) => {
-                entry.remove();
+            Ok(found) => {
+                found.remove();
             }
             Err(_) => unreachable!("every entry is indexed"),
         }
-        let last = (self.hot.len() - 1) as u32;
-        let entry = self.hot.swap_remove(i as usize);
-        self.cold.swap_remove(i as usize);
-        if i != last {
-            self.policy.relocate(&mut self.cold, last, i);
-            self.wheel.relocate(&mut self.cold, last, i);
-            let moved = store.hasher.hash_one(&self.hot[i as usize].key);
-            if let Some(slot) = self.table.find_mut(moved, |&x| x == last) {
-                *slot = i;
-            }
-        }
+        self.free.push(i);
         out.push(entry.key, entry.value, cause);
     }
 
@@ -305,10 +319,11 @@ where
     fn evict(&mut self, store: &MemoryStore<K, V>, out: &mut Removals<K, V>) {
         while self.policy.weight() > self.capacity {
             let (hasher, hot) = (&store.hasher, &self.hot);
-            let Some(v) = self
-                .policy
-                .victim(|i| hasher.hash_one(&hot[i as usize].key))
-            else {
+            let key_hash = |i: u32| {
+                let entry = hot[i as usize].as_ref();
+                hasher.hash_one(&entry.expect("a listed slot holds an entry").key)
+            };
+            let Some(v) = self.policy.victim(key_hash) else {
                 break;
             };
             debug_assert_ne!(v, NIL);
@@ -322,7 +337,8 @@ where
         self.policy.clear();
         self.wheel.clear();
         self.cold.clear();
-        for entry in self.hot.drain(..) {
+        self.free.clear();
+        for entry in self.hot.drain(..).flatten() {
             out.push(entry.key, entry.value, RemovalCause::Explicit);
         }
         self.buffer.drain(|_| {});
@@ -353,6 +369,7 @@ where
                     buffer: ReadBuffer::new(),
                     table: HashTable::new(),
                     hot: Vec::new(),
+                    free: Vec::new(),
                     cold: Vec::new(),
                     policy: Policy::new(policy, cap, entries),
                     wheel: TimerWheel::new(0),
@@ -427,14 +444,15 @@ where
             let shard = lock.read();
             match shard.find(hash, key) {
                 Some(i) => {
-                    let entry = &shard.hot[i as usize];
-                    let (lookup, done) =
-                        if now < entry.update_at && entry.hits_left.load(Relaxed) == UNLIMITED {
-                            // The common case: fresh, no hit budget. One record read.
-                            (Lookup::Fresh(entry.value.clone()), false)
-                        } else {
-                            Self::read_entry(entry, &shard.cold[i as usize], now)
-                        };
+                    let entry = shard.entry(i);
+                    let (lookup, done) = if now < entry.update_at.get()
+                        && entry.hits_left.load(Relaxed) == UNLIMITED
+                    {
+                        // The common case: fresh, no hit budget. One record read.
+                        (Lookup::Fresh(entry.value.clone()), false)
+                    } else {
+                        Self::read_entry(entry, &shard.cold[i as usize], now)
+                    };
                     let full = !matches!(lookup, Lookup::Miss)
                         && self.records_reads
                         && shard.buffer.push(i);
@@ -462,7 +480,8 @@ where
             shard.maintain(self, now, &mut out);
             if let Some(i) = shard.find(hash, key) {
                 let i = i as usize;
-                if shard.hot[i].hits_left.load(Relaxed) == 0 || now >= shard.cold[i].expire_at {
+                let used_up = shard.entry(i as u32).hits_left.load(Relaxed) == 0;
+                if used_up || now >= shard.cold[i].expire_at {
                     shard.remove_node(self, i as u32, RemovalCause::Expired, &mut out);
                 }
             }
@@ -490,7 +509,7 @@ where
             }
         }
         let value = entry.value.clone();
-        let lookup = if now < entry.update_at {
+        let lookup = if now < entry.update_at.get() {
             Lookup::Fresh(value)
         } else {
             let not_before = cold.refresh.load(Relaxed) & NOT_BEFORE_MASK;
@@ -518,7 +537,8 @@ where
         max_hits: Option<u32>,
     ) -> u64 {
         let weight = self.weigher.as_ref().map_or(1, |w| w(&key, &value));
-        let update_at = update_at.min(expire_at);
+        // The clock starts at 1, so deadlines are never 0.
+        let update_at = NonZeroU64::new(update_at.min(expire_at)).unwrap_or(NonZeroU64::MIN);
         let hits_left = max_hits.unwrap_or(UNLIMITED);
         let lock = self.shard(hash);
         let mut out = self.removals();
@@ -535,7 +555,9 @@ where
             }
             out.push(key, value, RemovalCause::Size);
         } else if let Some(i) = existing {
-            let entry = &mut shard.hot[i as usize];
+            let entry = shard.hot[i as usize]
+                .as_mut()
+                .expect("an indexed slot holds an entry");
             let old_value = std::mem::replace(&mut entry.value, value);
             entry.update_at = update_at;
             *entry.hits_left.get_mut() = hits_left;
@@ -551,30 +573,43 @@ where
             out.push(key, old_value, RemovalCause::Replaced);
             shard.evict(self, &mut out);
         } else {
-            if shard.hot.len() == shard.hot.capacity() {
-                // Grow by doubling, but never past the capacity in entries.
-                let len = shard.hot.len();
-                let target = (len * 2).max(4).min(shard.max_nodes).max(len + 1);
-                shard.hot.reserve_exact(target - len);
-                shard.cold.reserve_exact(target - len);
-            }
-            let i = shard.hot.len() as u32;
-            shard.hot.push(Hot {
+            let hot = Hot {
                 key,
                 value,
                 update_at,
                 hits_left: AtomicU32::new(hits_left),
-            });
-            shard.cold.push(Cold {
+            };
+            let cold = Cold {
                 links: [[NIL; 2]; 2],
                 expire_at,
                 refresh: AtomicU64::new(0),
                 weight,
                 bucket: NO_BUCKET,
                 queue: 0,
-            });
+            };
+            let i = if let Some(i) = shard.free.pop() {
+                shard.hot[i as usize] = Some(hot);
+                shard.cold[i as usize] = cold;
+                i
+            } else {
+                if shard.hot.len() == shard.hot.capacity() {
+                    // Grow by doubling, but never past the capacity in entries (plus the one
+                    // slot a new entry holds until the eviction it causes).
+                    let len = shard.hot.len();
+                    let target = (len * 2).max(4).min(shard.max_nodes).max(len + 1);
+                    shard.hot.reserve_exact(target - len);
+                    shard.cold.reserve_exact(target - len);
+                }
+                shard.hot.push(Some(hot));
+                shard.cold.push(cold);
+                (shard.hot.len() - 1) as u32
+            };
             let Shard { table, hot, .. } = shard;
-            table.insert_unique(hash, i, |&x| self.hasher.hash_one(&hot[x as usize].key));
+            table.insert_unique(hash, i, |&x| {
+                let entry = hot[x as usize].as_ref();
+                self.hasher
+                    .hash_one(&entry.expect("an indexed slot holds an entry").key)
+            });
             if let Some(climber) = &self.climber {
                 shard.unreported_misses += 1;
                 if shard.unreported_misses >= CLIMBER_BATCH {
@@ -663,7 +698,13 @@ where
 
     /// Entries held, including expired ones not yet removed.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().hot.len()).sum()
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.read();
+                s.hot.len() - s.free.len()
+            })
+            .sum()
     }
 
     /// Total weight held (entries when there is no weigher), including expired entries not

@@ -79,14 +79,6 @@ impl TimerWheel {
         }
     }
 
-    /// The node at `from` now lives at `to`.
-    pub(crate) fn relocate<N: Timed>(&mut self, nodes: &mut [N], from: u32, to: u32) {
-        let b = nodes[to as usize].bucket();
-        if b != NO_BUCKET {
-            self.deque(b).relocate(nodes, from, to);
-        }
-    }
-
     /// Advances to `now`: every bucket whose span passed moves to the pending list, to be
     /// taken with [`pop_due`](Self::pop_due).
     pub(crate) fn advance<N: Timed>(&mut self, nodes: &mut [N], now: u64) {

@@ -38,16 +38,28 @@ fn check(store: &MemoryStore<u32, u32>) -> Vec<u32> {
         let mut shard = lock.write();
         let mut out = store.removals();
         shard.maintain(store, store.now(), &mut out);
-        assert_eq!(shard.table.len(), shard.hot.len());
+        let live = shard.hot.iter().filter(|e| e.is_some()).count();
+        assert_eq!(shard.table.len(), live);
         assert_eq!(shard.cold.len(), shard.hot.len());
+        assert_eq!(
+            shard.free.len(),
+            shard.hot.len() - live,
+            "vacant slots are listed"
+        );
+        for &f in &shard.free {
+            assert!(shard.hot[f as usize].is_none(), "a listed slot is vacant");
+        }
         for (i, n) in shard.hot.iter().enumerate() {
-            assert_eq!(shard.find(store.hash(&n.key), &n.key), Some(i as u32));
+            if let Some(n) = n {
+                assert_eq!(shard.find(store.hash(&n.key), &n.key), Some(i as u32));
+            }
         }
         let order = shard.policy.order(&shard.cold);
         let linked: u64 = shard.policy.weight();
-        assert_eq!(linked, shard.hot.len() as u64, "every entry linked once");
+        assert_eq!(linked, live as u64, "every entry linked once");
+        assert_eq!(order.len(), live, "every entry listed once");
         assert!(linked <= shard.capacity, "{linked} > {}", shard.capacity);
-        keys.extend(order.iter().map(|&i| shard.hot[i as usize].key));
+        keys.extend(order.iter().map(|&i| shard.entry(i).key));
     }
     keys
 }
@@ -103,6 +115,8 @@ fn shards_split_capacity_exactly() {
 fn entries_stay_compact() {
     // What a hit reads: key + value + update deadline + hits left.
     assert_eq!(std::mem::size_of::<Hot<u64, u64>>(), 32);
+    // A vacant slot costs nothing: `None` is `update_at`'s zero.
+    assert_eq!(std::mem::size_of::<Option<Hot<u64, u64>>>(), 32);
     assert_eq!(std::mem::size_of::<Hot<u64, [u8; 64]>>(), 88);
     // 4 links + expire deadline + refresh + weight + bucket + queue.
     assert_eq!(std::mem::size_of::<Cold>(), 40);
