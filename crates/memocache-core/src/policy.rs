@@ -1,9 +1,9 @@
 //! Eviction policies: which entry leaves when a store shard is full.
 //!
 //! [`EvictionPolicy`] is what a user picks on the builder; [`RemovalCause`] is what the
-//! eviction listener is told. Inside, [`Policy`] is the per-shard state: up to three intrusive
-//! doubly linked lists ([`Deque`]) threaded through the shard's slab of entries, and for
-//! W-TinyLFU the [frequency sketch](crate::sketch) and the hill climber that sizes the
+//! eviction listener is told. Inside, `Policy` is the per-shard state: up to three intrusive
+//! doubly linked lists (`Deque`) threaded through the shard's slab of entries, and for
+//! W-TinyLFU the frequency sketch (module `sketch`) and the hill climber that sizes the
 //! admission window (Caffeine's design):
 //!
 //! - **window** (LRU, initially 1 % of the capacity, possibly empty): every new entry lands
