@@ -8,8 +8,8 @@
 //! the `OWNED` slots share a few extra stripes and bump them with `fetch_add`.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -45,39 +45,93 @@ pub(crate) struct StatsCounter {
     stripes: Box<[CachePadded<Counters>]>,
 }
 
-/// Owned slots given back by exited threads.
-static FREE_SLOTS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+/// The slot protocol, written once so the concurrency test runs the very same code over
+/// `shuttle`'s mutex, atomics and scheduler.
+macro_rules! slot_pool {
+    ($($sync:ident)::+) => {
+        use $($sync)::+::atomic::{AtomicU64 as PoolU64, AtomicUsize as PoolUsize};
+        use $($sync)::+::Mutex as PoolMutex;
+
+        /// Hands out stripe numbers: each of the first `owned` belongs to one thread at a
+        /// time (handed back with [`release`](Self::release)); the threads beyond them get one
+        /// of the `shared` stripes after those.
+        pub(crate) struct SlotPool {
+            owned: usize,
+            shared: usize,
+            free: PoolMutex<Vec<usize>>,
+            next: PoolUsize,
+        }
+
+        impl SlotPool {
+            pub(crate) fn new(owned: usize, shared: usize) -> Self {
+                SlotPool {
+                    owned,
+                    shared,
+                    free: PoolMutex::new(Vec::new()),
+                    next: PoolUsize::new(0),
+                }
+            }
+
+            /// A stripe number for the calling thread.
+            pub(crate) fn acquire(&self) -> usize {
+                if let Some(i) = self.free.lock().ok().and_then(|mut free| free.pop()) {
+                    return i;
+                }
+                let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i < self.owned {
+                    i
+                } else {
+                    self.owned + i % self.shared
+                }
+            }
+
+            /// Gives back stripe `i` (the thread is done counting). The mutex orders this
+            /// thread's last counts before the next owner's first.
+            pub(crate) fn release(&self, i: usize) {
+                if i < self.owned {
+                    if let Ok(mut free) = self.free.lock() {
+                        free.push(i);
+                    }
+                }
+            }
+        }
+
+        /// Adds `n` to `field` of a stripe: owned, a plain load and store (only its thread
+        /// writes it); shared, `fetch_add`.
+        #[inline]
+        pub(crate) fn bump(field: &PoolU64, owned: bool, n: u64) {
+            use std::sync::atomic::Ordering::Relaxed;
+            if owned {
+                field.store(field.load(Relaxed).wrapping_add(n), Relaxed);
+            } else {
+                field.fetch_add(n, Relaxed);
+            }
+        }
+    };
+}
+
+mod pool {
+    slot_pool!(std::sync);
+}
+use pool::{bump, SlotPool};
+
+/// The process's stripe numbers.
+static SLOTS: LazyLock<SlotPool> = LazyLock::new(|| SlotPool::new(OWNED, SHARED));
 
 /// This thread's stripe number in every cache: `< OWNED` when the thread owns it.
 struct Slot(usize);
-
-impl Slot {
-    fn acquire() -> Slot {
-        if let Some(i) = FREE_SLOTS.lock().ok().and_then(|mut free| free.pop()) {
-            return Slot(i);
-        }
-        let i = NEXT_SLOT.fetch_add(1, Relaxed);
-        Slot(if i < OWNED { i } else { OWNED + i % SHARED })
-    }
-}
 
 impl Drop for Slot {
     fn drop(&mut self) {
         // Counts made later on this thread (from other thread-local destructors) go to a
         // shared stripe; `SLOT_FAST` has no destructor, so it is still there.
         let _ = SLOT_FAST.try_with(|f| f.set(OWNED));
-        // The mutex orders this thread's last counts before the next owner's first.
-        if self.0 < OWNED {
-            if let Ok(mut free) = FREE_SLOTS.lock() {
-                free.push(self.0);
-            }
-        }
+        SLOTS.release(self.0);
     }
 }
 
 thread_local! {
-    static SLOT: Slot = Slot::acquire();
+    static SLOT: Slot = Slot(SLOTS.acquire());
     /// A copy of `SLOT`'s number, readable without the lazy-init check (`usize::MAX`: not yet).
     static SLOT_FAST: Cell<usize> = const { Cell::new(usize::MAX) };
 }
@@ -108,12 +162,8 @@ impl StatsCounter {
     pub(crate) fn add(&self, pick: impl FnOnce(&Counters) -> &AtomicU64, n: u64) {
         let i = slot();
         let field = pick(&self.stripes[i.min(OWNED + SHARED - 1)]);
-        if i < OWNED {
-            // Only this thread writes this stripe: no locked instruction needed.
-            field.store(field.load(Relaxed).wrapping_add(n), Relaxed);
-        } else {
-            field.fetch_add(n, Relaxed);
-        }
+        // Only this thread writes an owned stripe: no locked instruction needed.
+        bump(field, i < OWNED, n);
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
@@ -226,6 +276,46 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same slot protocol over shuttle's mutex and atomics.
+    mod shuttled {
+        slot_pool!(shuttle::sync);
+    }
+
+    /// Three threads, one owned and one shared stripe: each takes a stripe, counts, and hands
+    /// it back, while the others do the same. Under any schedule no count is lost: an owned
+    /// stripe is never written by two threads at once, and its next owner sees every count of
+    /// the previous one.
+    #[test]
+    fn slot_handoff_loses_no_count_under_any_schedule() {
+        use shuttle::sync::atomic::AtomicU64;
+        use shuttle::sync::Arc;
+        shuttle::check_random(
+            || {
+                const PER_THREAD: u64 = 3;
+                let pool = Arc::new(shuttled::SlotPool::new(1, 1));
+                let stripes: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+                let threads: Vec<_> = (0..3)
+                    .map(|_| {
+                        let (pool, stripes) = (pool.clone(), stripes.clone());
+                        shuttle::thread::spawn(move || {
+                            let i = pool.acquire();
+                            for _ in 0..PER_THREAD {
+                                shuttled::bump(&stripes[i], i < 1, 1);
+                            }
+                            pool.release(i);
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().expect("counting thread");
+                }
+                let total: u64 = stripes.iter().map(|s| s.load(Relaxed)).sum();
+                assert_eq!(total, 3 * PER_THREAD);
+            },
+            2_000,
+        );
+    }
 
     /// More threads than owned stripes, in waves (exited threads hand their stripes to the
     /// next), all counting at once: not one count is lost, owned stripes or shared.
