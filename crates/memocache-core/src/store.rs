@@ -120,6 +120,14 @@ impl Timed for Cold {
     }
 }
 
+/// The entry at slot `i`, which the index or a policy list points to (so it is occupied).
+#[inline]
+fn occupied<K, V>(hot: &[Option<Hot<K, V>>], i: u32) -> &Hot<K, V> {
+    hot[i as usize]
+        .as_ref()
+        .expect("an indexed or listed slot holds an entry")
+}
+
 /// What a lookup found.
 pub(crate) enum Lookup<V> {
     /// A value younger than its `update_after`.
@@ -286,9 +294,7 @@ where
     /// The entry at an indexed slot.
     #[inline]
     fn entry(&self, i: u32) -> &Hot<K, V> {
-        self.hot[i as usize]
-            .as_ref()
-            .expect("an indexed slot holds an entry")
+        occupied(&self.hot, i)
     }
 
     /// Removes entry `i`, leaving its slot vacant for the next new entry.
@@ -319,10 +325,7 @@ where
     fn evict(&mut self, store: &MemoryStore<K, V>, out: &mut Removals<K, V>) {
         while self.policy.weight() > self.capacity {
             let (hasher, hot) = (&store.hasher, &self.hot);
-            let key_hash = |i: u32| {
-                let entry = hot[i as usize].as_ref();
-                hasher.hash_one(&entry.expect("a listed slot holds an entry").key)
-            };
+            let key_hash = |i: u32| hasher.hash_one(&occupied(hot, i).key);
             let Some(v) = self.policy.victim(key_hash) else {
                 break;
             };
@@ -557,7 +560,7 @@ where
         } else if let Some(i) = existing {
             let entry = shard.hot[i as usize]
                 .as_mut()
-                .expect("an indexed slot holds an entry");
+                .expect("an indexed or listed slot holds an entry");
             let old_value = std::mem::replace(&mut entry.value, value);
             entry.update_at = update_at;
             *entry.hits_left.get_mut() = hits_left;
@@ -605,11 +608,7 @@ where
                 (shard.hot.len() - 1) as u32
             };
             let Shard { table, hot, .. } = shard;
-            table.insert_unique(hash, i, |&x| {
-                let entry = hot[x as usize].as_ref();
-                self.hasher
-                    .hash_one(&entry.expect("an indexed slot holds an entry").key)
-            });
+            table.insert_unique(hash, i, |&x| self.hasher.hash_one(&occupied(hot, x).key));
             if let Some(climber) = &self.climber {
                 shard.unreported_misses += 1;
                 if shard.unreported_misses >= CLIMBER_BATCH {
