@@ -622,15 +622,14 @@ where
                 self.count(|c| &c.misses, 1);
             }
         }
-        inner.config.tiers.as_ref()?;
+        let tiers = inner.config.tiers.as_ref()?;
         // Out of line (boxed): the hit path's future stays small.
-        Box::pin(self.get_from_tiers(hash, key.to_owned())).await
+        Box::pin(self.get_from_tiers(tiers, hash, key.to_owned())).await
     }
 
-    /// `get` after a memory miss, with storage tiers.
-    async fn get_from_tiers(&self, hash: u64, key: K) -> Option<V> {
+    /// `get` after a memory miss, reading `tiers` (the cache's).
+    async fn get_from_tiers(&self, tiers: &Tiers<K, V>, hash: u64, key: K) -> Option<V> {
         let inner = &*self.inner;
-        let tiers = inner.config.tiers.as_ref()?;
         let found = tiers.read(self.cache_name(), &key).await.ok()??;
         if found.index > 0 {
             let _ = tiers
@@ -727,18 +726,17 @@ where
         }
         let now = SystemTime::now();
         let entry = entry.clone().capped(now, self.inner.config.memory_cap);
-        let Some(ttl) = entry.time_to_live(now) else {
+        let t = self.inner.store.now();
+        let Some((update_at, expire_at)) = entry.store_deadlines(now, t) else {
             return;
         };
-        let to_update = entry.update_at.duration_since(now).unwrap_or_default();
-        let t = self.inner.store.now();
         let evicted = self.inner.store.insert(
             hash,
             key,
             entry.value,
             t,
-            Clock::deadline(t, to_update),
-            Clock::deadline(t, ttl),
+            update_at,
+            expire_at,
             self.inner.config.max_hits,
         );
         if evicted > 0 {

@@ -86,6 +86,18 @@ impl<V> StoredEntry<V> {
         }
     }
 
+    /// The entry's wall-clock deadlines seen from `now` (wall clock) as deadlines of the
+    /// in-memory store's clock, which reads `store_now` at this moment: `(update_at,
+    /// expire_at)`, or `None` when the entry has expired.
+    pub(crate) fn store_deadlines(&self, now: SystemTime, store_now: u64) -> Option<(u64, u64)> {
+        let ttl = self.time_to_live(now)?;
+        let to_update = self.update_at.duration_since(now).unwrap_or_default();
+        Some((
+            Clock::deadline(store_now, to_update),
+            Clock::deadline(store_now, ttl),
+        ))
+    }
+
     /// The same entry with its deadlines cut so that it expires at most `cap` after `now`
     /// (a tier's lifespan limit).
     pub fn capped(mut self, now: SystemTime, cap: Option<Duration>) -> Self {
@@ -530,23 +542,14 @@ where
 
     fn put(&self, key: K, entry: StoredEntry<V>) {
         let hash = self.store.hash(&key);
-        let now = SystemTime::now();
-        match entry.time_to_live(now) {
+        let t = self.store.now();
+        match entry.store_deadlines(SystemTime::now(), t) {
             None => {
                 self.store.remove(hash, &key, RemovalCause::Explicit);
             }
-            Some(ttl) => {
-                let t = self.store.now();
-                let to_update = entry.update_at.duration_since(now).unwrap_or_default();
-                self.store.insert(
-                    hash,
-                    key,
-                    entry,
-                    t,
-                    Clock::deadline(t, to_update),
-                    Clock::deadline(t, ttl),
-                    None,
-                );
+            Some((update_at, expire_at)) => {
+                self.store
+                    .insert(hash, key, entry, t, update_at, expire_at, None);
             }
         }
     }
