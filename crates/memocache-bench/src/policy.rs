@@ -139,6 +139,20 @@ pub fn memocache(capacity: usize, policy: EvictionPolicy) -> Cache<u64, u64> {
         .expect("valid options")
 }
 
+/// The default policy with no expiry, configured like the anchors of tables 1 and 2 (which
+/// are built without one): its entries never go stale, so a hit reads no clock.
+pub fn memocache_without_expiry(capacity: usize) -> Cache<u64, u64> {
+    Cache::builder()
+        .capacity(capacity)
+        .update_after(Duration::MAX)
+        .expire_after(Duration::MAX)
+        .build()
+        .expect("valid options")
+}
+
+/// The `impl` name of [`memocache_without_expiry`] in tables 1 and 2.
+pub const NO_EXPIRY: &str = "memocache-lru-update-no-expiry";
+
 impl Subject for Cache<u64, u64> {
     #[inline]
     fn get(&self, k: u64) -> Option<u64> {
@@ -266,6 +280,10 @@ pub fn all_subjects(capacity: usize) -> Vec<(String, Box<dyn Subject>)> {
             )
         })
         .collect();
+    out.push((
+        NO_EXPIRY.into(),
+        Box::new(memocache_without_expiry(capacity)),
+    ));
     out.push((
         "moka".into(),
         Box::new(moka::future::Cache::new(capacity as u64)),
@@ -479,7 +497,7 @@ impl Variant {
 fn ratio_subjects(capacity: usize) -> Vec<(String, Box<dyn Subject>)> {
     all_subjects(capacity)
         .into_iter()
-        .filter(|(n, _)| n != "cached" && n != "mutex-hashmap")
+        .filter(|(n, _)| n != "cached" && n != "mutex-hashmap" && n != NO_EXPIRY)
         .collect()
 }
 

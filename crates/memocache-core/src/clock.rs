@@ -2,9 +2,10 @@
 //! the time base of every deadline in the in-memory store (nanoseconds since the store's
 //! epoch, as `u64`).
 //!
-//! Every hit reads this clock, so it must be cheap. A precise monotonic read
-//! (`clock_gettime(CLOCK_MONOTONIC)`, what `std::time::Instant::now` does) costs about 23 ns on
-//! the machines we measure on, and its `rdtscp`/`lfence` stops the CPU from overlapping the
+//! Every hit on an entry that can go stale or expire reads this clock, so it must be cheap
+//! (an entry with neither deadline, from `Duration::MAX` lifespans, is served without a
+//! read). A precise monotonic read (`clock_gettime(CLOCK_MONOTONIC)`, what
+//! `std::time::Instant::now` does) costs about 23 ns on the machines we measure on, and its `rdtscp`/`lfence` stops the CPU from overlapping the
 //! memory loads of consecutive lookups. So by default the store reads a coarse clock through
 //! the `coarsetime` crate: on Linux `CLOCK_MONOTONIC_COARSE`, the time of the kernel's last
 //! tick, a few nanoseconds (loads from the vDSO page, no fence), with the kernel tick's
@@ -68,6 +69,18 @@ mod imp {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread read a [`Clock`] (unit tests check the hit path's reads).
+    static READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times this thread has read a [`Clock`].
+#[cfg(test)]
+pub(crate) fn reads_on_this_thread() -> u64 {
+    READS.with(|r| r.get())
+}
+
 impl Clock {
     /// A clock whose epoch is now.
     pub(crate) fn new() -> Self {
@@ -77,6 +90,8 @@ impl Clock {
     /// Nanoseconds since the epoch, plus one (so no deadline is ever 0), at most [`NEVER`].
     #[inline]
     pub(crate) fn now(&self) -> u64 {
+        #[cfg(test)]
+        READS.with(|r| r.set(r.get() + 1));
         imp::since(&self.epoch).saturating_add(1).min(NEVER)
     }
 

@@ -28,7 +28,7 @@ use hashbrown::HashTable;
 use parking_lot::RwLock;
 
 use crate::buffer::ReadBuffer;
-use crate::clock::Clock;
+use crate::clock::{Clock, NEVER};
 use crate::policy::{EvictionPolicy, HillClimber, Linked, Policy, RemovalCause, NIL};
 use crate::timer::{Timed, TimerWheel, NO_BUCKET};
 
@@ -442,19 +442,21 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let lock = self.shard(hash);
-        let now = self.clock.now();
         let (lookup, cleanup) = {
             let shard = lock.read();
             match shard.find(hash, key) {
                 Some(i) => {
                     let entry = shard.entry(i);
-                    let (lookup, done) = if now < entry.update_at.get()
-                        && entry.hits_left.load(Relaxed) == UNLIMITED
+                    let update_at = entry.update_at.get();
+                    // An entry that never goes stale never expires either (`insert` keeps
+                    // `update_at <= expire_at`): it needs no clock read.
+                    let (lookup, done) = if entry.hits_left.load(Relaxed) == UNLIMITED
+                        && (update_at == NEVER || self.clock.now() < update_at)
                     {
                         // The common case: fresh, no hit budget. One record read.
                         (Lookup::Fresh(entry.value.clone()), false)
                     } else {
-                        Self::read_entry(entry, &shard.cold[i as usize], now)
+                        Self::read_entry(entry, &shard.cold[i as usize], self.clock.now())
                     };
                     let full = !matches!(lookup, Lookup::Miss)
                         && self.records_reads
@@ -465,7 +467,7 @@ where
             }
         };
         if cleanup {
-            self.clean_up(lock, hash, key, now);
+            self.clean_up(lock, hash, key, self.clock.now());
         }
         lookup
     }

@@ -373,3 +373,23 @@ fn small_integer_keys_spread_over_the_shards() {
         assert!(worst <= fair * 3 / 2, "{counts:?}: {worst} > 1.5 x {fair}");
     }
 }
+
+/// A hit on an entry without deadlines reads no clock (nothing can make it stale or
+/// expired); a hit on an entry with one reads it once.
+#[test]
+fn a_hit_reads_the_clock_only_for_an_entry_with_a_deadline() {
+    use crate::clock::{reads_on_this_thread, NEVER};
+    let s = store(100, EvictionPolicy::LeastRecentlyUpdated);
+    let now = s.now();
+    s.insert(s.hash(&1), 1, 10, now, NEVER, NEVER, None);
+    put(&s, 2);
+    let before = reads_on_this_thread();
+    assert_eq!(t(&s, 1), Some(10));
+    assert_eq!(reads_on_this_thread(), before, "no deadline, no clock read");
+    assert_eq!(t(&s, 2), Some(2));
+    assert_eq!(reads_on_this_thread(), before + 1, "a deadline is checked");
+    // A hit budget is still counted without the clock.
+    s.insert(s.hash(&3), 3, 30, now, NEVER, NEVER, Some(1));
+    assert_eq!(t(&s, 3), Some(30));
+    assert_eq!(t(&s, 3), None, "the one hit was used");
+}
