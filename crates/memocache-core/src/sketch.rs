@@ -137,7 +137,7 @@ impl FrequencySketch {
         let words = &self.table[block].0;
         let mut freq = MAX_COUNT;
         for (word, shift) in slots {
-            freq = freq.min((words[word] >> shift) & MAX_COUNT);
+            freq = freq.min((words[word & 7] >> shift) & MAX_COUNT);
         }
         let door = self.doorkeeper.as_ref().is_some_and(|d| d.contains(h));
         freq as u8 + u8::from(door)
@@ -156,26 +156,20 @@ impl FrequencySketch {
         let words = &mut self.table[block].0;
         // Conservative update: only the counters at the key's current minimum grow (the others
         // already over-count it through collisions), which keeps estimates of rare keys low.
-        let min = slots
-            .iter()
-            .map(|&(word, shift)| (words[word] >> shift) & MAX_COUNT)
-            .min()
-            .unwrap_or(MAX_COUNT);
+        // (`word & 7`: a block has 8 words, which lets the compiler drop the bounds checks.)
+        let counts = slots.map(|(word, shift)| (words[word & 7] >> shift) & MAX_COUNT);
+        let min = counts[0].min(counts[1]).min(counts[2].min(counts[3]));
         if min == MAX_COUNT {
             return;
         }
-        let mut added = false;
-        for (word, shift) in slots {
-            if (words[word] >> shift) & MAX_COUNT == min {
-                words[word] += 1 << shift;
-                added = true;
+        for ((word, shift), count) in slots.into_iter().zip(counts) {
+            if count == min {
+                words[word & 7] += 1 << shift;
             }
         }
-        if added {
-            self.additions += 1;
-            if self.additions >= self.sample_size {
-                self.reset();
-            }
+        self.additions += 1;
+        if self.additions >= self.sample_size {
+            self.reset();
         }
     }
 
