@@ -435,7 +435,7 @@ where
     }
 
     /// Looks `key` up now, counting a hit against `max_hits`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get<Q>(&self, hash: u64, key: &Q) -> Lookup<V>
     where
         K: Borrow<Q>,
