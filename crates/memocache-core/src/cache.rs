@@ -26,7 +26,9 @@ use crate::builder::CacheBuilder;
 use crate::clock::Clock;
 use crate::entry::{EntryBuilder, FixedLifespan, Lifespan};
 use crate::error::Error;
-use crate::flight::{panic_message, Flight, FlightError, FlightState, Flights, Outcome, Table};
+use crate::flight::{
+    panic_message, Flight, FlightError, FlightState, Flights, LandOnDrop, Landing, Outcome, Table,
+};
 use crate::policy::{EvictionPolicy, RemovalCause};
 use crate::stats::{Counters, Stats, StatsCounter};
 use crate::storage::StoredEntry;
@@ -468,7 +470,7 @@ where
             let joined = match step {
                 Step::Ready(v) => return Ok(self.post(v)),
                 Step::Led(flight) => {
-                    return match flight.outcome.await {
+                    return match flight.landing.wait().await {
                         Ok(v) => Ok(self.post(v)),
                         Err(e) => Err(e
                             .into_error::<E>()
@@ -482,7 +484,7 @@ where
                 first = false;
             }
             let same_type = joined.state.error_type == TypeId::of::<E>();
-            match joined.outcome.await {
+            match joined.landing.wait().await {
                 Ok(v) => return Ok(self.post(v)),
                 Err(e) => {
                     if same_type {
@@ -575,19 +577,19 @@ where
             kind,
             read_tiers,
         );
-        let handle = tokio::spawn(task);
-        let outcome = async move {
-            match handle.await {
+        let landing = Arc::new(Landing::new());
+        let lands = Arc::clone(&landing);
+        // Detached: the outcome reaches the waiters through the landing, not the JoinHandle.
+        drop(tokio::spawn(async move {
+            // Lands `Cancelled` if this task is dropped unfinished (its runtime shut down).
+            let guard = LandOnDrop(Some(lands));
+            let outcome = match AssertUnwindSafe(task).catch_unwind().await {
                 Ok(outcome) => outcome,
-                Err(e) if e.is_panic() => {
-                    Err(FlightError::Panicked(panic_message(&*e.into_panic())))
-                }
-                Err(_) => Err(FlightError::Cancelled),
-            }
-        }
-        .boxed()
-        .shared();
-        let flight = Flight { state, outcome };
+                Err(panic) => Err(FlightError::Panicked(panic_message(&*panic))),
+            };
+            guard.land(outcome);
+        }));
+        let flight = Flight { state, landing };
         table.insert(key, flight.clone());
         flight
     }

@@ -1,7 +1,9 @@
 //! The in-flight table: at most one load per key at a time (single flight).
 //!
-//! A load runs in its own Tokio task, and its outcome is a [`Shared`] future that every caller
-//! waiting for that key awaits; dropping a waiter therefore never cancels the load. The table
+//! A load runs in its own (detached) Tokio task, which leaves its outcome in the flight's
+//! [`Landing`] and wakes every caller waiting for that key; dropping a waiter therefore never
+//! cancels the load, and a task that ends without an outcome (a panic, its runtime shutting
+//! down) still lands an error ([`LandOnDrop`]). The table
 //! is sharded by the key's hash; a load's task removes its own entry, under the shard's lock and
 //! in the same critical section in which it stores the value, so a request that finds no
 //! flight always finds the value (see [`crate::cache`]).
@@ -13,13 +15,14 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::pin::pin;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use futures_util::future::{BoxFuture, Shared};
 use parking_lot::{Mutex, MutexGuard};
+use tokio::sync::Notify;
 
 use crate::error::Error;
 use crate::storage::StorageError;
@@ -65,14 +68,75 @@ pub(crate) struct FlightState {
 /// One load in flight.
 pub(crate) struct Flight<V> {
     pub(crate) state: Arc<FlightState>,
-    pub(crate) outcome: Shared<BoxFuture<'static, Outcome<V>>>,
+    pub(crate) landing: Arc<Landing<V>>,
 }
 
 impl<V> Clone for Flight<V> {
     fn clone(&self) -> Self {
         Flight {
             state: Arc::clone(&self.state),
-            outcome: self.outcome.clone(),
+            landing: Arc::clone(&self.landing),
+        }
+    }
+}
+
+/// Where a flight's task leaves its outcome, once, for every waiter.
+///
+/// A waiter registers for the wake-up before it looks for the outcome, so an outcome landed
+/// between the two is never missed.
+pub(crate) struct Landing<V> {
+    outcome: OnceLock<Outcome<V>>,
+    landed: Notify,
+}
+
+impl<V: Clone> Landing<V> {
+    pub(crate) fn new() -> Self {
+        Landing {
+            outcome: OnceLock::new(),
+            landed: Notify::new(),
+        }
+    }
+
+    /// Leaves `outcome` (the first one landed stays) and wakes every waiter.
+    pub(crate) fn land(&self, outcome: Outcome<V>) {
+        let _ = self.outcome.set(outcome);
+        self.landed.notify_waiters();
+    }
+
+    /// The outcome, once landed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future only stops this waiter waiting.
+    pub(crate) async fn wait(&self) -> Outcome<V> {
+        loop {
+            let notified = self.landed.notified();
+            let mut notified = pin!(notified);
+            // Registered from here on: a `land` after the check below still wakes us.
+            notified.as_mut().enable();
+            if let Some(outcome) = self.outcome.get() {
+                return outcome.clone();
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Owned by a flight's task: lands its outcome, or, if the task is dropped before it has one
+/// (its runtime shut down), lands [`FlightError::Cancelled`] so that no waiter waits forever.
+pub(crate) struct LandOnDrop<V: Clone>(pub(crate) Option<Arc<Landing<V>>>);
+
+impl<V: Clone> LandOnDrop<V> {
+    pub(crate) fn land(mut self, outcome: Outcome<V>) {
+        if let Some(landing) = self.0.take() {
+            landing.land(outcome);
+        }
+    }
+}
+
+impl<V: Clone> Drop for LandOnDrop<V> {
+    fn drop(&mut self) {
+        if let Some(landing) = self.0.take() {
+            landing.land(Err(FlightError::Cancelled));
         }
     }
 }

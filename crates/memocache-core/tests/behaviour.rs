@@ -681,3 +681,55 @@ async fn lazy_loader_is_built_only_on_a_miss_or_a_due_refresh() {
     assert_eq!(c.get_or_load_lazy(1, make(&built, &n)).await.unwrap(), 2);
     assert_eq!(built.load(SeqCst), 2);
 }
+
+/// A load whose runtime shuts down before it finishes (its task is dropped) fails its waiters
+/// elsewhere with `Error::Cancelled` instead of leaving them waiting, and the key is not left
+/// marked as loading.
+#[test]
+fn a_load_dropped_with_its_runtime_fails_every_waiter_with_cancelled() {
+    let c: Cache<u32, u64> = Cache::new();
+    let loads = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (started, is_started) = std::sync::mpsc::channel();
+    loads.block_on(async {
+        let leader = tokio::spawn({
+            let c = c.clone();
+            async move {
+                c.get_or_load(1, move || async move {
+                    started.send(()).unwrap();
+                    std::future::pending::<Result<u64, std::io::Error>>().await
+                })
+                .await
+            }
+        });
+        while is_started.try_recv().is_err() {
+            tokio::task::yield_now().await;
+        }
+        drop(leader);
+    });
+    let waiters = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let waiter = waiters.spawn({
+        let c = c.clone();
+        async move {
+            c.get_or_load(1, || async { Ok::<u64, std::io::Error>(2) })
+                .await
+        }
+    });
+    while c.stats().coalesced == 0 {
+        std::thread::yield_now(); // until the waiter has joined the flight
+    }
+    drop(loads); // drops the load's task
+    let got = waiters
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), waiter).await })
+        .expect("the waiter is woken, not left waiting")
+        .unwrap();
+    assert!(matches!(got, Err(Error::Cancelled)), "{got:?}");
+    let again = waiters.block_on(c.get_or_load(1, || async { Ok::<u64, std::io::Error>(3) }));
+    assert_eq!(again.unwrap(), 3, "the key is not stuck in a dead flight");
+}
