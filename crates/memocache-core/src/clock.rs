@@ -5,12 +5,13 @@
 //! Every hit on an entry that can go stale or expire reads this clock, so it must be cheap
 //! (an entry with neither deadline, from `Duration::MAX` lifespans, is served without a
 //! read). A precise monotonic read (`clock_gettime(CLOCK_MONOTONIC)`, what
-//! `std::time::Instant::now` does) costs about 23 ns on the machines we measure on, and its `rdtscp`/`lfence` stops the CPU from overlapping the
-//! memory loads of consecutive lookups. So by default the store reads a coarse clock through
-//! the `coarsetime` crate: on Linux `CLOCK_MONOTONIC_COARSE`, the time of the kernel's last
-//! tick, a few nanoseconds (loads from the vDSO page, no fence), with the kernel tick's
-//! resolution (1 to 4 ms); on other systems their fast monotonic clock. Deadlines are
-//! honoured to within one tick, far below any sensible `update_after`.
+//! `std::time::Instant::now` does) costs about 23 ns on the machines we measure on, and its
+//! `rdtscp`/`lfence` stops the CPU from overlapping the memory loads of consecutive lookups.
+//! So by default the store reads a coarse clock through the `coarsetime` crate: on Linux
+//! `CLOCK_MONOTONIC_COARSE`, the time of the kernel's last tick, a few nanoseconds (loads from
+//! the vDSO page, no fence), with the kernel tick's resolution (1 to 4 ms); on other systems
+//! their fast monotonic clock. Deadlines are honoured to within one tick, far below any
+//! sensible `update_after`.
 //!
 //! With the `test-util` feature (and in this crate's own unit tests) the store reads
 //! [`tokio::time::Instant::now`] instead, so tests that pause and advance Tokio's clock

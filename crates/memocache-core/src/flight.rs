@@ -3,10 +3,10 @@
 //! A load runs in its own (detached) Tokio task, which leaves its outcome in the flight's
 //! [`Landing`] and wakes every caller waiting for that key; dropping a waiter therefore never
 //! cancels the load, and a task that ends without an outcome (a panic, its runtime shutting
-//! down) still lands an error ([`LandOnDrop`]). The table
-//! is sharded by the key's hash; a load's task removes its own entry, under the shard's lock and
-//! in the same critical section in which it stores the value, so a request that finds no
-//! flight always finds the value (see [`crate::cache`]).
+//! down) still lands an error ([`LandOnDrop`]). The table is sharded by the key's hash; a
+//! load's task removes its own entry, under the shard's lock and in the same critical section
+//! in which it stores the value, so a request that finds no flight always finds the value (see
+//! [`crate::cache`]).
 //!
 //! Different calls for one key may use different loader error types; a flight remembers the
 //! [`TypeId`] of its error type, and a waiter whose type differs waits for the flight to end and
