@@ -449,7 +449,10 @@ where
                     let entry = shard.entry(i);
                     let update_at = entry.update_at.get();
                     // An entry that never goes stale never expires either (`insert` keeps
-                    // `update_at <= expire_at`): it needs no clock read.
+                    // `update_at <= expire_at`): it needs no clock read. The rarer paths (a
+                    // stale entry or a hit budget, a clean-up) read the clock again rather
+                    // than carry the first reading: carrying it measured 4-9 instructions more
+                    // on every fresh hit.
                     let (lookup, done) = if entry.hits_left.load(Relaxed) == UNLIMITED
                         && (update_at == NEVER || self.clock.now() < update_at)
                     {
