@@ -15,7 +15,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +27,7 @@ use crate::clock::Clock;
 use crate::entry::{EntryBuilder, FixedLifespan, Lifespan};
 use crate::error::Error;
 use crate::flight::{
-    panic_message, Flight, FlightError, FlightState, Flights, LandOnDrop, Landing, Outcome, Table,
+    panic_message, Flight, FlightError, FlightState, Flights, LandOnDrop, Outcome, Table,
 };
 use crate::policy::{EvictionPolicy, RemovalCause};
 use crate::stats::{Counters, Stats, StatsCounter};
@@ -470,7 +470,7 @@ where
             let joined = match step {
                 Step::Ready(v) => return Ok(self.post(v)),
                 Step::Led(flight) => {
-                    return match flight.landing.wait().await {
+                    return match flight.wait().await {
                         Ok(v) => Ok(self.post(v)),
                         Err(e) => Err(e
                             .into_error::<E>()
@@ -483,8 +483,8 @@ where
                 self.count(|c| &c.coalesced, 1);
                 first = false;
             }
-            let same_type = joined.state.error_type == TypeId::of::<E>();
-            match joined.landing.wait().await {
+            let same_type = joined.error_type == TypeId::of::<E>();
+            match joined.wait().await {
                 Ok(v) => return Ok(self.post(v)),
                 Err(e) => {
                     if same_type {
@@ -564,22 +564,18 @@ where
         if kind == Kind::Refresh {
             self.count(|c| &c.refreshes_started, 1);
         }
-        let state = Arc::new(FlightState {
-            store: AtomicBool::new(true),
-            error_type: TypeId::of::<E>(),
-        });
+        let flight: Flight<V> = Arc::new(FlightState::new(TypeId::of::<E>()));
         let task = run_load(
             self.clone(),
             hash,
             key.clone(),
-            Arc::clone(&state),
+            Arc::clone(&flight),
             loader,
             kind,
             read_tiers,
         );
-        let landing = Arc::new(Landing::new());
-        let lands = Arc::clone(&landing);
-        // Detached: the outcome reaches the waiters through the landing, not the JoinHandle.
+        let lands = Arc::clone(&flight);
+        // Detached: the outcome reaches the waiters through the flight, not the JoinHandle.
         drop(tokio::spawn(async move {
             // Lands `Cancelled` if this task is dropped unfinished (its runtime shut down).
             let guard = LandOnDrop(Some(lands));
@@ -589,8 +585,7 @@ where
             };
             guard.land(outcome);
         }));
-        let flight = Flight { state, landing };
-        table.insert(key, flight.clone());
+        table.insert(key, Arc::clone(&flight));
         flight
     }
 
@@ -668,7 +663,7 @@ where
         {
             let mut table = inner.flights.lock(hash);
             if let Some(flight) = table.get(&key) {
-                flight.state.store.store(false, Ordering::Relaxed);
+                flight.store.store(false, Ordering::Relaxed);
             }
             self.store_value(&mut table, hash, key, value, lifespan);
         }
@@ -765,7 +760,7 @@ where
         {
             let table = inner.flights.lock(hash);
             if let Some(flight) = table.get(key) {
-                flight.state.store.store(false, Ordering::Relaxed);
+                flight.store.store(false, Ordering::Relaxed);
             }
             inner.store.remove(hash, key, RemovalCause::Explicit);
         }
@@ -795,7 +790,7 @@ where
         let inner = &*self.inner;
         inner.flights.for_each_shard(|table| {
             for flight in table.values() {
-                flight.state.store.store(false, Ordering::Relaxed);
+                flight.store.store(false, Ordering::Relaxed);
             }
         });
         // Every load that began before this call either stored before its shard was visited
@@ -864,7 +859,7 @@ struct Retire<'a, K: Hash + Eq, V> {
     inner: &'a Inner<K, V>,
     hash: u64,
     key: &'a K,
-    state: &'a Arc<FlightState>,
+    state: &'a Flight<V>,
     armed: bool,
 }
 
@@ -873,7 +868,7 @@ impl<K: Hash + Eq, V> Retire<'_, K, V> {
     fn retire(&mut self, table: &mut Table<K, V>) {
         if table
             .get(self.key)
-            .is_some_and(|f| Arc::ptr_eq(&f.state, self.state))
+            .is_some_and(|f| Arc::ptr_eq(f, self.state))
         {
             table.remove(self.key);
         }
@@ -903,7 +898,7 @@ async fn run_load<K, V, F, Fut, E>(
     cache: Cache<K, V>,
     hash: u64,
     key: K,
-    state: Arc<FlightState>,
+    state: Flight<V>,
     loader: F,
     kind: Kind,
     read_tiers: bool,

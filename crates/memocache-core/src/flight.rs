@@ -1,7 +1,7 @@
 //! The in-flight table: at most one load per key at a time (single flight).
 //!
-//! A load runs in its own (detached) Tokio task, which leaves its outcome in the flight's
-//! [`Landing`] and wakes every caller waiting for that key; dropping a waiter therefore never
+//! A load runs in its own (detached) Tokio task, which leaves its outcome in the
+//! [`FlightState`] it shares with its waiters and wakes every caller waiting for that key; dropping a waiter therefore never
 //! cancels the load, and a task that ends without an outcome (a panic, its runtime shutting
 //! down) still lands an error ([`LandOnDrop`]). The table is sharded by the key's hash; a
 //! load's task removes its own entry, under the shard's lock and in the same critical section
@@ -56,42 +56,30 @@ impl FlightError {
 /// What a flight resolves to.
 pub(crate) type Outcome<V> = Result<V, FlightError>;
 
-/// What a flight's task needs to know at completion.
-pub(crate) struct FlightState {
+/// One load in flight, shared by its task and its waiters: what the task needs to know at
+/// completion, and where it leaves its outcome, once, for every waiter.
+///
+/// A waiter registers for the wake-up before it looks for the outcome, so an outcome landed
+/// between the two is never missed.
+pub(crate) struct FlightState<V> {
     /// Cleared by `invalidate`, `invalidate_all` and `insert`: the outcome is handed to the
     /// waiters but not stored.
     pub(crate) store: AtomicBool,
     /// The loader's error type.
     pub(crate) error_type: TypeId,
-}
-
-/// One load in flight.
-pub(crate) struct Flight<V> {
-    pub(crate) state: Arc<FlightState>,
-    pub(crate) landing: Arc<Landing<V>>,
-}
-
-impl<V> Clone for Flight<V> {
-    fn clone(&self) -> Self {
-        Flight {
-            state: Arc::clone(&self.state),
-            landing: Arc::clone(&self.landing),
-        }
-    }
-}
-
-/// Where a flight's task leaves its outcome, once, for every waiter.
-///
-/// A waiter registers for the wake-up before it looks for the outcome, so an outcome landed
-/// between the two is never missed.
-pub(crate) struct Landing<V> {
     outcome: OnceLock<Outcome<V>>,
     landed: Notify,
 }
 
-impl<V: Clone> Landing<V> {
-    pub(crate) fn new() -> Self {
-        Landing {
+/// A handle on one load in flight.
+pub(crate) type Flight<V> = Arc<FlightState<V>>;
+
+impl<V: Clone> FlightState<V> {
+    /// A flight whose loader fails with `error_type`.
+    pub(crate) fn new(error_type: TypeId) -> Self {
+        FlightState {
+            store: AtomicBool::new(true),
+            error_type,
             outcome: OnceLock::new(),
             landed: Notify::new(),
         }
@@ -123,20 +111,20 @@ impl<V: Clone> Landing<V> {
 
 /// Owned by a flight's task: lands its outcome, or, if the task is dropped before it has one
 /// (its runtime shut down), lands [`FlightError::Cancelled`] so that no waiter waits forever.
-pub(crate) struct LandOnDrop<V: Clone>(pub(crate) Option<Arc<Landing<V>>>);
+pub(crate) struct LandOnDrop<V: Clone>(pub(crate) Option<Flight<V>>);
 
 impl<V: Clone> LandOnDrop<V> {
     pub(crate) fn land(mut self, outcome: Outcome<V>) {
-        if let Some(landing) = self.0.take() {
-            landing.land(outcome);
+        if let Some(flight) = self.0.take() {
+            flight.land(outcome);
         }
     }
 }
 
 impl<V: Clone> Drop for LandOnDrop<V> {
     fn drop(&mut self) {
-        if let Some(landing) = self.0.take() {
-            landing.land(Err(FlightError::Cancelled));
+        if let Some(flight) = self.0.take() {
+            flight.land(Err(FlightError::Cancelled));
         }
     }
 }
