@@ -5,12 +5,13 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{Cache, Config, Postprocess};
+use crate::cache::Cache;
 use crate::entry::{EntryBuilder, FixedLifespan};
 use crate::error::BuildError;
-use crate::policy::{EvictionPolicy, RemovalCause};
-use crate::store::{Listener, Weigher};
-use crate::tier::{self, Tier, Tiers};
+use crate::memory::policy::{EvictionPolicy, RemovalCause};
+use crate::memory::{Backoff, Listener, MemoryOptions};
+use crate::shared::{Config, Postprocess, Weigher};
+use crate::tiers::{self, Tier, Tiers};
 
 /// Default capacity: 4096 entries.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -20,12 +21,18 @@ pub const DEFAULT_METHOD_TIMEOUT: Duration = Duration::from_secs(2 * 60);
 pub const DEFAULT_UPDATE_AFTER: Duration = Duration::from_secs(10 * 60);
 /// Default `expire_after`: 30 minutes.
 pub const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(30 * 60);
+/// Default delay before retrying a failed background refresh: 1 second (doubling with each
+/// failure in a row).
+pub const DEFAULT_REFRESH_BACKOFF: Duration = Duration::from_secs(1);
+/// Default longest delay between retries of a failing background refresh: 60 seconds.
+pub const DEFAULT_REFRESH_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 /// Builds a [`Cache`]. Get one from [`Cache::builder`].
 ///
 /// Defaults (py-memoize's): capacity 4096 entries, method timeout 2 minutes, `update_after`
 /// 10 minutes, `expire_after` 30 minutes, eviction [`EvictionPolicy::LeastRecentlyUpdated`], no
-/// `max_hits`, no post-processing.
+/// `max_hits`, no post-processing; a failed background refresh is retried after 1 s, doubling
+/// up to 60 s.
 ///
 /// ```
 /// # extern crate memocache_core as memocache;
@@ -57,6 +64,8 @@ pub struct CacheBuilder<K, V> {
     tiers: Vec<Tier<K, V>>,
     memory_cap: Option<Duration>,
     memory: bool,
+    refresh_backoff: Duration,
+    refresh_backoff_max: Duration,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -77,6 +86,8 @@ impl<K, V> Default for CacheBuilder<K, V> {
             tiers: Vec::new(),
             memory_cap: None,
             memory: true,
+            refresh_backoff: DEFAULT_REFRESH_BACKOFF,
+            refresh_backoff_max: DEFAULT_REFRESH_BACKOFF_MAX,
             _types: PhantomData,
         }
     }
@@ -99,6 +110,8 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("tiers", &self.tiers)
             .field("memory_cap", &self.memory_cap)
             .field("memory", &self.memory)
+            .field("refresh_backoff", &self.refresh_backoff)
+            .field("refresh_backoff_max", &self.refresh_backoff_max)
             .finish()
     }
 }
@@ -245,6 +258,34 @@ where
         self
     }
 
+    /// How long a stale entry's failed background refresh waits before the next one is tried
+    /// (default 1 s); each further failure in a row doubles the wait, up to
+    /// [`refresh_backoff_max`](Self::refresh_backoff_max). Meanwhile the stale value is served
+    /// and no refresh is started; a successful refresh (or any new value) resets it. Must be
+    /// positive.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: memocache::Cache<u32, u32> = memocache::Cache::builder()
+    ///     .refresh_backoff(Duration::from_millis(200)) // 0.2 s, 0.4 s, 0.8 s, ...
+    ///     .refresh_backoff_max(Duration::from_secs(5)) // ... at most 5 s
+    ///     .build()?;
+    /// # Ok::<(), memocache::BuildError>(())
+    /// ```
+    pub fn refresh_backoff(mut self, first_retry: Duration) -> Self {
+        self.refresh_backoff = first_retry;
+        self
+    }
+
+    /// The longest wait between two tries of a failing background refresh (default 60 s). Must
+    /// not be less than [`refresh_backoff`](Self::refresh_backoff).
+    pub fn refresh_backoff_max(mut self, max: Duration) -> Self {
+        self.refresh_backoff_max = max;
+        self
+    }
+
     /// Entries written to the in-memory store (loaded, inserted or backfilled from a tier)
     /// expire at most this long after being written, whatever their own lifespan (cacheme's
     /// per-cache `ttl` for the local cache). Default: no cap. Must be positive.
@@ -295,14 +336,35 @@ where
             return Err(BuildError::ZeroMaxHits);
         }
         if self.memory_cap.is_some_and(|c| c.is_zero()) {
-            return Err(BuildError::ZeroExpireAfter);
+            return Err(BuildError::ZeroMemoryExpireCap);
         }
-        tier::validate(&self.tiers)?;
+        if self.refresh_backoff.is_zero() {
+            return Err(BuildError::ZeroRefreshBackoff);
+        }
+        if self.refresh_backoff_max < self.refresh_backoff {
+            return Err(BuildError::RefreshBackoffMaxBelowBackoff {
+                backoff: self.refresh_backoff,
+                max: self.refresh_backoff_max,
+            });
+        }
+        tiers::validate(&self.tiers)?;
         let fixed = FixedLifespan {
             update_after: self.update_after,
             expire_after: self.expire_after,
         };
-        Ok(Cache::from_config(Config {
+        let memory = MemoryOptions {
+            capacity: self.capacity as u64,
+            policy: self.policy,
+            weighted: self.weigher.is_some(),
+            listener: self.listener,
+            backoff: Backoff {
+                base: self.refresh_backoff,
+                max: self.refresh_backoff_max,
+            },
+        };
+        let name = self.name.as_deref().unwrap_or("");
+        let tiers = Tiers::new(self.tiers, name);
+        let config = Config {
             capacity: self.capacity,
             method_timeout: self.method_timeout,
             lifespan: fixed,
@@ -312,10 +374,9 @@ where
             max_hits: self.max_hits,
             name: self.name,
             weigher: self.weigher,
-            listener: self.listener,
-            tiers: Tiers::new(self.tiers),
             memory_cap: self.memory_cap,
             memory: self.memory,
-        }))
+        };
+        Ok(Cache::from_parts(config, memory, tiers))
     }
 }

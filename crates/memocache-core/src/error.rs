@@ -19,8 +19,9 @@ pub enum Error<E> {
     /// The loader did not finish within the cache's method timeout and was cancelled
     /// (dropped). Nothing was stored; the next request loads again.
     Timeout(Duration),
-    /// The loader panicked; the text is the panic message. The panic was caught: no lock is
-    /// poisoned, every waiter got this error, and the next request loads again.
+    /// The loader panicked (or the entry builder or weigher did, on the loaded value); the
+    /// text is the panic message. The panic was caught: no lock is poisoned, every waiter got
+    /// this error, nothing was stored, and the next request loads again.
     Panicked(Arc<str>),
     /// The load task was cancelled before finishing, which happens only when the Tokio
     /// runtime that ran it shut down.
@@ -129,4 +130,29 @@ pub enum BuildError {
     /// A circuit breaker that opens after zero failures would never try the tier.
     #[error("a tier's circuit breaker failure_threshold must be at least 1")]
     ZeroFailureThreshold,
+    /// `memory_expire_cap` of zero would expire every entry as it is written.
+    #[error("memory_expire_cap must be greater than zero")]
+    ZeroMemoryExpireCap,
+    /// `refresh_backoff` of zero would retry a failing refresh on every stale hit.
+    #[error("refresh_backoff must be greater than zero")]
+    ZeroRefreshBackoff,
+    /// The longest refresh backoff cannot be shorter than the first one.
+    #[error("refresh_backoff_max ({max:?}) must not be less than refresh_backoff ({backoff:?})")]
+    RefreshBackoffMaxBelowBackoff {
+        /// The `refresh_backoff` given.
+        backoff: Duration,
+        /// The `refresh_backoff_max` given.
+        max: Duration,
+    },
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Arc<str> {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        Arc::from(*s)
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        Arc::from(s.as_str())
+    } else {
+        Arc::from("(non-string panic payload)")
+    }
 }

@@ -6,45 +6,57 @@
 //! Users depend on the `memocache` facade crate, which re-exports everything here together
 //! with the optional backends and the `#[memoize]` macro.
 //!
-//! Modules, one concept each:
-//! - [`cache`] — [`Cache`], the request path;
-//! - [`builder`] — [`CacheBuilder`], options and their defaults;
-//! - [`entry`] — [`Lifespan`] and [`EntryBuilder`], per-entry `update_after` / `expire_after`;
-//! - `flight` — the in-flight table (single flight per key);
-//! - `store` — the embedded in-memory store (sharded slab + index, read buffer, timer wheel);
-//! - [`policy`] — [`EvictionPolicy`], [`RemovalCause`]; `sketch` — TinyLFU's frequency sketch;
-//!   `buffer` — the hit buffer; `timer` — the expiry timer wheel;
-//! - [`storage`] — the async [`Storage`](storage::Storage) trait, byte stores and the in-memory
-//!   storage;
-//! - [`codec`] — record header, serde formats, compression;
-//! - [`key`] — stable remote keys ([`CacheKey`](key::CacheKey), [`Namespace`](key::Namespace));
-//! - [`tier`] — chained storage tiers and their failure policy;
-//! - [`stats`] — [`Stats`];
-//! - [`error`] — [`Error`] and [`BuildError`].
+//! # The pieces
+//! At the top, what a user touches: [`Cache`] (the public API and the hit path),
+//! [`CacheBuilder`], [`Lifespan`] / [`EntryBuilder`], [`Stats`], [`Error`]. Below them, three
+//! subsystems, one folder each:
+//! - `memory/` — the cache's own in-memory store: shards of a slab with a hash index, the
+//!   eviction policies ([`EvictionPolicy`]; least-recently-updated, LRU, W-TinyLFU with its
+//!   frequency sketch and hill climber), the read buffer and the expiry timer wheel;
+//! - `load/` — what a miss does: the in-flight table (one flight per key), a flight's task
+//!   step by step (tiers, loader, tiers, memory), and the writes (`insert`, invalidations)
+//!   whose tier half completes in a flight of its own;
+//! - `tiers/` — everything below the memory: the [`storage`] trait and its implementations,
+//!   the [`codec`], remote [`key`]s, the [`tier`] failure policy, and the chain ([`Tier`]s
+//!   read through with backfill, written to all).
+//!
+//! The public modules: [`storage`], [`tier`], [`codec`], [`key`] (feature `serialized`); every
+//! other public type is at the crate root.
+//!
+//! # Cargo features
+//! | feature | what |
+//! |---|---|
+//! | `json` (default), `msgpack`, `postcard` | serde formats of stored records (each implies `serialized`) |
+//! | `zstd`, `lz4`, `zlib` | compression of stored records |
+//! | `serialized` | [`storage::Serialized`] and the [`key`] module: byte stores (Redis, SQL) as typed storages (sha2 for long keys) |
+//! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |
+//! | `contract` | [`storage::contract::check_storage`], the storage contract for implementers' tests |
+//!
+//! A memory-only cache needs none of them: without default features the engine compiles no
+//! serde format, no compressor and no SHA-256.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod buffer;
-pub mod builder;
-pub mod cache;
+mod builder;
+mod cache;
 mod clock;
-pub mod codec;
-pub mod entry;
-pub mod error;
-mod flight;
-pub mod key;
-pub mod policy;
-mod sketch;
-pub mod stats;
-pub mod storage;
-mod store;
-pub mod tier;
-mod timer;
+mod entry;
+mod error;
+mod load;
+mod memory;
+mod shared;
+mod stats;
+mod tiers;
 
-pub use builder::CacheBuilder;
+pub use builder::{
+    CacheBuilder, DEFAULT_CAPACITY, DEFAULT_EXPIRE_AFTER, DEFAULT_METHOD_TIMEOUT,
+    DEFAULT_REFRESH_BACKOFF, DEFAULT_REFRESH_BACKOFF_MAX, DEFAULT_UPDATE_AFTER,
+};
 pub use cache::Cache;
 pub use entry::{EntryBuilder, FixedLifespan, Lifespan};
 pub use error::{BuildError, Error};
-pub use policy::{EvictionPolicy, RemovalCause};
+pub use memory::policy::{EvictionPolicy, RemovalCause};
 pub use stats::Stats;
-pub use tier::{Tier, TierStats};
+#[cfg(feature = "serialized")]
+pub use tiers::key;
+pub use tiers::{codec, storage, tier, Tier, TierStats};

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use crate::tier::TierStats;
+use crate::tiers::TierStats;
 
 /// Stripes owned by one thread each.
 const OWNED: usize = 32;
@@ -38,6 +38,7 @@ pub(crate) struct Counters {
     pub(crate) refreshes_started: AtomicU64,
     pub(crate) refreshes_succeeded: AtomicU64,
     pub(crate) refreshes_failed: AtomicU64,
+    pub(crate) callback_panics: AtomicU64,
 }
 
 /// Striped counters of one cache.
@@ -183,6 +184,7 @@ impl StatsCounter {
             s.refreshes_started += c.refreshes_started.load(Relaxed);
             s.refreshes_succeeded += c.refreshes_succeeded.load(Relaxed);
             s.refreshes_failed += c.refreshes_failed.load(Relaxed);
+            s.callback_panics += c.callback_panics.load(Relaxed);
         }
         s.requests = s.hits_fresh + s.hits_stale + s.misses;
         s
@@ -191,42 +193,68 @@ impl StatsCounter {
 
 /// A snapshot of a cache's counters, from [`Cache::stats`](crate::Cache::stats).
 ///
-/// Every request is counted exactly once as a fresh hit, a stale hit or a miss, and
-/// `requests` is their sum (`requests == hits() + misses`; no separate counter on the hit
-/// path). A miss either started a
-/// load or joined one already in flight (`coalesced`). Loads started by misses are counted in
-/// `loads_*`; background refreshes of stale entries in `refreshes_*`.
+/// # What each counter counts
+/// | counter | incremented by |
+/// |---|---|
+/// | `requests` | every call of `get_or_load`, `get_or_load_lazy`, `get_with` and `get`, once (`get` counts: it is a lookup like the others) |
+/// | `hits_fresh` | a request served a fresh value from memory |
+/// | `hits_stale` | a request served a stale value from memory (a refresh may start) |
+/// | `misses` | a request that found no servable value in memory |
+/// | `coalesced` | a miss that waited for a load, refresh or tier read another request started (at most once per miss) |
+/// | `loads_started` | a miss's load that called its loader (a miss answered by a tier calls none) |
+/// | `load_successes` / `load_failures` | such a load ended with a value / an error for its callers (loader error, timeout, panic, cancellation, or a tier error under `OnError::Propagate`) |
+/// | `refreshes_started` | a background refresh of a stale entry began |
+/// | `refreshes_succeeded` / `refreshes_failed` | it stored a new value (loaded, or found fresh in a tier) / it failed (the stale value stays) |
+/// | `timeouts` | a load or refresh ended by the method timeout |
+/// | `panics` | a load or refresh ended by a panic (in the loader, or in the entry builder or weigher on the loaded value) |
+/// | `callback_panics` | any other caught panic of a user callback: the eviction listener, or the entry builder or weigher during `insert` or on an entry read from a tier |
+/// | `total_load_time` | time spent running loaders (loads and refreshes) |
+/// | `evictions` | an entry removed from memory to respect the capacity (or too heavy to store) |
+/// | `decode_errors`, `tier_errors`, `tiers` | the storage tiers' counters ([`TierStats`]), summed |
 ///
-/// With storage tiers, `hits_*` and `misses` are about the in-memory store; what each tier
-/// answered on those misses is in `tiers`; `loads_started` and `load_successes` /
-/// `load_failures` count only the loads that called the loader (a miss answered by a tier
-/// calls none), and a tier failure is counted in `tiers`, not as a load failure.
+/// # Identities
+/// These hold for every snapshot taken when no request or flight is in progress (counters
+/// are read one after another, so a snapshot taken meanwhile may be off by the operations
+/// under way):
+/// - `requests == hits_fresh + hits_stale + misses` (`requests` is their sum, not a counter);
+/// - `loads_started == load_successes + load_failures`;
+/// - `refreshes_started == refreshes_succeeded + refreshes_failed`;
+/// - `timeouts + panics <= load_failures + refreshes_failed`: each is one of those failures;
+/// - `coalesced <= misses`.
+///
+/// With storage tiers, `hits_*` and `misses` are about memory; what each tier answered on
+/// those misses is in `tiers`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Calls of `get_or_load`, `get_with` and `get`.
+    /// Calls of `get_or_load`, `get_or_load_lazy`, `get_with` and `get`.
     pub requests: u64,
     /// Requests served a fresh value.
     pub hits_fresh: u64,
-    /// Requests served a stale value (a background refresh was due).
+    /// Requests served a stale value.
     pub hits_stale: u64,
-    /// Requests that found no servable value.
+    /// Requests that found no servable value in memory.
     pub misses: u64,
-    /// Misses that joined a load already in flight instead of starting one.
+    /// Misses that waited for a load, refresh or tier read another request started.
     pub coalesced: u64,
-    /// Loads started by misses (each one loader call).
+    /// Loads started by misses that called their loader.
     pub loads_started: u64,
-    /// Loads that returned a value.
+    /// Loads that ended with a value.
     pub load_successes: u64,
-    /// Loads that failed: loader errors, timeouts and panics.
+    /// Loads that ended with an error: loader errors, timeouts, panics, cancellations, tier
+    /// errors set to propagate.
     pub load_failures: u64,
-    /// Loads and refreshes cancelled by the method timeout (also counted as failures).
+    /// Loads and refreshes ended by the method timeout (each also a failure).
     pub timeouts: u64,
-    /// Loads and refreshes whose loader panicked (also counted as failures).
+    /// Loads and refreshes ended by a panic of the loader, entry builder or weigher (each
+    /// also a failure).
     pub panics: u64,
-    /// Time spent in loads and refreshes, from start to outcome.
+    /// Other caught panics of user callbacks: the eviction listener; the entry builder or
+    /// weigher in `insert` or on an entry read from a tier (the value is then not stored).
+    pub callback_panics: u64,
+    /// Time spent running loaders, loads and refreshes together.
     pub total_load_time: Duration,
-    /// Entries removed to respect the capacity.
+    /// Entries removed from memory to respect the capacity.
     pub evictions: u64,
     /// Background refreshes started for stale entries.
     pub refreshes_started: u64,
@@ -259,12 +287,12 @@ impl Stats {
         }
     }
 
-    /// Loads and refreshes that reached an outcome.
+    /// Loads and refreshes that reached an outcome (cacheme's `load_count`).
     pub fn load_count(&self) -> u64 {
         self.load_successes + self.load_failures + self.refreshes_succeeded + self.refreshes_failed
     }
 
-    /// Mean time of a load or refresh, or zero when none finished.
+    /// `total_load_time` over [`load_count`](Self::load_count), or zero when none finished.
     pub fn average_load_time(&self) -> Duration {
         match self.load_count() {
             0 => Duration::ZERO,

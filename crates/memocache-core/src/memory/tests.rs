@@ -6,33 +6,58 @@ use std::sync::Mutex;
 
 use proptest::prelude::*;
 
+use super::shard::{Cold, Hot};
 use super::*;
 
-fn store(capacity: u64, policy: EvictionPolicy) -> MemoryStore<u32, u32> {
-    MemoryStore::new(StoreOptions {
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+};
+
+fn store(capacity: u64, policy: EvictionPolicy) -> Memory<u32, u32> {
+    Memory::new(MemoryOptions {
         capacity,
         policy,
-        weigher: None,
+        weighted: false,
         listener: None,
+        backoff: BACKOFF,
     })
 }
 
-fn t(store: &MemoryStore<u32, u32>, k: u32) -> Option<u32> {
+/// Stores `key -> value` with the given deadlines and hit budget.
+fn insert(
+    store: &Memory<u32, u32>,
+    key: u32,
+    value: u32,
+    deadlines: (u64, u64),
+    max_hits: Option<u32>,
+) -> u64 {
+    let entry = NewEntry {
+        key,
+        value,
+        weight: 1,
+        update_at: deadlines.0,
+        expire_at: deadlines.1,
+        max_hits,
+    };
+    store.notify(store.insert(store.hash(&key), entry, store.now()))
+}
+
+fn t(store: &Memory<u32, u32>, k: u32) -> Option<u32> {
     match store.get(store.hash(&k), &k) {
         Lookup::Fresh(v) | Lookup::Stale { value: v, .. } => Some(v),
         Lookup::Miss => None,
     }
 }
 
-fn put(store: &MemoryStore<u32, u32>, k: u32) -> u64 {
-    let now = store.now();
-    let far = Clock::deadline(now, Duration::from_secs(3600));
-    store.insert(store.hash(&k), k, k, now, far, far, None)
+fn put(store: &Memory<u32, u32>, k: u32) -> u64 {
+    let far = Clock::deadline(store.now(), Duration::from_secs(3600));
+    insert(store, k, k, (far, far), None)
 }
 
 /// Applies buffered hits, then checks the slab, index, lists and weights agree; returns
 /// the keys of each shard in policy order (single-list policies: oldest first).
-fn check(store: &MemoryStore<u32, u32>) -> Vec<u32> {
+fn check(store: &Memory<u32, u32>) -> Vec<u32> {
     let mut keys = Vec::new();
     for lock in store.shards.iter() {
         let mut shard = lock.write();
@@ -93,9 +118,8 @@ fn lru_keeps_what_was_read() {
 #[test]
 fn max_hits_drops_the_entry() {
     let store = store(8, EvictionPolicy::LeastRecentlyUpdated);
-    let now = store.now();
-    let far = Clock::deadline(now, Duration::from_secs(60));
-    store.insert(store.hash(&7), 7, 70, now, far, far, Some(2));
+    let far = Clock::deadline(store.now(), Duration::from_secs(60));
+    insert(&store, 7, 70, (far, far), Some(2));
     assert_eq!(t(&store, 7), Some(70));
     assert_eq!(t(&store, 7), Some(70));
     assert_eq!(t(&store, 7), None);
@@ -292,10 +316,10 @@ fn against_model(cap: u64, policy: EvictionPolicy, reads_reorder: bool, ops: &[O
             Op::Remove(k) => {
                 let present = model.contains(&k);
                 model.retain(|&x| x != k);
-                assert_eq!(
-                    store.remove(store.hash(&k), &k, RemovalCause::Explicit),
-                    present
-                );
+                let removed = store.remove(store.hash(&k), &k, RemovalCause::Explicit);
+                let found = removed.found;
+                store.notify(removed);
+                assert_eq!(found, present);
             }
         }
         assert_eq!(check(&store), Vec::from(model.clone()));
@@ -322,18 +346,19 @@ proptest! {
     fn w_tinylfu_respects_the_capacity(cap in 1u64..300, doorkeeper: bool, ops in ops()) {
         let removed = Arc::new(Mutex::new(Vec::new()));
         let log = removed.clone();
-        let store: MemoryStore<u32, u32> = MemoryStore::new(StoreOptions {
+        let store: Memory<u32, u32> = Memory::new(MemoryOptions {
             capacity: cap,
             policy: EvictionPolicy::WTinyLfu { doorkeeper },
-            weigher: None,
+            weighted: false,
             listener: Some(Arc::new(move |k, _v, cause| log.lock().unwrap().push((k, cause)))),
+            backoff: BACKOFF,
         });
         let mut inserted = 0u64;
         for op in &ops {
             match *op {
                 Op::Get(k) => { t(&store, k); }
                 Op::Insert(k) => { put(&store, k); inserted += 1; }
-                Op::Remove(k) => { store.remove(store.hash(&k), &k, RemovalCause::Explicit); }
+                Op::Remove(k) => { store.notify(store.remove(store.hash(&k), &k, RemovalCause::Explicit)); }
             }
             prop_assert!(store.len() as u64 <= cap);
         }
@@ -351,11 +376,12 @@ proptest! {
 #[test]
 fn small_integer_keys_spread_over_the_shards() {
     for _ in 0..20 {
-        let store = MemoryStore::<u64, u64>::new(StoreOptions {
+        let store = Memory::<u64, u64>::new(MemoryOptions {
             capacity: 8 * 4096,
             policy: EvictionPolicy::LeastRecentlyUpdated,
-            weigher: None,
+            weighted: false,
             listener: None,
+            backoff: BACKOFF,
         });
         let n = store.shards.len();
         let mut counts = vec![0u32; n];
@@ -380,8 +406,7 @@ fn small_integer_keys_spread_over_the_shards() {
 fn a_hit_reads_the_clock_only_for_an_entry_with_a_deadline() {
     use crate::clock::{reads_on_this_thread, NEVER};
     let s = store(100, EvictionPolicy::LeastRecentlyUpdated);
-    let now = s.now();
-    s.insert(s.hash(&1), 1, 10, now, NEVER, NEVER, None);
+    insert(&s, 1, 10, (NEVER, NEVER), None);
     put(&s, 2);
     let before = reads_on_this_thread();
     assert_eq!(t(&s, 1), Some(10));
@@ -389,7 +414,7 @@ fn a_hit_reads_the_clock_only_for_an_entry_with_a_deadline() {
     assert_eq!(t(&s, 2), Some(2));
     assert_eq!(reads_on_this_thread(), before + 1, "a deadline is checked");
     // A hit budget is still counted without the clock.
-    s.insert(s.hash(&3), 3, 30, now, NEVER, NEVER, Some(1));
+    insert(&s, 3, 30, (NEVER, NEVER), Some(1));
     assert_eq!(t(&s, 3), Some(30));
     assert_eq!(t(&s, 3), None, "the one hit was used");
 }

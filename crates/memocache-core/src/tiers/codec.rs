@@ -39,7 +39,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::storage::StoredEntry;
+use super::stored::StoredEntry;
 
 /// Bytes of the record header.
 pub const HEADER_LEN: usize = 34;

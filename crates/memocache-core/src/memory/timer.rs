@@ -10,7 +10,7 @@
 //! drained read) of its shard, or after a few writes to any shard, since every 16th write of a
 //! shard also advances one other shard in rotation, without ever being read. Advancing costs O(1) when no tick passed.
 
-use crate::policy::{Deque, Linked, NIL};
+use super::list::{Deque, Linked, NIL};
 
 const BUCKETS: [usize; 5] = [64, 64, 32, 4, 1];
 const SHIFT: [u32; 5] = [30, 36, 42, 47, 49];

@@ -1,0 +1,241 @@
+//! The in-flight table: which operation owns each key right now, and the flights themselves.
+//!
+//! A *flight* is one operation on a key that runs in its own detached task and that other
+//! callers may wait for: a load, a background refresh, a tier read for `get`, or the tier half
+//! of an `insert` / `invalidate` (see [`Kind`]). The table, sharded by the key's hash, maps a
+//! key to the one flight that *owns* it. Ownership is the consistency rule of the whole
+//! cache: a flight writes memory or a tier only while it owns its key, checked under the
+//! key's shard lock, and `insert`, `invalidate` and `invalidate_all` take keys over
+//! (displace their flights). A displaced flight still lands its outcome for the callers
+//! already waiting on it, but writes nothing.
+//!
+//! A flight's task leaves its outcome in the [`FlightState`] it shares with its waiters and
+//! wakes them; dropping a waiter never cancels the task.
+//!
+//! Different calls for one key may use different loader error types; a flight remembers the
+//! [`TypeId`] of its error type, and a waiter whose type differs waits for the flight to end
+//! and then looks again (it never runs a second load while the first is in flight).
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+use crate::error::Error;
+use crate::storage::StorageError;
+
+type Hasher = foldhash::fast::RandomState;
+
+/// What a flight does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A miss's load: tiers, then the loader. Callers wait for it.
+    Load,
+    /// A stale hit's background refresh: tiers, then the loader. Nobody waits unless the
+    /// entry expires meanwhile.
+    Refresh,
+    /// `get`'s read of the tiers (no loader).
+    Read,
+    /// The tier half of an `insert` or `invalidate`. Lands no value: its waiters look again.
+    Write,
+}
+
+impl Kind {
+    /// Whether a waiter that joins this flight was served by another request's work
+    /// (`Stats::coalesced`).
+    pub(crate) fn serves_waiters(self) -> bool {
+        !matches!(self, Kind::Write)
+    }
+}
+
+/// The error type of flights without a loader (reads and writes): never a waiter's.
+struct NoLoader;
+
+/// Why a flight produced no value, with the loader's error type erased.
+#[derive(Clone)]
+pub(crate) enum FlightError {
+    Load(Arc<dyn Any + Send + Sync>),
+    Timeout(Duration),
+    Panicked(Arc<str>),
+    Cancelled,
+    Storage(StorageError),
+    /// No value, and none expected: a write, or a read that found nothing. Waiters look again.
+    Absent,
+}
+
+impl FlightError {
+    /// The typed error for a waiter whose loader error type is `E`; `None` when the flight's
+    /// loader had another error type, or when there is no error to hand out ([`Absent`]).
+    ///
+    /// [`Absent`]: FlightError::Absent
+    pub(crate) fn into_error<E: Send + Sync + 'static>(self) -> Option<Error<E>> {
+        Some(match self {
+            FlightError::Load(any) => Error::Load(any.downcast::<E>().ok()?),
+            FlightError::Timeout(d) => Error::Timeout(d),
+            FlightError::Panicked(m) => Error::Panicked(m),
+            FlightError::Cancelled => Error::Cancelled,
+            FlightError::Storage(e) => Error::Storage(e),
+            FlightError::Absent => return None,
+        })
+    }
+
+    /// How the flight failed, in a few words for logs.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            FlightError::Load(_) => "returned an error",
+            FlightError::Timeout(_) => "timed out",
+            FlightError::Panicked(_) => "panicked",
+            FlightError::Cancelled => "was cancelled",
+            FlightError::Storage(_) => "failed in a storage tier",
+            FlightError::Absent => "found nothing",
+        }
+    }
+}
+
+/// What a flight resolves to.
+pub(crate) type Outcome<V> = Result<V, FlightError>;
+
+/// One flight, shared by its task and its waiters: where the task leaves its outcome, once,
+/// for every waiter.
+///
+/// A waiter registers for the wake-up before it looks for the outcome, so an outcome landed
+/// between the two is never missed.
+pub(crate) struct FlightState<V> {
+    pub(crate) kind: Kind,
+    /// The loader's error type (`NoLoader` for reads and writes).
+    error_type: TypeId,
+    /// Set, under the key's shard lock and only while the flight owns its key, just before
+    /// it writes a tier: whoever displaces it waits for it to land before touching the
+    /// tiers, so tier writes of one key leave this process in the order they were decided.
+    writing: AtomicBool,
+    outcome: OnceLock<Outcome<V>>,
+    landed: Notify,
+}
+
+/// A handle on one flight.
+pub(crate) type Flight<V> = Arc<FlightState<V>>;
+
+impl<V: Clone> FlightState<V> {
+    /// A flight of `kind` whose loader fails with `E`.
+    pub(crate) fn new<E: 'static>(kind: Kind) -> Flight<V> {
+        Self::with_type(kind, TypeId::of::<E>())
+    }
+
+    /// A flight without a loader (a read or a write).
+    pub(crate) fn without_loader(kind: Kind) -> Flight<V> {
+        Self::with_type(kind, TypeId::of::<NoLoader>())
+    }
+
+    fn with_type(kind: Kind, error_type: TypeId) -> Flight<V> {
+        Arc::new(FlightState {
+            kind,
+            error_type,
+            writing: AtomicBool::new(false),
+            outcome: OnceLock::new(),
+            landed: Notify::new(),
+        })
+    }
+
+    /// Whether a waiter whose loader fails with `E` can take this flight's error as its own.
+    pub(crate) fn fails_with<E: 'static>(&self) -> bool {
+        self.error_type == TypeId::of::<E>()
+    }
+
+    /// Leaves `outcome` (the first one landed stays) and wakes every waiter.
+    pub(crate) fn land(&self, outcome: Outcome<V>) {
+        let _ = self.outcome.set(outcome);
+        self.landed.notify_waiters();
+    }
+
+    /// The outcome, once landed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future only stops this waiter waiting.
+    pub(crate) async fn wait(&self) -> Outcome<V> {
+        loop {
+            let notified = self.landed.notified();
+            let mut notified = pin!(notified);
+            // Registered from here on: a `land` after the check below still wakes us.
+            notified.as_mut().enable();
+            if let Some(outcome) = self.outcome.get() {
+                return outcome.clone();
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks the flight as writing a tier (the caller holds the key's shard lock and has
+    /// checked that the flight owns the key).
+    pub(crate) fn begin_writing(&self) {
+        self.writing.store(true, Relaxed);
+    }
+
+    /// Whether the flight has begun writing a tier (read under the key's shard lock).
+    pub(crate) fn is_writing(&self) -> bool {
+        self.writing.load(Relaxed)
+    }
+}
+
+/// One shard of the table: key → the flight that owns it.
+pub(crate) type Table<K, V> = HashMap<K, Flight<V>, Hasher>;
+type Shard<K, V> = CachePadded<Mutex<Table<K, V>>>;
+
+/// `true` when `flight` owns `key` in `table`.
+pub(crate) fn owns<K: Hash + Eq, V>(table: &Table<K, V>, key: &K, flight: &Flight<V>) -> bool {
+    table.get(key).is_some_and(|f| Arc::ptr_eq(f, flight))
+}
+
+/// Takes `key` away from the flight that owns it, if any; returns that flight if it is
+/// writing a tier (the caller must let it land before writing the same key's tiers).
+pub(crate) fn displace<K, V, Q>(table: &mut Table<K, V>, key: &Q) -> Option<Flight<V>>
+where
+    K: Hash + Eq + std::borrow::Borrow<Q>,
+    V: Clone,
+    Q: Hash + Eq + ?Sized,
+{
+    table.remove(key).filter(|f| f.is_writing())
+}
+
+/// The sharded in-flight table.
+pub(crate) struct Flights<K, V> {
+    shards: Box<[Shard<K, V>]>,
+}
+
+const BITS: u32 = 5;
+
+impl<K: Hash + Eq, V> Flights<K, V> {
+    pub(crate) fn new() -> Self {
+        let hasher = Hasher::default();
+        Flights {
+            shards: (0..1usize << BITS)
+                .map(|_| CachePadded::new(Mutex::new(HashMap::with_hasher(hasher))))
+                .collect(),
+        }
+    }
+
+    /// Locks the shard of a key with this hash (the memory's hash of the key).
+    #[inline]
+    pub(crate) fn lock(&self, hash: u64) -> MutexGuard<'_, Table<K, V>> {
+        // Low bits here, high bits in the memory: the two shardings stay independent.
+        self.shards[(hash as usize) & ((1 << BITS) - 1)].lock()
+    }
+
+    /// Visits every shard under its lock, one after another.
+    pub(crate) fn for_each_shard(&self, mut f: impl FnMut(&mut Table<K, V>)) {
+        for shard in self.shards.iter() {
+            f(&mut shard.lock());
+        }
+    }
+
+    /// Flights in progress (for tests and `Debug`).
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+}

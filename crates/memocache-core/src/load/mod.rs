@@ -1,0 +1,195 @@
+//! The load: everything a request does once memory had no fresh value for it — join the
+//! flight that owns the key or start one, wait for its outcome — and the flights themselves.
+//!
+//! - [`flight`]: the in-flight table (which flight owns each key) and a flight's shared state;
+//! - [`task`]: one flight's task from start to finish, step by step, with the guard that
+//!   retires it on every exit path;
+//! - [`write`]: `insert`, `invalidate`, `invalidate_all` — memory at once, tiers in a flight;
+//! - [`clear`]: the gate that holds tier reads and writes back while `invalidate_all` clears
+//!   the tiers.
+//!
+//! The rule everything here follows: *a flight writes (memory or tier) only while it owns its
+//! key*, checked under the key's flight-shard lock. Loads store their value under that lock
+//! in the same critical section that retires them, so a request never sees "no value and no
+//! flight" while a load is finishing; writes take keys over, so what they replaced is never
+//! written back.
+
+pub(crate) mod clear;
+pub(crate) mod flight;
+mod task;
+pub(crate) mod write;
+
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use parking_lot::MutexGuard;
+
+use crate::error::Error;
+use crate::memory::Lookup;
+use crate::shared::Shared;
+use flight::{Flight, FlightState, Kind};
+use task::Task;
+
+/// What a request found under the key's flight-shard lock.
+enum Step<V> {
+    /// A servable value (a flight finished between the request's lookup and the lock).
+    Ready(V),
+    /// A flight owns the key: wait for it.
+    Join(Flight<V>),
+    /// This request started the flight.
+    Led(Flight<V>),
+    /// An `invalidate_all` is clearing the tiers: wait for it, then look again.
+    Cleared(Flight<V>),
+}
+
+/// Under the key's flight-shard lock: the flight to join, a value that landed meanwhile, the
+/// clear to wait for, or else the locked shard, for the caller to register its flight in.
+fn decide<'a, K, V>(
+    shared: &'a Shared<K, V>,
+    hash: u64,
+    key: &K,
+) -> Result<Step<V>, MutexGuard<'a, flight::Table<K, V>>>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let table = shared.flights.lock(hash);
+    if let Some(flight) = table.get(key) {
+        return Ok(Step::Join(Arc::clone(flight)));
+    }
+    // A load stores its value under this lock as it retires.
+    if let Lookup::Fresh(v) | Lookup::Stale { value: v, .. } = shared.memory.peek(hash, key) {
+        return Ok(Step::Ready(v));
+    }
+    if let Some(gate) = shared.clearing.active() {
+        return Ok(Step::Cleared(gate));
+    }
+    Err(table)
+}
+
+/// `get_or_load` after a memory miss: joins the flight of `key` or starts a load.
+///
+/// # Cancel safety
+/// Cancel safe: the load runs in its own task; dropping this future only stops waiting.
+pub(crate) async fn get_or_load<K, V, F, Fut, E>(
+    shared: &Arc<Shared<K, V>>,
+    hash: u64,
+    key: K,
+    loader: F,
+) -> Result<V, Error<E>>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
+    E: Send + Sync + 'static,
+{
+    let mut start = Some((key, loader));
+    let mut coalesced = false;
+    loop {
+        let (key, _) = start.as_ref().expect("kept until a load is started");
+        let step = decide(shared, hash, key).unwrap_or_else(|mut table| {
+            let (key, loader) = start.take().expect("kept until a load is started");
+            let flight = FlightState::new::<E>(Kind::Load);
+            Task::register(shared, &mut table, hash, key, Arc::clone(&flight))
+                .spawn_load(loader, true);
+            Step::Led(flight)
+        });
+        let flight = match step {
+            Step::Ready(v) => return Ok(v),
+            Step::Cleared(gate) => {
+                let _ = gate.wait().await;
+                continue;
+            }
+            Step::Led(flight) => {
+                return flight.wait().await.map_err(|e| {
+                    e.into_error::<E>()
+                        .expect("a load started with E lands a value or an error of E")
+                });
+            }
+            Step::Join(flight) => flight,
+        };
+        if !coalesced && flight.kind.serves_waiters() {
+            shared.stats.add(|c| &c.coalesced, 1);
+            coalesced = true;
+        }
+        match flight.wait().await {
+            Ok(v) => return Ok(v),
+            Err(e) if flight.fails_with::<E>() => {
+                if let Some(error) = e.into_error::<E>() {
+                    return Err(error);
+                }
+            }
+            // Another error type's load, a read that found nothing, or a write: the key is
+            // free now; look again (and load if still missing).
+            Err(_) => {}
+        }
+    }
+}
+
+/// `get` after a memory miss on a cache with tiers: joins the flight of `key` or starts a
+/// read of the tiers (no loader).
+///
+/// # Cancel safety
+/// Cancel safe, as [`get_or_load`].
+pub(crate) async fn get<K, V>(shared: &Arc<Shared<K, V>>, hash: u64, key: K) -> Option<V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let mut start = Some(key);
+    let mut coalesced = false;
+    loop {
+        let key = start.as_ref().expect("kept until a read is started");
+        let step = decide(shared, hash, key).unwrap_or_else(|mut table| {
+            let key = start.take().expect("kept until a read is started");
+            let flight = FlightState::without_loader(Kind::Read);
+            Task::register(shared, &mut table, hash, key, Arc::clone(&flight)).spawn_read();
+            Step::Led(flight)
+        });
+        let flight = match step {
+            Step::Ready(v) => return Some(v),
+            Step::Cleared(gate) => {
+                let _ = gate.wait().await;
+                continue;
+            }
+            Step::Led(flight) => return flight.wait().await.ok(),
+            Step::Join(flight) => flight,
+        };
+        if !coalesced && flight.kind.serves_waiters() {
+            shared.stats.add(|c| &c.coalesced, 1);
+            coalesced = true;
+        }
+        match flight.wait().await {
+            Ok(v) => return Some(v),
+            // A write landed: look again.
+            Err(_) if flight.kind == Kind::Write => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Starts a background refresh of `key` with `loader`, unless a flight owns the key or a
+/// clear is in progress. `read_tiers`: the refresh first looks in the tiers (another process
+/// may have refreshed the value already).
+pub(crate) fn refresh<K, V, F, Fut, E>(
+    shared: &Arc<Shared<K, V>>,
+    hash: u64,
+    key: K,
+    loader: F,
+    read_tiers: bool,
+) where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
+    E: Send + Sync + 'static,
+{
+    let mut table = shared.flights.lock(hash);
+    if table.contains_key(&key) || shared.clearing.active().is_some() {
+        return;
+    }
+    let flight = FlightState::new::<E>(Kind::Refresh);
+    Task::register(shared, &mut table, hash, key, flight).spawn_load(loader, read_tiers);
+}

@@ -1,0 +1,411 @@
+//! One flight's task from start to finish ([`Task`]): its steps, and the guard that ends it.
+//!
+//! A load or refresh runs the steps in order, each a method:
+//! 1. [`read_tiers`](Task::read_tiers): the tiers below the memory, in order, with backfill
+//!    of the tiers above the one that answered;
+//! 2. [`call`](Task::call): the loader, under the method timeout, panics caught;
+//! 3. [`write_tiers`](Task::write_tiers): the value to every tier, once;
+//! 4. [`finish`](Task::finish): under the key's flight-shard lock, store the value in memory
+//!    if the flight still owns the key, and retire the flight; then record the outcome in the
+//!    statistics (the one place that does) and land it for the waiters.
+//!
+//! A `get`'s tier read is steps 1 and 4; a write's tier half is its tier operation and step 4.
+//! Every write (memory or tier) first checks, under the lock, that the flight still owns its
+//! key (see [`flight`](super::flight)). If the task ends any other way — a panic in the
+//! engine, or the runtime dropping it — the guard ([`Drop`]) finishes it with
+//! [`FlightError::Cancelled`], so no key stays owned by a dead flight and no waiter waits
+//! forever.
+
+use std::future::Future;
+use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures_util::FutureExt;
+use tokio::time::Instant;
+
+use super::flight::{owns, Flight, FlightError, Kind, Outcome, Table};
+use crate::entry::Lifespan;
+use crate::error::panic_message;
+use crate::shared::{Expiry, Prepared, Shared};
+use crate::storage::{StorageError, StoredEntry};
+
+/// What the tier half of a write sends.
+pub(crate) enum TierOp<V> {
+    /// Write this entry to every tier.
+    Set(StoredEntry<V>),
+    /// Remove the key from every tier.
+    Remove,
+}
+
+/// Spawns `$task`'s steps (an expression using `&mut $task`) as a detached Tokio task: no
+/// waiter's drop cancels it. A panic in the steps lands [`FlightError::Panicked`]; the task
+/// dropped unfinished lands [`FlightError::Cancelled`] (the guard).
+macro_rules! spawn {
+    ($task:ident, |$t:ident| $steps:expr) => {{
+        let mut $t = $task;
+        drop(tokio::spawn(async move {
+            let run = AssertUnwindSafe(async { $steps.await }).catch_unwind();
+            if let Err(panic) = run.await {
+                let message = panic_message(&*panic);
+                $t.finish(Landing::Failed(FlightError::Panicked(message)));
+            }
+        }));
+    }};
+}
+
+/// How a task ends.
+pub(crate) enum Landing<V> {
+    /// The loader's value, with the lifespan and weight the user's callbacks gave it if they
+    /// ran already (for the tiers); else they run in [`Task::finish`], only if it stores.
+    Loaded(V, Option<Prepared>),
+    /// An entry a tier had, and its weight in memory (`None`: the weigher panicked, so it is
+    /// served but not stored).
+    FromTier(StoredEntry<V>, Option<u32>),
+    /// No value: a write, or a read that found nothing.
+    Absent,
+    /// An error for every waiter.
+    Failed(FlightError),
+}
+
+/// The task of one flight: owns its key (while the table says so) until it lands.
+pub(crate) struct Task<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    shared: Arc<Shared<K, V>>,
+    hash: u64,
+    key: K,
+    flight: Flight<V>,
+    /// The loader ran (the outcome counts as a load's or a refresh's).
+    loader_ran: bool,
+    landed: bool,
+}
+
+impl<K, V> Task<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Makes `flight` the owner of `key` in `table` (whose lock the caller holds) and returns
+    /// its task, to be spawned with [`spawn`](Self::spawn).
+    pub(crate) fn register(
+        shared: &Arc<Shared<K, V>>,
+        table: &mut Table<K, V>,
+        hash: u64,
+        key: K,
+        flight: Flight<V>,
+    ) -> Self {
+        if flight.kind == Kind::Refresh {
+            shared.stats.add(|c| &c.refreshes_started, 1);
+        }
+        table.insert(key.clone(), Arc::clone(&flight));
+        Task {
+            shared: Arc::clone(shared),
+            hash,
+            key,
+            flight,
+            loader_ran: false,
+            landed: false,
+        }
+    }
+
+    /// Runs a load or a refresh ([`load`](Self::load)) in its own task.
+    pub(crate) fn spawn_load<F, Fut, E>(self, loader: F, read_tiers: bool)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        spawn!(self, |task| task.load(loader, read_tiers));
+    }
+
+    /// Runs a `get`'s tier read ([`read`](Self::read)) in its own task.
+    pub(crate) fn spawn_read(self) {
+        spawn!(self, |task| task.read());
+    }
+
+    /// Runs the tier half of a write ([`write`](Self::write)) in its own task.
+    pub(crate) fn spawn_write(self, op: TierOp<V>, after: Vec<Flight<V>>) {
+        spawn!(self, |task| task.write(op, after));
+    }
+
+    /// A load or refresh: the tiers (if `read_tiers`), then the loader, then the tiers again,
+    /// then memory. A stale entry found below ends a load at once (its waiters get it) and
+    /// starts a refresh with the loader; a refresh that finds one loads anyway.
+    async fn load<F, Fut, E>(&mut self, loader: F, read_tiers: bool)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        if read_tiers {
+            match self.read_tiers().await {
+                Ok(Some(entry)) => {
+                    let fresh = entry.is_fresh(SystemTime::now());
+                    if fresh || self.kind() == Kind::Load {
+                        let weight = self.weigh(&entry.value);
+                        let owned = self.finish(Landing::FromTier(entry, weight));
+                        if !fresh && owned {
+                            let key = self.key.clone();
+                            super::refresh(&self.shared, self.hash, key, loader, false);
+                        }
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.finish(Landing::Failed(FlightError::Storage(e)));
+                    return;
+                }
+            }
+        }
+        let value = match self.call(loader).await {
+            Ok(value) => value,
+            Err(e) => {
+                self.finish(Landing::Failed(e));
+                return;
+            }
+        };
+        let landing = match self.write_tiers(&value).await {
+            Ok(prepared) => Landing::Loaded(value, prepared),
+            Err(e) => Landing::Failed(e),
+        };
+        self.finish(landing);
+    }
+
+    /// A `get`'s read: the tiers, then memory. Tier errors are misses here.
+    async fn read(&mut self) {
+        let landing = match self.read_tiers().await {
+            Ok(Some(entry)) => {
+                let weight = self.weigh(&entry.value);
+                Landing::FromTier(entry, weight)
+            }
+            Ok(None) | Err(_) => Landing::Absent,
+        };
+        self.finish(landing);
+    }
+
+    /// The tier half of a write: after the flights it must follow have landed (the writer it
+    /// displaced, a clear in progress), sends `op` if the flight still owns its key. Tier
+    /// errors are counted and logged by the chain, never returned.
+    async fn write(&mut self, op: TierOp<V>, after: Vec<Flight<V>>) {
+        for flight in after {
+            let _ = flight.wait().await;
+        }
+        if let Some(tiers) = &self.shared.tiers {
+            if self.begin_writing() {
+                let _ = match op {
+                    TierOp::Set(entry) => tiers.write(&self.key, &entry).await,
+                    TierOp::Remove => tiers.remove(&self.key).await,
+                };
+            }
+        }
+        self.finish(Landing::Absent);
+    }
+
+    /// The memory weight of a value read from a tier; `None` if the weigher panicked (counted
+    /// and logged: the value is served, not stored).
+    fn weigh(&self, value: &V) -> Option<u32> {
+        match self.shared.weigh(&self.key, value) {
+            Ok(weight) => Some(weight),
+            Err(message) => {
+                self.shared.callback_panicked("weigher", &message);
+                None
+            }
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        self.flight.kind
+    }
+
+    /// Before a tier write: under the lock, checks that the flight still owns its key and
+    /// marks it writing (whoever displaces it from now on waits for it to land). `false`:
+    /// displaced, write nothing.
+    pub(crate) fn begin_writing(&self) -> bool {
+        let table = self.shared.flights.lock(self.hash);
+        let owned = owns(&table, &self.key, &self.flight);
+        if owned {
+            self.flight.begin_writing();
+        }
+        owned
+    }
+
+    /// Step 1: reads the tiers in order; the first that has a servable entry answers, and the
+    /// tiers above it are backfilled (if the flight still owns the key).
+    pub(crate) async fn read_tiers(&self) -> Result<Option<StoredEntry<V>>, StorageError> {
+        let Some(tiers) = &self.shared.tiers else {
+            return Ok(None);
+        };
+        let Some(found) = tiers.read(&self.key).await? else {
+            return Ok(None);
+        };
+        if self.begin_writing() {
+            tiers.backfill(&self.key, &found).await;
+        }
+        Ok(Some(found.entry))
+    }
+
+    /// Step 2: runs `loader` under the method timeout, catching panics.
+    pub(crate) async fn call<F, Fut, E>(&mut self, loader: F) -> Outcome<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+        E: Send + Sync + 'static,
+    {
+        let stats = &self.shared.stats;
+        if self.kind() == Kind::Load {
+            stats.add(|c| &c.loads_started, 1);
+        }
+        self.loader_ran = true;
+        let timeout = self.shared.config.method_timeout;
+        let start = Instant::now();
+        let load = AssertUnwindSafe(async move { loader().await }).catch_unwind();
+        let outcome = match tokio::time::timeout(timeout, load).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(FlightError::Load(Arc::new(e))),
+            Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
+            Err(_) => Err(FlightError::Timeout(timeout)),
+        };
+        stats.add(|c| &c.load_nanos, start.elapsed().as_nanos() as u64);
+        outcome
+    }
+
+    /// Step 3: if the cache has tiers and the flight still owns the key, runs the user's
+    /// callbacks on the loaded value (a panic fails the load) and writes it to every tier with
+    /// its lifespan (or removes the key from them for [`Lifespan::DoNotStore`]). Returns what
+    /// the callbacks decided, if they ran.
+    pub(crate) async fn write_tiers(&self, value: &V) -> Result<Option<Prepared>, FlightError> {
+        let Some(tiers) = &self.shared.tiers else {
+            return Ok(None);
+        };
+        if !self.begin_writing() {
+            return Ok(None);
+        }
+        let prepared = self
+            .shared
+            .prepare(&self.key, value)
+            .map_err(FlightError::Panicked)?;
+        let written = match prepared.lifespan {
+            Lifespan::Store {
+                update_after,
+                expire_after,
+            } => {
+                let entry = StoredEntry::new(value.clone(), update_after, expire_after);
+                tiers.write(&self.key, &entry).await
+            }
+            Lifespan::DoNotStore => tiers.remove(&self.key).await,
+        };
+        written.map_err(FlightError::Storage)?;
+        Ok(Some(prepared))
+    }
+
+    /// Step 4: under the key's flight-shard lock, stores what landed in memory if the flight
+    /// still owns its key (a failed refresh sets the entry's backoff instead) and retires the
+    /// flight; then records the outcome and lands it. Returns whether the flight still owned
+    /// its key. Only the first call does anything.
+    pub(crate) fn finish(&mut self, landing: Landing<V>) -> bool {
+        if std::mem::replace(&mut self.landed, true) {
+            return false;
+        }
+        let shared = &*self.shared;
+        let (outcome, owned, removed) = {
+            let mut table = shared.flights.lock(self.hash);
+            let owned = owns(&table, &self.key, &self.flight);
+            if owned {
+                table.remove(&self.key);
+            }
+            let mut removed = None;
+            let outcome = match landing {
+                Landing::Loaded(value, prepared) if owned => {
+                    // Without tiers the entry builder and weigher run here, under the lock,
+                    // and only for a value that is stored.
+                    let prepared = prepared.map_or_else(|| shared.prepare(&self.key, &value), Ok);
+                    match prepared {
+                        Ok(prepared) => {
+                            let key = self.key.clone();
+                            removed = shared.store(&table, self.hash, key, value.clone(), prepared);
+                            Ok(value)
+                        }
+                        Err(message) => Err(FlightError::Panicked(message)),
+                    }
+                }
+                Landing::Loaded(value, _) => Ok(value),
+                Landing::FromTier(entry, weight) => {
+                    if let (true, Some(weight)) = (owned, weight) {
+                        let (key, value) = (self.key.clone(), entry.value.clone());
+                        let expiry = Expiry::of(&entry);
+                        removed = shared.store_until(&table, self.hash, key, value, expiry, weight);
+                    }
+                    Ok(entry.value)
+                }
+                Landing::Absent => Err(FlightError::Absent),
+                Landing::Failed(e) => {
+                    if owned && self.kind() == Kind::Refresh {
+                        shared.memory.note_refresh_failure(self.hash, &self.key);
+                    }
+                    Err(e)
+                }
+            };
+            (outcome, owned, removed)
+        };
+        shared.notify(removed);
+        self.record(&outcome);
+        self.flight.land(outcome);
+        owned
+    }
+
+    /// Records how a load or refresh ended: the one place the statistics learn an outcome.
+    /// A load counts only if its loader ran (a tier may have answered instead); a refresh
+    /// always counts. Timeouts and panics are counted among those failures.
+    fn record(&self, outcome: &Outcome<V>) {
+        let stats = &self.shared.stats;
+        let counts = match self.kind() {
+            Kind::Load => self.loader_ran,
+            Kind::Refresh => true,
+            Kind::Read | Kind::Write => false,
+        };
+        if !counts {
+            return;
+        }
+        let refresh = self.kind() == Kind::Refresh;
+        match outcome {
+            Ok(_) if refresh => stats.add(|c| &c.refreshes_succeeded, 1),
+            Ok(_) => stats.add(|c| &c.load_successes, 1),
+            Err(_) if refresh => stats.add(|c| &c.refreshes_failed, 1),
+            Err(_) => stats.add(|c| &c.load_failures, 1),
+        }
+        if let Err(e) = outcome {
+            match e {
+                FlightError::Timeout(_) => stats.add(|c| &c.timeouts, 1),
+                FlightError::Panicked(_) => stats.add(|c| &c.panics, 1),
+                _ => {}
+            }
+            let cache = self.shared.name();
+            let what = e.describe();
+            if refresh {
+                tracing::warn!(
+                    cache,
+                    "background refresh {what}; the stale value is kept until it expires"
+                );
+            } else {
+                tracing::debug!(cache, "load {what}; nothing stored");
+            }
+        }
+    }
+}
+
+impl<K, V> Drop for Task<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The task ends without having landed (its runtime dropped it): the flight is retired
+    /// and its waiters get [`FlightError::Cancelled`].
+    fn drop(&mut self) {
+        self.finish(Landing::Failed(FlightError::Cancelled));
+    }
+}

@@ -1,0 +1,267 @@
+//! W-TinyLFU (Caffeine's design) for one shard: three queues threaded through the shard's slab
+//! and a frequency sketch deciding admission.
+//!
+//! - **window** (LRU, initially 1 % of the capacity, possibly empty): every new entry lands
+//!   here (or, with an empty window, goes straight to the admission duel);
+//! - **probation** and **protected** (segmented LRU, protected ≤ 80 % of the main space): an
+//!   entry pushed out of the window enters probation only if the sketch says it is seen more
+//!   often than probation's oldest entry (the victim), otherwise it is evicted; a hit in
+//!   probation promotes to protected, whose overflow is demoted back to probation.
+//!
+//! The window's size follows the store's [hill climber](super::climber); a window that grows
+//! takes main's oldest entries at once (Caffeine's `increaseWindow`).
+
+use crate::memory::list::{Deque, Linked, NIL};
+use crate::memory::sketch::FrequencySketch;
+
+use super::climber::INITIAL_WINDOW;
+
+/// Queue ids stored in each node.
+pub(crate) const WINDOW: u8 = 0;
+pub(crate) const PROBATION: u8 = 1;
+pub(crate) const PROTECTED: u8 = 2;
+
+/// Protected's share of the main space (Caffeine's).
+const PERCENT_MAIN_PROTECTED: f64 = 0.8;
+/// Most entries moved from main into a window that grew, per insert (Caffeine's
+/// `QUEUE_TRANSFER_THRESHOLD`); the rest move at the next inserts.
+const WINDOW_TRANSFER_LIMIT: u32 = 1_000;
+/// A candidate at least this frequent is admitted over an equally frequent victim with
+/// probability 1/128, so an attacker cannot pin the main space with colliding hashes.
+const ADMIT_HASHDOS_THRESHOLD: u8 = 6;
+
+/// The W-TinyLFU state of one shard.
+pub(crate) struct TinyLfu {
+    capacity: u64,
+    /// Window, probation, protected.
+    lists: [Deque; 3],
+    sketch: FrequencySketch,
+    window_max: u64,
+    /// The window's share of the capacity last applied.
+    window_fraction: f64,
+    protected_max: u64,
+    /// The node last pushed from the window into probation, not yet weighed against a victim.
+    candidate: u32,
+    rng: u64,
+}
+
+impl TinyLfu {
+    /// The policy of a shard of `capacity` weight units expected to hold about `entries`.
+    pub(crate) fn new(capacity: u64, entries: usize, doorkeeper: bool) -> Self {
+        let window_max = (capacity as f64 * INITIAL_WINDOW).round() as u64;
+        TinyLfu {
+            capacity,
+            lists: [Deque::new(0), Deque::new(0), Deque::new(0)],
+            sketch: FrequencySketch::new(entries, doorkeeper),
+            window_max,
+            window_fraction: INITIAL_WINDOW,
+            protected_max: (capacity.saturating_sub(window_max) as f64 * PERCENT_MAIN_PROTECTED)
+                as u64,
+            candidate: NIL,
+            rng: 0x853c_49e6_748f_ea9b ^ capacity,
+        }
+    }
+
+    pub(crate) fn lists(&self) -> &[Deque; 3] {
+        &self.lists
+    }
+
+    pub(crate) fn lists_mut(&mut self) -> &mut [Deque; 3] {
+        &mut self.lists
+    }
+
+    /// Links a new node into the window. First moves main's oldest entries into a window that
+    /// grew, then the window's overflow into probation (the last one moved is the candidate
+    /// of the next admission duel).
+    pub(crate) fn on_insert<N: Linked>(&mut self, nodes: &mut [N], i: u32, hash: u64) {
+        self.sketch.increment(hash);
+        let [window, probation, protected] = &mut self.lists;
+        // A window that grew takes main's oldest entries (probation's, then protected's) until
+        // main is back to its share, as Caffeine's `increaseWindow` does: otherwise main's
+        // entries keep winning duels against the window's and the window never fills.
+        let main_max = self.capacity.saturating_sub(self.window_max);
+        for _ in 0..WINDOW_TRANSFER_LIMIT {
+            if probation.weight + protected.weight <= main_max || window.weight >= self.window_max {
+                break;
+            }
+            let list = if probation.is_empty() {
+                &mut *protected
+            } else {
+                &mut *probation
+            };
+            if list.head == NIL {
+                break;
+            }
+            let h = list.move_head_to(nodes, window);
+            nodes[h as usize].set_queue(WINDOW);
+            if self.candidate == h {
+                self.candidate = NIL;
+            }
+        }
+        nodes[i as usize].set_queue(WINDOW);
+        window.push_back(nodes, i);
+        while window.weight > self.window_max && !window.is_empty() {
+            let h = window.move_head_to(nodes, probation);
+            nodes[h as usize].set_queue(PROBATION);
+            self.candidate = h;
+        }
+    }
+
+    /// A hit on, or a new value written over, node `i`.
+    pub(crate) fn reposition<N: Linked>(&mut self, nodes: &mut [N], i: u32, hash: u64) {
+        self.sketch.increment(hash);
+        let [window, probation, protected] = &mut self.lists;
+        match nodes[i as usize].queue() {
+            WINDOW => window.move_to_back(nodes, i),
+            PROBATION => {
+                probation.unlink(nodes, i);
+                protected.push_back(nodes, i);
+                nodes[i as usize].set_queue(PROTECTED);
+                if self.candidate == i {
+                    self.candidate = NIL;
+                }
+                // Demote protected's overflow (never the node just promoted).
+                while protected.weight > self.protected_max && protected.head != i {
+                    let h = protected.move_head_to(nodes, probation);
+                    nodes[h as usize].set_queue(PROBATION);
+                }
+            }
+            _ => protected.move_to_back(nodes, i),
+        }
+    }
+
+    /// Unlinks node `i` (it is being removed).
+    pub(crate) fn on_remove<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
+        let q = nodes[i as usize].queue();
+        self.lists[q as usize].unlink(nodes, i);
+        if self.candidate == i {
+            self.candidate = NIL;
+        }
+    }
+
+    /// The next node to evict; `hash_of` gives the key hash of the node at an index (for the
+    /// frequency duel). `None` only when the shard is empty.
+    pub(crate) fn victim(&mut self, hash_of: impl Fn(u32) -> u64) -> Option<u32> {
+        let [window, probation, protected] = &self.lists;
+        // The candidate: the node just pushed out of the window, else the window's oldest
+        // (as in Caffeine, a window that grew meanwhile still makes its entries compete).
+        let cand = if self.candidate != NIL {
+            self.candidate
+        } else {
+            window.head
+        };
+        let victim = [probation.head, protected.head]
+            .into_iter()
+            .find(|&h| h != NIL && h != cand);
+        match (cand, victim) {
+            (NIL, v) => v,
+            (c, None) => {
+                self.candidate = NIL;
+                Some(c)
+            }
+            (c, Some(v)) => {
+                let fc = self.sketch.frequency(hash_of(c));
+                let fv = self.sketch.frequency(hash_of(v));
+                let admit = fc > fv || (fc >= ADMIT_HASHDOS_THRESHOLD && self.random() & 127 == 0);
+                if admit {
+                    Some(v)
+                } else {
+                    self.candidate = NIL;
+                    Some(c)
+                }
+            }
+        }
+    }
+
+    /// Eviction is over for this write: an undecided candidate stays admitted.
+    pub(crate) fn end_eviction(&mut self) {
+        self.candidate = NIL;
+    }
+
+    /// Applies the window share chosen by the hill climber; entries follow at the next insert
+    /// (a smaller window pushes its overflow into probation, a larger one takes main's oldest
+    /// entries).
+    pub(crate) fn set_window_fraction(&mut self, fraction: f64) {
+        if fraction == self.window_fraction {
+            return;
+        }
+        self.window_fraction = fraction;
+        let max_window = self.capacity.saturating_sub(1).max(1);
+        self.window_max = ((self.capacity as f64 * fraction).round() as u64).min(max_window);
+        self.protected_max =
+            (self.capacity.saturating_sub(self.window_max) as f64 * PERCENT_MAIN_PROTECTED) as u64;
+    }
+
+    /// Forgets every node (the slab was cleared); the frequency history is kept.
+    pub(crate) fn clear(&mut self) {
+        for l in &mut self.lists {
+            l.clear();
+        }
+        self.candidate = NIL;
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slab node for list tests.
+    #[derive(Default)]
+    struct N {
+        links: [[u32; 2]; 2],
+        queue: u8,
+    }
+
+    impl Linked for N {
+        fn links(&self, list: usize) -> [u32; 2] {
+            self.links[list]
+        }
+        fn links_mut(&mut self, list: usize) -> &mut [u32; 2] {
+            &mut self.links[list]
+        }
+        fn weight(&self) -> u32 {
+            1
+        }
+        fn queue(&self) -> u8 {
+            self.queue
+        }
+        fn set_queue(&mut self, queue: u8) {
+            self.queue = queue;
+        }
+    }
+
+    #[test]
+    fn a_grown_window_takes_mains_oldest_entries_at_the_next_insert() {
+        let mut nodes: Vec<N> = (0..101).map(|_| N::default()).collect();
+        let mut p = TinyLfu::new(100, 100, false);
+        for i in 0..100 {
+            p.on_insert(&mut nodes, i, u64::from(i));
+            p.end_eviction();
+        }
+        assert_eq!(p.lists[WINDOW as usize].weight, 1);
+        p.set_window_fraction(0.5);
+        p.on_insert(&mut nodes, 100, 100);
+        // 49 of main's oldest joined the window behind its one entry, the new one came last,
+        // and the window's oldest overflowed into probation.
+        assert_eq!(p.lists[WINDOW as usize].weight, 50);
+        assert_eq!(p.lists[PROBATION as usize].weight, 51);
+        let window = p.lists[WINDOW as usize].indices(&nodes);
+        assert_eq!(&window[..49], &(0..49).collect::<Vec<u32>>()[..]);
+        assert_eq!(window[49], 100);
+        assert_eq!(p.lists[PROBATION as usize].tail, 99);
+        // Shrinking pushes the overflow back into probation at the next insert.
+        p.set_window_fraction(0.0);
+        p.on_remove(&mut nodes, 100);
+        p.on_insert(&mut nodes, 100, 100);
+        assert_eq!(p.lists[WINDOW as usize].weight, 0);
+        assert_eq!(p.lists.iter().map(|l| l.weight).sum::<u64>(), 101);
+    }
+}

@@ -1,0 +1,217 @@
+//! What a cache's handles and its flights' tasks share ([`Shared`]): the validated options,
+//! the memory, the in-flight table, the tier chain and the statistics — and the one function
+//! that writes a value into memory ([`Shared::store`]), for loads, refreshes, tier reads and
+//! `insert` alike.
+
+use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::clock::Clock;
+use crate::entry::{EntryBuilder, FixedLifespan, Lifespan};
+use crate::error::panic_message;
+use crate::load::clear::ClearGate;
+use crate::load::flight::{Flights, Table};
+use crate::memory::policy::{EvictionPolicy, RemovalCause};
+use crate::memory::{Memory, NewEntry, Removed};
+use crate::stats::StatsCounter;
+use crate::storage::StoredEntry;
+use crate::tiers::Tiers;
+
+/// A user post-processing function.
+pub(crate) type Postprocess<V> = Arc<dyn Fn(V) -> V + Send + Sync>;
+/// A user weigher: the weight of one entry.
+pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
+
+/// The validated options of a cache (what [`CacheBuilder::build`](crate::CacheBuilder::build)
+/// keeps; the memory and the tier chain take theirs when they are built).
+pub(crate) struct Config<K, V> {
+    pub(crate) capacity: usize,
+    pub(crate) method_timeout: Duration,
+    pub(crate) lifespan: FixedLifespan,
+    pub(crate) policy: EvictionPolicy,
+    pub(crate) entry_builder: Arc<dyn EntryBuilder<K, V>>,
+    pub(crate) postprocess: Option<Postprocess<V>>,
+    pub(crate) max_hits: Option<u32>,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    /// Entries written to memory expire at most this long after being written.
+    pub(crate) memory_cap: Option<Duration>,
+    /// `false`: nothing is written to memory (`without_memory_tier`).
+    pub(crate) memory: bool,
+}
+
+/// The state every handle of a cache and every task of its flights share.
+pub(crate) struct Shared<K, V> {
+    pub(crate) memory: Memory<K, V>,
+    pub(crate) flights: Flights<K, V>,
+    /// The chain below the memory; `None` for a memory-only cache.
+    pub(crate) tiers: Option<Tiers<K, V>>,
+    /// The `invalidate_all` in progress, that new tier reads and writes wait for.
+    pub(crate) clearing: ClearGate<V>,
+    pub(crate) stats: StatsCounter,
+    pub(crate) config: Config<K, V>,
+}
+
+/// When an entry stops being fresh and stops being served.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expiry {
+    /// From now (a value just loaded or inserted).
+    After {
+        update_after: Duration,
+        expire_after: Duration,
+    },
+    /// At these wall-clock times (an entry read from a tier, written by any process).
+    At {
+        update_at: SystemTime,
+        expire_at: SystemTime,
+    },
+}
+
+impl Expiry {
+    /// The wall-clock deadlines of a tier's entry.
+    pub(crate) fn of<V>(entry: &StoredEntry<V>) -> Self {
+        Expiry::At {
+            update_at: entry.update_at,
+            expire_at: entry.expire_at,
+        }
+    }
+}
+
+/// What the user's callbacks decided for a value about to be stored: its lifespan (entry
+/// builder) and its weight (weigher), computed once, outside every lock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prepared {
+    pub(crate) lifespan: Lifespan,
+    pub(crate) weight: u32,
+}
+
+impl<K, V> Shared<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The cache's name, or `""`.
+    pub(crate) fn name(&self) -> &str {
+        self.config.name.as_deref().unwrap_or("")
+    }
+
+    /// Runs the entry builder and the weigher on a value about to be stored. A panic in
+    /// either is caught and returned as its message: the value is then not stored.
+    pub(crate) fn prepare(&self, key: &K, value: &V) -> Result<Prepared, Arc<str>> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| Prepared {
+            lifespan: self.config.entry_builder.lifespan(key, value),
+            weight: self.weigh_unguarded(key, value),
+        }))
+        .map_err(|panic| panic_message(&*panic))
+    }
+
+    /// The weigher alone (for entries read from a tier, whose lifespan is theirs), panics
+    /// caught as in [`prepare`](Self::prepare).
+    pub(crate) fn weigh(&self, key: &K, value: &V) -> Result<u32, Arc<str>> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| self.weigh_unguarded(key, value)))
+            .map_err(|panic| panic_message(&*panic))
+    }
+
+    fn weigh_unguarded(&self, key: &K, value: &V) -> u32 {
+        self.config.weigher.as_ref().map_or(1, |w| w(key, value))
+    }
+
+    /// Counts and logs a panic of a user callback outside a load's outcome.
+    pub(crate) fn callback_panicked(&self, what: &str, message: &str) {
+        self.stats.add(|c| &c.callback_panics, 1);
+        tracing::error!(
+            cache = self.name(),
+            panic = message,
+            "the {what} panicked; the value was not stored"
+        );
+    }
+
+    /// Writes `value` for `key` into memory with its lifespan and weight (a
+    /// [`Lifespan::DoNotStore`] removes the key instead). The caller holds the key's
+    /// flight-shard lock (`held`) and owns the key; it hands the result to
+    /// [`notify`](Self::notify) once it has released that lock.
+    #[must_use = "hand the removals to Shared::notify after the lock"]
+    pub(crate) fn store(
+        &self,
+        held: &Table<K, V>,
+        hash: u64,
+        key: K,
+        value: V,
+        prepared: Prepared,
+    ) -> Option<Removed<K, V>> {
+        match prepared.lifespan {
+            Lifespan::Store {
+                update_after,
+                expire_after,
+            } => {
+                let expiry = Expiry::After {
+                    update_after,
+                    expire_after,
+                };
+                self.store_until(held, hash, key, value, expiry, prepared.weight)
+            }
+            Lifespan::DoNotStore => Some(self.memory.remove(hash, &key, RemovalCause::Replaced)),
+        }
+    }
+
+    /// Writes `value` for `key` into memory until `expiry` (cut by the memory cap). As
+    /// [`store`](Self::store): under the key's flight-shard lock, result to `notify`.
+    #[must_use = "hand the removals to Shared::notify after the lock"]
+    pub(crate) fn store_until(
+        &self,
+        _held: &Table<K, V>,
+        hash: u64,
+        key: K,
+        value: V,
+        expiry: Expiry,
+        weight: u32,
+    ) -> Option<Removed<K, V>> {
+        if !self.config.memory {
+            return None;
+        }
+        let now = self.memory.now();
+        let cap = self.config.memory_cap.unwrap_or(Duration::MAX);
+        let (update_in, expire_in) = match expiry {
+            Expiry::After {
+                update_after,
+                expire_after,
+            } => (update_after, expire_after),
+            Expiry::At {
+                update_at,
+                expire_at,
+            } => {
+                let wall = SystemTime::now();
+                match expire_at.duration_since(wall) {
+                    Ok(ttl) if !ttl.is_zero() => {
+                        (update_at.duration_since(wall).unwrap_or_default(), ttl)
+                    }
+                    // Expired meanwhile: nothing to store.
+                    _ => return None,
+                }
+            }
+        };
+        let expire_in = expire_in.min(cap);
+        let entry = NewEntry {
+            key,
+            value,
+            weight,
+            update_at: Clock::deadline(now, update_in.min(expire_in)),
+            expire_at: Clock::deadline(now, expire_in),
+            max_hits: self.config.max_hits,
+        };
+        Some(self.memory.insert(hash, entry, now))
+    }
+
+    /// Tells the eviction listener about what a memory write removed, and counts the
+    /// evictions. Call with no lock held.
+    pub(crate) fn notify(&self, removed: Option<Removed<K, V>>) {
+        if let Some(removed) = removed {
+            let evicted = self.memory.notify(removed);
+            if evicted > 0 {
+                self.stats.add(|c| &c.evictions, evicted);
+            }
+        }
+    }
+}

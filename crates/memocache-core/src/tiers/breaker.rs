@@ -1,0 +1,242 @@
+//! A tier at run time: the circuit breaker and per-operation timeout every operation on it
+//! runs under, and its counters ([`TierStats`]).
+//!
+//! The breaker opens after `failure_threshold` failures in a row, skips the tier for
+//! `cool_down`, then lets one operation probe it. The probe's claim is released whatever
+//! happens to the probe, including its future being dropped: a dropped probe never leaves
+//! the breaker stuck half-open.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use tokio::time::Instant;
+
+use super::options::Tier;
+use super::storage::{Storage, StorageError};
+use super::tier::OnError;
+
+/// The counters of one tier, in [`Stats::tiers`](crate::Stats::tiers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TierStats {
+    /// The storage's name.
+    pub name: String,
+    /// Reads that found a fresh entry.
+    pub hits_fresh: u64,
+    /// Reads that found a stale entry (served, then refreshed).
+    pub hits_stale: u64,
+    /// Reads that found nothing (decode errors included).
+    pub misses: u64,
+    /// Records that failed to decode (counted as misses too).
+    pub decode_errors: u64,
+    /// Entries written (loads, backfills, inserts).
+    pub writes: u64,
+    /// Operations that failed (timeouts included).
+    pub errors: u64,
+    /// Operations that timed out (also in `errors`).
+    pub timeouts: u64,
+    /// Operations not attempted because the circuit breaker was open.
+    pub skipped: u64,
+    /// Times the circuit breaker opened.
+    pub breaker_opened: u64,
+}
+
+impl TierStats {
+    /// Fresh plus stale hits.
+    pub fn hits(&self) -> u64 {
+        self.hits_fresh + self.hits_stale
+    }
+}
+
+#[derive(Default)]
+pub(super) struct TierCounters {
+    pub(super) hits_fresh: AtomicU64,
+    pub(super) hits_stale: AtomicU64,
+    pub(super) misses: AtomicU64,
+    pub(super) decode_errors: AtomicU64,
+    pub(super) writes: AtomicU64,
+    pub(super) errors: AtomicU64,
+    pub(super) timeouts: AtomicU64,
+    pub(super) skipped: AtomicU64,
+    pub(super) breaker_opened: AtomicU64,
+}
+
+/// A tier at run time: its options, breaker state and counters.
+pub(crate) struct TierState<K, V> {
+    pub(super) tier: Tier<K, V>,
+    epoch: Instant,
+    failures: AtomicU32,
+    open_until: AtomicU64,
+    probing: AtomicBool,
+    pub(super) counters: TierCounters,
+}
+
+/// The claim of the one operation probing a half-open breaker: released when the probe's
+/// outcome is known, or when its future is dropped before that.
+struct ProbeClaim<'a>(Option<&'a AtomicBool>);
+
+impl ProbeClaim<'_> {
+    /// The outcome is known: the breaker's own bookkeeping takes over.
+    fn settle(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProbeClaim<'_> {
+    fn drop(&mut self) {
+        if let Some(probing) = self.0 {
+            probing.store(false, Relaxed);
+        }
+    }
+}
+
+enum Admit {
+    Go,
+    Probe,
+    Skip,
+}
+
+impl<K, V> TierState<K, V> {
+    pub(super) fn name(&self) -> &str {
+        &self.tier.name
+    }
+}
+
+impl<K, V> TierState<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(super) fn new(tier: Tier<K, V>) -> Self {
+        TierState {
+            tier,
+            epoch: Instant::now(),
+            failures: AtomicU32::new(0),
+            open_until: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
+            counters: TierCounters::default(),
+        }
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+
+    fn admit(&self) -> Admit {
+        if self.failures.load(Relaxed) < self.tier.breaker.failure_threshold {
+            return Admit::Go;
+        }
+        if self.nanos(Instant::now()) < self.open_until.load(Relaxed) {
+            return Admit::Skip;
+        }
+        match self.probing.compare_exchange(false, true, Relaxed, Relaxed) {
+            Ok(_) => Admit::Probe,
+            Err(_) => Admit::Skip,
+        }
+    }
+
+    fn succeeded(&self, probe: bool) {
+        if probe {
+            tracing::info!(
+                tier = self.name(),
+                "storage tier reachable again: circuit breaker closed"
+            );
+        }
+        self.failures.store(0, Relaxed);
+        self.probing.store(false, Relaxed);
+    }
+
+    fn failed(&self, op: &str, cache: &str, e: &StorageError) {
+        let c = &self.counters;
+        c.errors.fetch_add(1, Relaxed);
+        if matches!(e, StorageError::Timeout(_)) {
+            c.timeouts.fetch_add(1, Relaxed);
+        }
+        let n = self.failures.fetch_add(1, Relaxed).saturating_add(1);
+        let threshold = self.tier.breaker.failure_threshold;
+        if n >= threshold {
+            let until = Instant::now() + self.tier.breaker.cool_down;
+            self.open_until.store(self.nanos(until), Relaxed);
+            self.probing.store(false, Relaxed);
+            // Reached the threshold, or a probe failed: (re)opened.
+            c.breaker_opened.fetch_add(1, Relaxed);
+            tracing::warn!(
+                cache,
+                tier = self.name(),
+                op,
+                error = %e,
+                cool_down = ?self.tier.breaker.cool_down,
+                "storage tier failed; circuit breaker open"
+            );
+        } else {
+            tracing::warn!(cache, tier = self.name(), op, error = %e, "storage tier failed");
+        }
+    }
+
+    /// Runs one operation under the breaker and the timeout. `Ok(None)` = not attempted
+    /// (breaker open) or failed under [`OnError::Skip`].
+    pub(super) async fn run<'a, T, Fut>(
+        &'a self,
+        op: &str,
+        cache: &str,
+        call: impl FnOnce(&'a dyn Storage<K, V>) -> Fut,
+    ) -> Result<Option<T>, StorageError>
+    where
+        Fut: std::future::Future<Output = Result<T, StorageError>>,
+    {
+        let probe = match self.admit() {
+            Admit::Go => false,
+            Admit::Probe => true,
+            Admit::Skip => {
+                self.counters.skipped.fetch_add(1, Relaxed);
+                return match self.tier.on_error {
+                    OnError::Skip => Ok(None),
+                    OnError::Propagate => Err(StorageError::CircuitOpen),
+                };
+            }
+        };
+        let mut claim = ProbeClaim(probe.then_some(&self.probing));
+        let fut = call(&*self.tier.storage);
+        let result = match tokio::time::timeout(self.tier.timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(StorageError::Timeout(self.tier.timeout)),
+        };
+        claim.settle();
+        match result {
+            Ok(v) => {
+                self.succeeded(probe);
+                Ok(Some(v))
+            }
+            // Bad bytes are the record's fault, not the server's.
+            Err(e @ StorageError::Decode(_)) => {
+                self.succeeded(probe);
+                Err(e)
+            }
+            Err(e) => {
+                self.failed(op, cache, &e);
+                match self.tier.on_error {
+                    OnError::Skip => Ok(None),
+                    OnError::Propagate => Err(e),
+                }
+            }
+        }
+    }
+}
+
+impl<K, V> TierState<K, V> {
+    /// A snapshot of the counters.
+    pub(super) fn stats(&self) -> TierStats {
+        let c = &self.counters;
+        TierStats {
+            name: self.name().to_owned(),
+            hits_fresh: c.hits_fresh.load(Relaxed),
+            hits_stale: c.hits_stale.load(Relaxed),
+            misses: c.misses.load(Relaxed),
+            decode_errors: c.decode_errors.load(Relaxed),
+            writes: c.writes.load(Relaxed),
+            errors: c.errors.load(Relaxed),
+            timeouts: c.timeouts.load(Relaxed),
+            skipped: c.skipped.load(Relaxed),
+            breaker_opened: c.breaker_opened.load(Relaxed),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The chain below a cache's memory ([`Tiers`]): read-through in order with backfill of the
+//! tiers above the one that answered, write-to-all, remove and clear. The cache never indexes
+//! the chain: it reads, backfills what it read, writes, removes and clears.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures_util::future::join_all;
+
+use super::breaker::{TierState, TierStats};
+use super::options::Tier;
+use super::storage::{StorageError, StoredEntry};
+
+/// What a chain read found: the entry, and (privately) which tier answered, so a backfill
+/// writes the tiers above it.
+pub(crate) struct Found<V> {
+    answered_by: usize,
+    pub(crate) entry: StoredEntry<V>,
+}
+
+/// The chain of tiers below a cache's memory.
+pub(crate) struct Tiers<K, V> {
+    tiers: Box<[TierState<K, V>]>,
+    /// The cache's name, for logs.
+    cache: Arc<str>,
+}
+
+impl<K, V> Tiers<K, V>
+where
+    K: Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The chain of `tiers` of the cache named `cache`; `None` when there is no tier.
+    pub(crate) fn new(tiers: Vec<Tier<K, V>>, cache: &str) -> Option<Self> {
+        if tiers.is_empty() {
+            return None;
+        }
+        Some(Tiers {
+            tiers: tiers.into_iter().map(TierState::new).collect(),
+            cache: Arc::from(cache),
+        })
+    }
+
+    /// Reads the tiers in order; the first servable entry answers. Undecodable records are
+    /// misses (counted and logged); other errors end the read under
+    /// [`OnError::Propagate`](crate::tier::OnError::Propagate) and are misses otherwise.
+    pub(crate) async fn read(&self, key: &K) -> Result<Option<Found<V>>, StorageError> {
+        let cache = &*self.cache;
+        for (index, t) in self.tiers.iter().enumerate() {
+            let c = &t.counters;
+            match t.run("get", cache, |s| s.get(key)).await {
+                Ok(Some(Some(entry))) => {
+                    let now = SystemTime::now();
+                    if entry.is_expired(now) {
+                        c.misses.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    if entry.is_fresh(now) {
+                        c.hits_fresh.fetch_add(1, Relaxed);
+                    } else {
+                        c.hits_stale.fetch_add(1, Relaxed);
+                    }
+                    return Ok(Some(Found {
+                        answered_by: index,
+                        entry,
+                    }));
+                }
+                Ok(Some(None)) | Ok(None) => {
+                    c.misses.fetch_add(1, Relaxed);
+                }
+                Err(StorageError::Decode(e)) => {
+                    c.misses.fetch_add(1, Relaxed);
+                    c.decode_errors.fetch_add(1, Relaxed);
+                    tracing::warn!(
+                        cache,
+                        tier = t.name(),
+                        error = %e,
+                        "stored record could not be decoded: treated as a miss, will be overwritten"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Copies what [`read`](Self::read) found into every tier above the one that answered,
+    /// each with its own lifespan cap. Errors are counted and logged, never returned: a
+    /// backfill is an optimisation of the next read.
+    pub(crate) async fn backfill(&self, key: &K, found: &Found<V>) {
+        let _ = self.write_upto(key, &found.entry, found.answered_by).await;
+    }
+
+    /// Writes `entry` to every tier, each with its own lifespan cap, concurrently. The first
+    /// error is returned under [`OnError::Propagate`](crate::tier::OnError::Propagate).
+    pub(crate) async fn write(&self, key: &K, entry: &StoredEntry<V>) -> Result<(), StorageError> {
+        self.write_upto(key, entry, self.tiers.len()).await
+    }
+
+    /// Writes `entry` to the first `upto` tiers.
+    async fn write_upto(
+        &self,
+        key: &K,
+        entry: &StoredEntry<V>,
+        upto: usize,
+    ) -> Result<(), StorageError> {
+        let now = SystemTime::now();
+        let cache = &*self.cache;
+        let writes = self.tiers[..upto].iter().map(|t| {
+            let e = entry.clone().capped(now, t.tier.expire_cap);
+            async move {
+                let r = t.run("set", cache, |s| s.set(key, e)).await;
+                if let Ok(Some(())) = r {
+                    t.counters.writes.fetch_add(1, Relaxed);
+                }
+                r.map(drop)
+            }
+        });
+        join_all(writes).await.into_iter().collect()
+    }
+
+    /// Removes `key` from every tier.
+    pub(crate) async fn remove(&self, key: &K) -> Result<(), StorageError> {
+        let cache = &*self.cache;
+        let ops = self
+            .tiers
+            .iter()
+            .map(|t| async move { t.run("remove", cache, |s| s.remove(key)).await.map(drop) });
+        join_all(ops).await.into_iter().collect()
+    }
+
+    /// Clears every tier's namespace.
+    pub(crate) async fn clear(&self) -> Result<(), StorageError> {
+        let cache = &*self.cache;
+        let ops = self
+            .tiers
+            .iter()
+            .map(|t| async move { t.run("clear", cache, |s| s.clear()).await.map(drop) });
+        join_all(ops).await.into_iter().collect()
+    }
+}
+
+impl<K, V> Tiers<K, V> {
+    /// The counters of each tier, in chain order.
+    pub(crate) fn stats(&self) -> Vec<TierStats> {
+        self.tiers.iter().map(TierState::stats).collect()
+    }
+
+    /// The tiers' storage names, in chain order.
+    pub(crate) fn describe(&self) -> Vec<&str> {
+        self.tiers.iter().map(|t| t.name()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::storage::{MemoryStorage, Storage};
+    use crate::tier::{CircuitBreaker, OnError};
+    use futures_util::future::BoxFuture;
+    use futures_util::FutureExt;
+
+    /// A storage whose every operation fails.
+    struct Down;
+    impl Storage<u32, u32> for Down {
+        fn name(&self) -> &str {
+            "down"
+        }
+        fn get<'a>(
+            &'a self,
+            _: &'a u32,
+        ) -> BoxFuture<'a, Result<Option<StoredEntry<u32>>, StorageError>> {
+            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
+        }
+        fn get_many<'a>(
+            &'a self,
+            _: &'a [u32],
+        ) -> BoxFuture<'a, Result<Vec<crate::storage::Fetched<u32>>, StorageError>> {
+            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
+        }
+        fn set<'a>(
+            &'a self,
+            _: &'a u32,
+            _: StoredEntry<u32>,
+        ) -> BoxFuture<'a, Result<(), StorageError>> {
+            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
+        }
+        fn set_many<'a>(
+            &'a self,
+            _: Vec<(u32, StoredEntry<u32>)>,
+        ) -> BoxFuture<'a, Result<(), StorageError>> {
+            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
+        }
+        fn remove<'a>(&'a self, _: &'a u32) -> BoxFuture<'a, Result<(), StorageError>> {
+            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
+        }
+        fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn breaker_opens_skips_then_probes() {
+        let tiers = Tiers::new(
+            vec![Tier::new(Down).circuit_breaker(CircuitBreaker {
+                failure_threshold: 2,
+                cool_down: Duration::from_secs(5),
+            })],
+            "c",
+        )
+        .unwrap();
+        for _ in 0..2 {
+            assert!(tiers.read(&1).await.unwrap().is_none());
+        }
+        let s = &tiers.stats()[0];
+        assert_eq!((s.errors, s.skipped, s.breaker_opened), (2, 0, 1));
+        for _ in 0..10 {
+            assert!(tiers.read(&1).await.unwrap().is_none());
+        }
+        let s = &tiers.stats()[0];
+        assert_eq!((s.errors, s.skipped), (2, 10), "open: not attempted");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(tiers.read(&1).await.unwrap().is_none());
+        let s = &tiers.stats()[0];
+        assert_eq!(
+            (s.errors, s.skipped, s.breaker_opened),
+            (3, 10, 2),
+            "one probe, reopened"
+        );
+        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert_eq!(tiers.stats()[0].skipped, 11);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn propagate_reports_errors_and_open_breaker() {
+        let tiers = Tiers::new(
+            vec![Tier::new(Down)
+                .on_error(OnError::Propagate)
+                .circuit_breaker(CircuitBreaker {
+                    failure_threshold: 1,
+                    cool_down: Duration::from_secs(5),
+                })],
+            "c",
+        )
+        .unwrap();
+        assert!(matches!(
+            tiers.read(&1).await,
+            Err(StorageError::Backend(_))
+        ));
+        assert!(matches!(
+            tiers.read(&1).await,
+            Err(StorageError::CircuitOpen)
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_respect_each_tier_cap() {
+        let a = Arc::new(MemoryStorage::<u32, u32>::new(8));
+        let b = Arc::new(MemoryStorage::<u32, u32>::new(8));
+        let tiers = Tiers::new(
+            vec![
+                Tier::from_arc(a.clone()).expire_cap(Duration::from_secs(10)),
+                Tier::from_arc(b.clone()),
+            ],
+            "c",
+        )
+        .unwrap();
+        let e = StoredEntry::new(7, Duration::from_secs(60), Duration::from_secs(600));
+        tiers.write(&1, &e).await.unwrap();
+        let in_a = a.get(&1).await.unwrap().unwrap();
+        let in_b = b.get(&1).await.unwrap().unwrap();
+        assert!(in_a.expire_at <= SystemTime::now() + Duration::from_secs(10));
+        assert_eq!(in_b.expire_at, e.expire_at);
+        assert_eq!(in_a.update_at, in_a.expire_at, "update_at cut to the cap");
+    }
+}

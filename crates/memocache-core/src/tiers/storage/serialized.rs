@@ -1,0 +1,187 @@
+//! [`Serialized`]: a typed [`Storage`] over a [`ByteStore`], with remote keys from a
+//! [`Namespace`] and records from a [`Codec`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::SystemTime;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{ByteStore, Fetched, Storage, StorageError, StoredEntry};
+use crate::codec::Codec;
+use crate::key::{CacheKey, Namespace};
+
+/// A typed [`Storage`] over a [`ByteStore`]: keys become `{prefix}:{name}:{version}:{key}`
+/// ([`Namespace`], [`CacheKey`]) and entries become records of the [`Codec`] (a header with the
+/// wall-clock lifespan, then the serialized, optionally compressed value).
+///
+/// Records that fail to decode are reported as [`StorageError::Decode`], which a cache counts
+/// as a miss (`decode_errors`), logs, and then overwrites with a fresh load.
+///
+/// ```no_run
+/// # extern crate memocache_core as memocache;
+/// # fn demo(redis: impl memocache::storage::ByteStore) {
+/// use memocache::codec::Codec;
+/// use memocache::key::Namespace;
+/// use memocache::storage::Serialized;
+///
+/// let users: Serialized<_, u64, String> =
+///     Serialized::new(redis, Namespace::new("users").version("2"), Codec::json());
+/// # }
+/// ```
+pub struct Serialized<B, K, V> {
+    store: B,
+    namespace: Namespace,
+    codec: Codec,
+    _types: PhantomData<fn(K) -> V>,
+}
+
+impl<B, K, V> fmt::Debug for Serialized<B, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serialized")
+            .field("namespace", &self.namespace)
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: ByteStore, K, V> Serialized<B, K, V> {
+    /// Entries of `store` under `namespace`, encoded with `codec`.
+    pub fn new(store: B, namespace: Namespace, codec: Codec) -> Self {
+        Serialized {
+            store,
+            namespace,
+            codec,
+            _types: PhantomData,
+        }
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    /// The byte store.
+    pub fn byte_store(&self) -> &B {
+        &self.store
+    }
+}
+
+impl<B, K, V> Serialized<B, K, V>
+where
+    B: ByteStore,
+    K: CacheKey + Send + Sync + 'static,
+    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn decode(&self, bytes: &[u8], now: SystemTime) -> Fetched<V> {
+        let entry = self.codec.decode::<V>(bytes)?;
+        Ok((!entry.is_expired(now)).then_some(entry))
+    }
+}
+
+impl<B, K, V> Storage<K, V> for Serialized<B, K, V>
+where
+    B: ByteStore,
+    K: CacheKey + Send + Sync + 'static,
+    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn name(&self) -> &str {
+        self.store.name()
+    }
+
+    fn get<'a>(
+        &'a self,
+        key: &'a K,
+    ) -> BoxFuture<'a, Result<Option<StoredEntry<V>>, StorageError>> {
+        async move {
+            let k = self.namespace.key(key);
+            match self.store.get(&k).await? {
+                None => Ok(None),
+                Some(bytes) => Ok(self.decode(&bytes, SystemTime::now())?),
+            }
+        }
+        .boxed()
+    }
+
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [K],
+    ) -> BoxFuture<'a, Result<Vec<Fetched<V>>, StorageError>> {
+        async move {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ks: Vec<String> = keys.iter().map(|k| self.namespace.key(k)).collect();
+            let raw = self.store.get_many(&ks).await?;
+            let now = SystemTime::now();
+            Ok(raw
+                .into_iter()
+                .map(|b| match b {
+                    None => Ok(None),
+                    Some(bytes) => self.decode(&bytes, now),
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a K,
+        entry: StoredEntry<V>,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            let k = self.namespace.key(key);
+            match entry.time_to_live(SystemTime::now()) {
+                None => self.store.remove(&k).await,
+                Some(ttl) => {
+                    let bytes = self.codec.encode(&entry)?;
+                    self.store.set(&k, bytes, ttl).await
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn set_many<'a>(
+        &'a self,
+        entries: Vec<(K, StoredEntry<V>)>,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            let now = SystemTime::now();
+            let mut items = Vec::with_capacity(entries.len());
+            let mut expired = Vec::new();
+            for (key, entry) in &entries {
+                let k = self.namespace.key(key);
+                match entry.time_to_live(now) {
+                    Some(ttl) => items.push((k, self.codec.encode(entry)?, ttl)),
+                    None => expired.push(k),
+                }
+            }
+            for k in &expired {
+                self.store.remove(k).await?;
+            }
+            if items.is_empty() {
+                return Ok(());
+            }
+            self.store.set_many(items).await
+        }
+        .boxed()
+    }
+
+    fn remove<'a>(&'a self, key: &'a K) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move { self.store.remove(&self.namespace.key(key)).await }.boxed()
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        async move { self.store.clear_prefix(self.namespace.key_prefix()).await }.boxed()
+    }
+}
