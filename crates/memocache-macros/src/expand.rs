@@ -9,20 +9,21 @@
 //!
 //! In an `impl` block the wrapper reaches the other two through `Self::`; the macro takes a
 //! function for an associated one when it has a receiver or mentions `Self`.
+//!
+//! The checks on the signature, which make every compile error about it, live in
+//! [`crate::validate`].
 
 use std::collections::HashSet;
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{
-    Attribute, FnArg, GenericArgument, GenericParam, Ident, ItemFn, Lifetime, Pat, PathArguments,
-    ReturnType, Type,
-};
+use syn::{Attribute, FnArg, GenericParam, Ident, ItemFn, Lifetime, Pat, ReturnType, Type};
 
 use crate::options::Options;
+use crate::validate::{self, Output};
 
 /// How the receiver is taken.
 enum Receiver {
@@ -42,45 +43,6 @@ struct Param {
     referent: Option<Type>,
 }
 
-/// What the function returns.
-enum Output {
-    /// `Result<T, E>`: only `Ok` is cached; callers get `Result<T, memocache::Error<E>>`.
-    Fallible { ok: Box<Type>, err: Box<Type> },
-    /// Any other type (or `()`), loaded infallibly.
-    Plain { ty: Box<Type> },
-}
-
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, e: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(e),
-            None => self.0 = Some(e),
-        }
-    }
-    fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
-        self.push(syn::Error::new(span, msg));
-    }
-    /// An error spanning all of `tokens` (a `Span` of one token covers only its first).
-    fn on(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
-        self.push(syn::Error::new_spanned(tokens, msg));
-    }
-}
-
-/// Finds `impl Trait` anywhere inside a type.
-fn find_impl_trait(ty: &Type) -> Option<syn::TypeImplTrait> {
-    struct Find(Option<syn::TypeImplTrait>);
-    impl<'a> syn::visit::Visit<'a> for Find {
-        fn visit_type_impl_trait(&mut self, t: &'a syn::TypeImplTrait) {
-            self.0.get_or_insert_with(|| t.clone());
-        }
-    }
-    let mut f = Find(None);
-    syn::visit::visit_type(&mut f, ty);
-    f.0
-}
-
 /// Replaces the lifetimes declared by the function itself with `'_`, so that the argument types
 /// can appear in a function pointer type (where `'_` is higher-ranked) outside the function.
 struct EraseLifetimes<'a>(&'a HashSet<String>);
@@ -94,7 +56,7 @@ impl VisitMut for EraseLifetimes<'_> {
 }
 
 /// `true` when `tokens` use the `self` value (not a `self::` path).
-fn mentions_self_value(tokens: TokenStream) -> bool {
+pub(crate) fn mentions_self_value(tokens: TokenStream) -> bool {
     let mut iter = tokens.into_iter().peekable();
     while let Some(tt) = iter.next() {
         match tt {
@@ -148,58 +110,6 @@ fn rename_self(tokens: TokenStream, to: &Ident) -> TokenStream {
     out.into_iter().collect()
 }
 
-/// Splits `Result<T, E>` (recognised by the last path segment) from other return types.
-fn output(ret: &ReturnType, errors: &mut Errors) -> Output {
-    let ty = match ret {
-        ReturnType::Default => {
-            return Output::Plain {
-                ty: syn::parse_quote!(()),
-            }
-        }
-        ReturnType::Type(_, ty) => &**ty,
-    };
-    if let Some(t) = find_impl_trait(ty) {
-        errors.on(
-            t,
-            "`#[memoize]` stores the returned value in a static cache, so its type must be \
-             named: replace `impl Trait` with a concrete type",
-        );
-    }
-    if let Type::Path(p) = ty {
-        if let Some(last) = p.path.segments.last() {
-            if last.ident == "Result" {
-                let types: Vec<&Type> = match &last.arguments {
-                    PathArguments::AngleBracketed(a) => a
-                        .args
-                        .iter()
-                        .filter_map(|g| match g {
-                            GenericArgument::Type(t) => Some(t),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                match types.as_slice() {
-                    [ok, err] => {
-                        return Output::Fallible {
-                            ok: Box::new((*ok).clone()),
-                            err: Box::new((*err).clone()),
-                        }
-                    }
-                    _ => errors.on(
-                        ty,
-                        "`#[memoize]` needs to see the error type to cache only `Ok` values: \
-                         write the return type as `Result<T, E>` in full",
-                    ),
-                }
-            }
-        }
-    }
-    Output::Plain {
-        ty: Box::new(ty.clone()),
-    }
-}
-
 fn is_lint_attr(attr: &Attribute) -> bool {
     ["allow", "warn", "deny", "forbid"]
         .iter()
@@ -211,100 +121,36 @@ fn is_cfg_attr(attr: &Attribute) -> bool {
 }
 
 pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
-    let mut errors = Errors(None);
     let sig = &item.sig;
     let name = &sig.ident;
     let name_str = name.unraw().to_string();
 
-    // --- the signature -------------------------------------------------------------------
-    if sig.asyncness.is_none() {
-        errors.at(
-            sig.fn_token.span,
-            "`#[memoize]` works on `async fn` only: its loads run as spawned tasks that \
-             concurrent callers share",
-        );
-    }
-    if let Some(c) = &sig.constness {
-        errors.at(c.span, "`#[memoize]` cannot memoize a `const fn`");
-    }
-    if let Some(u) = &sig.unsafety {
-        errors.at(u.span, "`#[memoize]` cannot memoize an `unsafe fn`");
-    }
-    if let Some(abi) = &sig.abi {
-        errors.at(
-            abi.span(),
-            "`#[memoize]` cannot memoize an `extern` function",
-        );
-    }
-    if let Some(v) = &sig.variadic {
-        errors.at(v.span(), "`#[memoize]` cannot memoize a variadic function");
-    }
+    let out = validate::signature(&options, sig)?;
     let mut fn_lifetimes = HashSet::new();
     for param in &sig.generics.params {
-        match param {
-            GenericParam::Lifetime(l) => {
-                fn_lifetimes.insert(l.lifetime.ident.to_string());
-            }
-            GenericParam::Type(t) => errors.at(
-                t.ident.span(),
-                "`#[memoize]` cannot memoize a generic function: each memoized function has one \
-                 static cache, whose key and value types must be known; memoize a non-generic \
-                 function for each type instead",
-            ),
-            GenericParam::Const(c) => errors.at(
-                c.ident.span(),
-                "`#[memoize]` cannot memoize a function with const generics: each memoized \
-                 function has one static cache, whose key and value types must be known",
-            ),
+        if let GenericParam::Lifetime(l) = param {
+            fn_lifetimes.insert(l.lifetime.ident.to_string());
         }
     }
-
     let mut receiver = None;
     let mut params = Vec::new();
     for (index, arg) in sig.inputs.iter().enumerate() {
         match arg {
             FnArg::Receiver(r) => {
-                let by_ref = match &*r.ty {
-                    Type::Reference(t) => Some(t.mutability.is_some()),
-                    _ => None,
-                };
-                match by_ref {
-                    Some(true) => errors.on(
-                        r,
-                        "`#[memoize]` cannot memoize a method taking `&mut self`: a cached call \
-                         would skip the mutation",
-                    ),
-                    Some(false) => {
+                receiver = Some(match &*r.ty {
+                    Type::Reference(_) => {
                         let mut ty = (*r.ty).clone();
                         EraseLifetimes(&fn_lifetimes).visit_type_mut(&mut ty);
-                        receiver = Some(Receiver::ByRef { ty });
+                        Receiver::ByRef { ty }
                     }
-                    None => {
-                        receiver = Some(Receiver::ByValue {
-                            ty: (*r.ty).clone(),
-                        })
-                    }
-                }
+                    _ => Receiver::ByValue {
+                        ty: (*r.ty).clone(),
+                    },
+                });
             }
             FnArg::Typed(pt) => {
                 let ty = (*pt.ty).clone();
-                if let Some(t) = find_impl_trait(&ty) {
-                    errors.on(
-                        t,
-                        "`#[memoize]` cannot memoize a function with an `impl Trait` argument: \
-                         that makes it generic, and each memoized function has one static cache \
-                         whose key type must be known; take a concrete type",
-                    );
-                }
                 let referent = match &ty {
-                    Type::Reference(r) if r.mutability.is_some() => {
-                        errors.on(
-                            &ty,
-                            "`#[memoize]` cannot memoize a function taking a `&mut` argument: a \
-                             cached call would skip the mutation",
-                        );
-                        None
-                    }
                     Type::Reference(r) => Some((*r.elem).clone()),
                     _ => None,
                 };
@@ -319,34 +165,6 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
                 });
             }
         }
-    }
-    let out = output(&sig.output, &mut errors);
-
-    // --- options that depend on the signature -----------------------------------------------
-    if let (Output::Plain { .. }, Some(t)) = (&out, &options.timeout) {
-        errors.at(
-            t.span,
-            "`timeout` needs a function returning `Result<T, E>`: a timed-out call returns \
-             `Err(memocache::Error::Timeout(..))`, which a plain return type cannot carry",
-        );
-    }
-    if let (Output::Plain { .. }, Some(c)) = (&out, &options.cache) {
-        errors.at(
-            c.span,
-            "`cache = ...` needs a function returning `Result<T, E>`: the shared cache's \
-             timeout can fail a call, which a plain return type cannot report",
-        );
-    }
-    if let Some(key) = &options.key {
-        if receiver.is_none() && mentions_self_value(key.expr.to_token_stream()) {
-            errors.on(
-                &key.expr,
-                "the key uses `self`, but the function has no receiver",
-            );
-        }
-    }
-    if let Some(e) = errors.0 {
-        return Err(e);
     }
 
     // --- names and paths -------------------------------------------------------------------
@@ -687,47 +505,6 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn output_of(ret: &str) -> Result<String, String> {
-        let ret: ReturnType = syn::parse_str(ret).unwrap();
-        let mut errors = Errors(None);
-        let out = output(&ret, &mut errors);
-        match errors.0 {
-            Some(e) => Err(e.to_string()),
-            None => Ok(match out {
-                Output::Fallible { ok, err } => format!(
-                    "fallible {} / {}",
-                    ok.to_token_stream(),
-                    err.to_token_stream()
-                ),
-                Output::Plain { ty } => format!("plain {}", ty.to_token_stream()),
-            }),
-        }
-    }
-
-    #[test]
-    fn result_is_recognised_by_its_last_segment_and_two_arguments() {
-        assert_eq!(
-            output_of("-> Result<u32, E>"),
-            Ok("fallible u32 / E".into())
-        );
-        assert_eq!(
-            output_of("-> std::result::Result<Vec<u8>, io::Error>"),
-            Ok("fallible Vec < u8 > / io :: Error".into())
-        );
-        assert_eq!(output_of("-> u32"), Ok("plain u32".into()));
-        assert_eq!(output_of(""), Ok("plain ()".into()));
-        assert_eq!(
-            output_of("-> Option<Result<u8, E>>"),
-            Ok("plain Option < Result < u8 , E > >".into())
-        );
-        assert!(output_of("-> io::Result<u8>")
-            .unwrap_err()
-            .contains("`Result<T, E>` in full"));
-        assert!(output_of("-> impl Display")
-            .unwrap_err()
-            .contains("impl Trait"));
-    }
 
     #[test]
     fn self_value_is_told_from_self_paths() {

@@ -9,6 +9,7 @@ use proc_macro::TokenStream;
 mod duration;
 mod expand;
 mod options;
+mod validate;
 
 /// Memoizes an `async fn`: concurrent calls with the same key run the function once, later
 /// calls are served from a cache, stale values are refreshed in the background.
