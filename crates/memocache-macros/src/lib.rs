@@ -9,6 +9,7 @@ use proc_macro::TokenStream;
 mod duration;
 mod expand;
 mod options;
+mod params;
 mod validate;
 
 /// Memoizes an `async fn`: concurrent calls with the same key run the function once, later

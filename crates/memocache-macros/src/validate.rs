@@ -9,8 +9,8 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, GenericParam, PathArguments, ReturnType, Signature, Type};
 
-use crate::expand::mentions_self_value;
 use crate::options::Options;
+use crate::params::mentions_self_value;
 
 /// What the function returns.
 pub(crate) enum Output {
