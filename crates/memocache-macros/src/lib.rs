@@ -7,6 +7,7 @@
 use proc_macro::TokenStream;
 
 mod duration;
+mod emit;
 mod expand;
 mod options;
 mod params;
