@@ -7,8 +7,11 @@
 use proc_macro::TokenStream;
 
 mod duration;
+mod emit;
 mod expand;
 mod options;
+mod params;
+mod validate;
 
 /// Memoizes an `async fn`: concurrent calls with the same key run the function once, later
 /// calls are served from a cache, stale values are refreshed in the background.

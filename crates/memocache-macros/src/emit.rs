@@ -1,0 +1,299 @@
+//! The items written in place of the function: the wrapper with its name and arguments, the
+//! hidden body `__memocache_<name>` (nested in the wrapper, or a sibling for a method), and
+//! the handle `<name>_memo()` that owns the static `OnceLock<Cache>`, with the compile-time
+//! checks of the key and value types, how each item reaches the others, and which of the
+//! function's attributes each item gets.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, ItemFn, ReturnType, Type};
+
+use crate::options::Options;
+use crate::params::{mentions_self_type, Args};
+use crate::validate::Output;
+
+/// How the three items are named and reach each other.
+struct Names {
+    /// Whether the function is taken for an associated one (it has a receiver or mentions
+    /// `Self`): the wrapper then reaches the body and the handle through `Self::`.
+    in_impl: bool,
+    /// The function's name as a string, without `r#`.
+    name_str: String,
+    body_name: Ident,
+    handle_name: Ident,
+    body_path: TokenStream,
+    handle_path: TokenStream,
+    /// An expression for the cache's name: the function's path.
+    display_name: TokenStream,
+}
+
+fn names(item: &ItemFn, args: &Args) -> Names {
+    let sig = &item.sig;
+    let name = &sig.ident;
+    let name_str = name.unraw().to_string();
+    let in_impl = args.has_receiver()
+        || mentions_self_type(sig.inputs.to_token_stream())
+        || mentions_self_type(sig.output.to_token_stream())
+        || mentions_self_type(item.block.to_token_stream());
+    let body_name = format_ident!("__memocache_{}", name_str);
+    let handle_name = format_ident!("{}_memo", name_str);
+    // A free function's body is nested in the wrapper; a method's is a sibling. The handle is
+    // always a sibling: for an associated function the macro took for a free one, the error
+    // is on the function's name, and the compiler suggests `Self::<name>_memo`.
+    let (body_path, handle_path) = if in_impl {
+        (quote!(Self::#body_name), quote!(Self::#handle_name))
+    } else {
+        let on_name = format_ident!("{}_memo", name_str, span = name.span());
+        (quote!(#body_name), quote!(#on_name))
+    };
+    let display_name = if in_impl {
+        quote!(::std::format!("{}::{}", ::std::any::type_name::<Self>(), #name_str))
+    } else {
+        quote!(::std::string::String::from(
+            ::core::concat!(::core::module_path!(), "::", #name_str)
+        ))
+    };
+    Names {
+        in_impl,
+        name_str,
+        body_name,
+        handle_name,
+        body_path,
+        handle_path,
+        display_name,
+    }
+}
+
+/// The wrapper, the body and the handle of `item`, whose signature passed the checks.
+pub(crate) fn items(options: &Options, item: &ItemFn, out: &Output, args: &Args) -> TokenStream {
+    let sig = &item.sig;
+    let names = names(item, args);
+    let Names {
+        name_str,
+        handle_name,
+        handle_path,
+        ..
+    } = &names;
+
+    // --- types -----------------------------------------------------------------------------
+    let (value_ty, output_ty) = match out {
+        Output::Fallible { ok, err } => (
+            (**ok).clone(),
+            quote!(::core::result::Result<#ok, ::memocache::Error<#err>>),
+        ),
+        Output::Plain { ty } => ((**ty).clone(), ty.to_token_stream()),
+    };
+    let key = args.key(options.key.as_ref());
+    let key_ty = &key.ty;
+    let key_expr = &key.expr;
+    let key_fn_ty = &key.fn_ty;
+    let key_fn_pats = &key.fn_pats;
+    let key_fn_expr = &key.fn_expr;
+
+    // Compile-time checks of the types, on the user's tokens, with messages that say what to
+    // do (`__private`'s traits carry them). The helpers the expansion calls are bounded by the
+    // same traits, so the follow-up errors say the same thing.
+    let mut checks = args.key_checks(options.key.as_ref());
+    checks.extend(value_checks(item, out));
+
+    let cache_init = cache_init(options, out, key_ty, &value_ty, &names.display_name);
+
+    // --- attributes --------------------------------------------------------------------------
+    let cfgs: Vec<&Attribute> = item.attrs.iter().filter(|a| is_cfg_attr(a)).collect();
+    let wrapper_attrs: Vec<&Attribute> = item
+        .attrs
+        .iter()
+        .filter(|a| !a.path().is_ident("expect"))
+        .collect();
+    let result_note = result_note(item, out);
+
+    // --- the wrapper ---------------------------------------------------------------------------
+    let name = &sig.ident;
+    let vis = &item.vis;
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let wrapper_inputs = args.wrapper_inputs(sig);
+    let loader = args.loader(sig, &names.body_path);
+    let call = match out {
+        Output::Fallible { .. } => quote! {
+            ::memocache::__private::load(__memocache_cache, __memocache_key, __memocache_load).await
+        },
+        Output::Plain { .. } => quote! {
+            ::memocache::__private::load_plain(__memocache_cache, __memocache_key, __memocache_load).await
+        },
+    };
+
+    // --- the body ------------------------------------------------------------------------------
+    let (nested_body, sibling_body) = body(item, &names);
+
+    let handle_doc = format!(
+        " The `#[memoize]` handle of `{name_str}`: its cache, statistics and invalidation \
+         (`invalidate(args)` takes the arguments of `{name_str}` as a tuple)."
+    );
+
+    quote! {
+        #(#wrapper_attrs)*
+        #result_note
+        #vis async fn #name #generics (#wrapper_inputs) -> #output_ty #where_clause {
+            #[allow(clippy::let_unit_value)]
+            let __memocache_key: #key_ty = #key_expr;
+            let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
+                ::memocache::__private::cache_of(&#handle_path());
+            let __memocache_load = #loader;
+            #nested_body
+            #call
+        }
+
+        #sibling_body
+
+        #(#cfgs)*
+        #[doc = #handle_doc]
+        #vis fn #handle_name() -> ::memocache::Memo<#key_ty, #value_ty, #key_fn_ty> {
+            #(#checks)*
+            #cache_init
+            #[allow(unused_variables, clippy::redundant_clone, clippy::unused_unit)]
+            let __memocache_key_fn: #key_fn_ty = |#(#key_fn_pats),*| -> #key_ty { #key_fn_expr };
+            ::memocache::__private::memo(__memocache_cache, __memocache_key_fn)
+        }
+    }
+}
+
+/// The compile-time checks that the value (and error) types can be cached.
+fn value_checks(item: &ItemFn, out: &Output) -> Vec<TokenStream> {
+    match out {
+        Output::Fallible { ok, err } => vec![
+            quote_spanned!(ok.span()=> ::memocache::__private::assert_value::<#ok>();),
+            quote_spanned!(err.span()=> ::memocache::__private::assert_error::<#err>();),
+        ],
+        Output::Plain { ty } => {
+            let span = match &item.sig.output {
+                ReturnType::Type(_, t) => t.span(),
+                ReturnType::Default => item.sig.ident.span(),
+            };
+            vec![quote_spanned!(span=> ::memocache::__private::assert_value::<#ty>();)]
+        }
+    }
+}
+
+/// The body: the function as written, renamed, private, with only its `cfg`, lint and
+/// `expect` attributes. Returns it as `(nested in the wrapper, sibling of the wrapper)`.
+fn body(item: &ItemFn, names: &Names) -> (TokenStream, TokenStream) {
+    let body_attrs: Vec<&Attribute> = item
+        .attrs
+        .iter()
+        .filter(|a| is_cfg_attr(a) || is_lint_attr(a) || a.path().is_ident("expect"))
+        .collect();
+    let mut body_fn = item.clone();
+    body_fn.sig.ident = names.body_name.clone();
+    body_fn.vis = syn::Visibility::Inherited;
+    body_fn.attrs = body_attrs.into_iter().cloned().collect();
+
+    if names.in_impl {
+        (quote!(), quote!(#[doc(hidden)] #body_fn))
+    } else {
+        (quote!(#body_fn), quote!())
+    }
+}
+
+/// For a documented function returning `Result`, a doc line giving the wrapper's return type.
+fn result_note(item: &ItemFn, out: &Output) -> TokenStream {
+    let has_docs = item.attrs.iter().any(|a| a.path().is_ident("doc"));
+    match (out, has_docs) {
+        (Output::Fallible { ok, err }, true) => {
+            let note = format!(
+                " *Memoized with `#[memoize]`: returns `Result<{}, memocache::Error<{}>>`.*",
+                ok.to_token_stream(),
+                err.to_token_stream()
+            );
+            quote!(#[doc = ""] #[doc = #note])
+        }
+        _ => quote!(),
+    }
+}
+
+/// The handle's statements that bind `__memocache_cache`: the shared `cache = ...`, or a
+/// static `OnceLock<Cache>` built on first use from `config = ...` and the other options.
+fn cache_init(
+    options: &Options,
+    out: &Output,
+    key_ty: &TokenStream,
+    value_ty: &Type,
+    display_name: &TokenStream,
+) -> TokenStream {
+    if let Some(shared) = &options.cache {
+        let e = &shared.value;
+        return quote_spanned! {e.span()=>
+            let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> = &*(#e);
+        };
+    }
+    let builder = match &options.config {
+        Some(c) => quote_spanned!(c.span()=> #c),
+        None => quote!(::core::default::Default::default()),
+    };
+    let dur = |d: Option<std::time::Duration>| match d {
+        Some(d) => {
+            let (s, n) = (d.as_secs(), d.subsec_nanos());
+            quote!(::core::option::Option::Some(::core::time::Duration::new(#s, #n)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let opt = |v: Option<TokenStream>| match v {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    };
+    let name = match (&options.name, &options.config) {
+        (Some(n), _) => opt(Some(quote!(::std::string::String::from(#n)))),
+        (None, None) => opt(Some(display_name.clone())),
+        (None, Some(_)) => opt(None),
+    };
+    let capacity = opt(options.capacity.as_ref().map(|c| {
+        let v = c.value;
+        quote!(#v)
+    }));
+    let max_hits = opt(options.max_hits.as_ref().map(|c| {
+        let v = c.value;
+        quote!(#v)
+    }));
+    let update_after = dur(options.update_after.as_ref().map(|d| d.value));
+    let expire_after = dur(options.expire_after.as_ref().map(|d| d.value));
+    let timeout = match (out, &options.timeout) {
+        (Output::Plain { .. }, _) => {
+            quote!(::core::option::Option::Some(
+                ::memocache::__private::NO_TIMEOUT
+            ))
+        }
+        (Output::Fallible { .. }, t) => dur(t.as_ref().map(|t| t.value)),
+    };
+    quote! {
+        static __MEMOCACHE_CACHE: ::std::sync::OnceLock<::memocache::Cache<#key_ty, #value_ty>> =
+            ::std::sync::OnceLock::new();
+        let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
+            __MEMOCACHE_CACHE.get_or_init(|| {
+                let __memocache_builder: ::memocache::CacheBuilder<#key_ty, #value_ty> = #builder;
+                ::memocache::__private::build(
+                    __memocache_builder,
+                    ::memocache::__private::Settings {
+                        name: #name,
+                        capacity: #capacity,
+                        update_after: #update_after,
+                        expire_after: #expire_after,
+                        method_timeout: #timeout,
+                        max_hits: #max_hits,
+                    },
+                    || #display_name,
+                )
+            });
+    }
+}
+
+fn is_lint_attr(attr: &Attribute) -> bool {
+    ["allow", "warn", "deny", "forbid"]
+        .iter()
+        .any(|n| attr.path().is_ident(n))
+}
+
+fn is_cfg_attr(attr: &Attribute) -> bool {
+    attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr")
+}
