@@ -1,0 +1,472 @@
+//! The races between reads, loads and writes (issue 11), each made deterministic: a storage
+//! tier whose operations stop at gates the test opens ([`Held`]), futures polled exactly once
+//! and dropped, paused Tokio time. No sleeps.
+//!
+//! What must hold: a write is all-or-nothing even when its caller goes away; a read or load
+//! never writes back a value that an `insert` or `invalidate` replaced or removed meanwhile;
+//! after `invalidate` returns, the old value is never served; `invalidate` frees a key whose
+//! load is stuck.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use memocache_core::storage::{MemoryStorage, Storage, StorageError, StoredEntry};
+use memocache_core::{Cache, Tier};
+use tokio::sync::Notify;
+
+/// A gate one kind of storage operation stops at while it is closed.
+#[derive(Default)]
+struct Gate {
+    closed: AtomicBool,
+    waiting: AtomicUsize,
+    opened: Notify,
+}
+
+impl Gate {
+    fn close(&self) {
+        self.closed.store(true, SeqCst);
+    }
+
+    fn open(&self) {
+        self.closed.store(false, SeqCst);
+        self.opened.notify_waiters();
+    }
+
+    /// Operations stopped at the gate right now.
+    fn waiting(&self) -> usize {
+        self.waiting.load(SeqCst)
+    }
+
+    async fn pass(&self) {
+        if !self.closed.load(SeqCst) {
+            return;
+        }
+        self.waiting.fetch_add(1, SeqCst);
+        loop {
+            let opened = self.opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            if !self.closed.load(SeqCst) {
+                break;
+            }
+            opened.await;
+        }
+        self.waiting.fetch_sub(1, SeqCst);
+    }
+}
+
+/// A [`MemoryStorage`] whose reads, writes, removals and clears can be held back: a held read
+/// has already read (it returns what the storage had when it arrived); a held write, removal
+/// or clear lands when its gate opens.
+#[derive(Default)]
+struct Held {
+    inner: Option<MemoryStorage<u32, u64>>,
+    get: Gate,
+    set: Gate,
+    remove: Gate,
+    clear: Gate,
+}
+
+impl Held {
+    fn new() -> Arc<Held> {
+        Arc::new(Held {
+            inner: Some(MemoryStorage::new(1_000)),
+            ..Held::default()
+        })
+    }
+
+    fn inner(&self) -> &MemoryStorage<u32, u64> {
+        self.inner.as_ref().expect("built with new")
+    }
+
+    /// The value the storage holds for `key` now (no gate).
+    async fn value(&self, key: u32) -> Option<u64> {
+        self.inner().get(&key).await.unwrap().map(|e| e.value)
+    }
+}
+
+impl Storage<u32, u64> for Held {
+    fn name(&self) -> &str {
+        "held"
+    }
+    fn get<'a>(
+        &'a self,
+        key: &'a u32,
+    ) -> BoxFuture<'a, Result<Option<StoredEntry<u64>>, StorageError>> {
+        async move {
+            let found = self.inner().get(key).await;
+            self.get.pass().await;
+            found
+        }
+        .boxed()
+    }
+    fn set<'a>(
+        &'a self,
+        key: &'a u32,
+        entry: StoredEntry<u64>,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            self.set.pass().await;
+            self.inner().set(key, entry).await
+        }
+        .boxed()
+    }
+    fn remove<'a>(&'a self, key: &'a u32) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            self.remove.pass().await;
+            self.inner().remove(key).await
+        }
+        .boxed()
+    }
+    fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        async move {
+            self.clear.pass().await;
+            self.inner().clear().await
+        }
+        .boxed()
+    }
+}
+
+/// A cache over one [`Held`] tier whose operations never time out on their own (the gates
+/// decide), with 10 s / 60 s lifespans.
+fn tiered(tier: &Arc<Held>) -> Cache<u32, u64> {
+    Cache::builder()
+        .update_after(Duration::from_secs(10))
+        .expire_after(Duration::from_secs(60))
+        .tier(Tier::from_arc(tier.clone()).timeout(Duration::from_secs(3_600)))
+        .build()
+        .unwrap()
+}
+
+/// Yields until `cond` holds (the spawned tasks make progress meanwhile).
+async fn until(mut cond: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if cond() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("condition not reached");
+}
+
+/// A loader that counts its calls and returns `value`.
+fn loader(
+    calls: &Arc<AtomicUsize>,
+    value: u64,
+) -> impl FnOnce() -> std::future::Ready<Result<u64, String>> + Send + 'static {
+    let calls = calls.clone();
+    move || {
+        calls.fetch_add(1, SeqCst);
+        std::future::ready(Ok(value))
+    }
+}
+
+/// What the memory alone holds for `key` (the tiers are not asked: `Lookup` only).
+async fn in_memory(c: &Cache<u32, u64>, key: u32) -> Option<u64> {
+    // A memory-only view: a miss here must not read the tier.
+    let before = c.stats().tiers[0].hits();
+    let before_misses = c.stats().tiers[0].misses;
+    let v = c.get(&key).await;
+    let s = c.stats();
+    if s.tiers[0].hits() != before || s.tiers[0].misses != before_misses {
+        return None; // came from the tier: memory did not have it
+    }
+    v
+}
+
+// --- Writes are all-or-nothing even when their caller goes away -------------------------
+
+#[tokio::test(start_paused = true)]
+async fn an_invalidate_dropped_after_one_poll_still_removes_the_key_from_every_tier() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    c.insert(1, 10).await;
+    tier.remove.close();
+    assert!(
+        c.invalidate(&1).now_or_never().is_none(),
+        "held at the tier"
+    );
+    // The caller is gone; memory has already dropped the key, the tier removal goes on.
+    assert_eq!(c.len(), 0);
+    until(|| tier.remove.waiting() == 1).await;
+    tier.remove.open();
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(tier.value(1).await, None, "the tier agrees with memory");
+    let calls = Arc::new(AtomicUsize::new(0));
+    assert_eq!(c.get_or_load(1, loader(&calls, 11)).await.unwrap(), 11);
+    assert_eq!(
+        calls.load(SeqCst),
+        1,
+        "reloaded, not resurrected from the tier"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_insert_dropped_after_one_poll_still_writes_every_tier() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    c.insert(1, 10).await;
+    tier.set.close();
+    assert!(c.insert(1, 20).now_or_never().is_none(), "held at the tier");
+    assert_eq!(in_memory(&c, 1).await, Some(20), "memory has the new value");
+    until(|| tier.set.waiting() == 1).await;
+    tier.set.open();
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(tier.value(1).await, Some(20), "the tier agrees with memory");
+    c.invalidate_memory(&1);
+    assert_eq!(
+        c.get(&1).await,
+        Some(20),
+        "read back from the tier: the new value"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalidate_all_dropped_after_one_poll_still_clears_every_tier() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    for k in 0..5 {
+        c.insert(k, u64::from(k) * 10).await;
+    }
+    tier.clear.close();
+    assert!(
+        c.invalidate_all().now_or_never().is_none(),
+        "held at the tier"
+    );
+    assert_eq!(c.len(), 0);
+    until(|| tier.clear.waiting() == 1).await;
+    // While the tier is being cleared, a miss waits instead of reading what is being cleared.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let waiting = tokio::spawn({
+        let (c, l) = (c.clone(), loader(&calls, 33));
+        async move { c.get_or_load(3, l).await }
+    });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiting.is_finished(), "a miss waits for the clear");
+    tier.clear.open();
+    assert_eq!(
+        waiting.await.unwrap().unwrap(),
+        33,
+        "loaded after the clear"
+    );
+    until(|| c.loads_in_flight() == 0).await;
+    for k in [0, 1, 2, 4] {
+        assert_eq!(tier.value(k).await, None, "key {k} cleared from the tier");
+    }
+    assert_eq!(calls.load(SeqCst), 1);
+}
+
+// --- A slow read never writes back what a write replaced or removed ---------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_tier_read_racing_an_insert_does_not_overwrite_the_new_value() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    c.insert(1, 10).await;
+    c.invalidate_memory(&1); // memory misses, the tier has 10
+    tier.get.close();
+    let read = tokio::spawn({
+        let c = c.clone();
+        async move { c.get(&1).await }
+    });
+    until(|| tier.get.waiting() == 1).await; // it has read 10 and is held
+    c.insert(1, 20).await;
+    tier.get.open();
+    assert_eq!(
+        read.await.unwrap(),
+        Some(10),
+        "a read concurrent with the insert"
+    );
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(
+        in_memory(&c, 1).await,
+        Some(20),
+        "the insert wins in memory"
+    );
+    assert_eq!(tier.value(1).await, Some(20), "and in the tier");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_tier_read_racing_an_invalidate_does_not_bring_the_value_back() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    c.insert(1, 10).await;
+    c.invalidate_memory(&1);
+    tier.get.close();
+    let read = tokio::spawn({
+        let c = c.clone();
+        async move { c.get(&1).await }
+    });
+    until(|| tier.get.waiting() == 1).await;
+    c.invalidate(&1).await;
+    tier.get.open();
+    let _ = read.await.unwrap();
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(c.len(), 0, "nothing written back to memory");
+    assert_eq!(tier.value(1).await, None, "nor to the tier");
+    let calls = Arc::new(AtomicUsize::new(0));
+    assert_eq!(c.get_or_load(1, loader(&calls, 11)).await.unwrap(), 11);
+    assert_eq!(calls.load(SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_load_reading_a_tier_while_an_insert_lands_does_not_store_the_old_value() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    c.insert(1, 10).await;
+    c.invalidate_memory(&1);
+    tier.get.close();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let load = tokio::spawn({
+        let (c, l) = (c.clone(), loader(&calls, 99));
+        async move { c.get_or_load(1, l).await }
+    });
+    until(|| tier.get.waiting() == 1).await;
+    c.insert(1, 20).await;
+    tier.get.open();
+    assert_eq!(
+        load.await.unwrap().unwrap(),
+        10,
+        "its caller was concurrent"
+    );
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(in_memory(&c, 1).await, Some(20));
+    assert_eq!(tier.value(1).await, Some(20));
+    assert_eq!(calls.load(SeqCst), 0, "the tier answered; no loader call");
+}
+
+// --- After invalidate returns, the old value is never served -----------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_load_between_the_halves_of_an_invalidate_never_serves_the_old_value() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    c.insert(1, 10).await;
+    tier.remove.close();
+    let invalidate = tokio::spawn({
+        let c = c.clone();
+        async move { c.invalidate(&1).await }
+    });
+    until(|| tier.remove.waiting() == 1).await;
+    // Memory no longer has the key; the tier still does. A request now must not read it.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let load = tokio::spawn({
+        let (c, l) = (c.clone(), loader(&calls, 11));
+        async move { c.get_or_load(1, l).await }
+    });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    tier.remove.open();
+    invalidate.await.unwrap();
+    assert_eq!(load.await.unwrap().unwrap(), 11, "loaded after the removal");
+    assert_eq!(c.get(&1).await, Some(11));
+    assert_eq!(calls.load(SeqCst), 1);
+    assert_eq!(tier.value(1).await, Some(11));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_load_in_flight_when_invalidate_returns_is_not_joined_by_later_callers() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    c.insert(1, 10).await;
+    c.invalidate_memory(&1);
+    tier.get.close();
+    let first = tokio::spawn({
+        let c = c.clone();
+        async move { c.get_or_load(1, || async { Ok::<u64, String>(0) }).await }
+    });
+    until(|| tier.get.waiting() == 1).await; // the load has read 10 from the tier
+    c.invalidate(&1).await;
+    // Invalidated: a caller arriving now must not get the 10 the first load read.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let later = tokio::spawn({
+        let (c, l) = (c.clone(), loader(&calls, 11));
+        async move { c.get_or_load(1, l).await }
+    });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    tier.get.open();
+    assert_eq!(
+        first.await.unwrap().unwrap(),
+        10,
+        "the first caller was concurrent"
+    );
+    assert_eq!(later.await.unwrap().unwrap(), 11);
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(c.get(&1).await, Some(11));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_load_writing_the_tiers_when_invalidated_is_removed_after_its_write_lands() {
+    let tier = Held::new();
+    let c = tiered(&tier);
+    tier.set.close();
+    let load = tokio::spawn({
+        let c = c.clone();
+        async move { c.get_or_load(1, || async { Ok::<u64, String>(10) }).await }
+    });
+    until(|| tier.set.waiting() == 1).await; // loaded 10, its tier write is held
+    let invalidate = tokio::spawn({
+        let c = c.clone();
+        async move { c.invalidate(&1).await }
+    });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !invalidate.is_finished(),
+        "the removal waits for the write it follows"
+    );
+    tier.set.open();
+    invalidate.await.unwrap();
+    assert_eq!(load.await.unwrap().unwrap(), 10);
+    until(|| c.loads_in_flight() == 0).await;
+    assert_eq!(c.len(), 0);
+    assert_eq!(
+        tier.value(1).await,
+        None,
+        "the removal landed after the write"
+    );
+}
+
+// --- A stuck key can be freed -----------------------------------------------------------
+
+async fn stuck_load_is_freed_by_invalidate(c: Cache<u32, u64>) {
+    let stuck = tokio::spawn({
+        let c = c.clone();
+        async move {
+            c.get_or_load(1, || std::future::pending::<Result<u64, String>>())
+                .await
+        }
+    });
+    until(|| c.loads_in_flight() == 1).await;
+    c.invalidate(&1).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let v = tokio::time::timeout(Duration::from_secs(1), c.get_or_load(1, loader(&calls, 5)))
+        .await
+        .expect("a new load, not a wait for the stuck one");
+    assert_eq!(v.unwrap(), 5);
+    assert_eq!(calls.load(SeqCst), 1);
+    assert!(
+        !stuck.is_finished(),
+        "the stuck load's own callers still wait for it"
+    );
+    stuck.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalidate_frees_a_key_whose_load_is_stuck() {
+    stuck_load_is_freed_by_invalidate(Cache::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalidate_frees_a_key_whose_load_is_stuck_with_tiers() {
+    stuck_load_is_freed_by_invalidate(tiered(&Held::new())).await;
+}
