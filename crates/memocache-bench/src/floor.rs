@@ -1,12 +1,13 @@
 //! Floors a cache tier is measured against, computed offline on the request sequence itself:
 //! the misses of Bélády's optimal policy (MIN: on a miss with the tier full, evict the key whose
-//! next use lies furthest in the future) and of plain LRU, for a tier of a given size.
+//! next use lies furthest in the future), of plain LRU and of exact least-recently-updated (one
+//! list, evict the key written longest ago), for a tier of a given size.
 //!
-//! Both count every miss, compulsory ones (the first request of each key) included, so neither
+//! Each counts every miss, compulsory ones (the first request of each key) included, so none
 //! can be below the number of distinct keys. MIN here always admits the missed key (a demand-
 //! fetch cache, as a memory tier in front of Redis is), which is the classic formulation.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 
 /// Misses of Bélády's optimal policy with `capacity` entries over `keys`.
@@ -85,6 +86,35 @@ pub fn lru_misses<K: Hash + Eq + Copy>(keys: &[K], capacity: usize) -> u64 {
     misses
 }
 
+/// Misses of an exact least-recently-updated tier with `capacity` entries over `keys`, each
+/// key written when it misses (a read-through tier): reads do not reorder, so the victim is the
+/// key inserted longest ago, i.e. FIFO. memocache's default policy approximates it per shard.
+///
+/// ```
+/// // 1 stays the oldest although it is read: the miss on 3 evicts it.
+/// assert_eq!(memocache_bench::floor::lru_update_misses(&[1, 2, 1, 3, 1], 2), 4);
+/// assert_eq!(memocache_bench::floor::lru_misses(&[1, 2, 1, 3, 1], 2), 3);
+/// ```
+pub fn lru_update_misses<K: Hash + Eq + Copy>(keys: &[K], capacity: usize) -> u64 {
+    if capacity == 0 {
+        return keys.len() as u64;
+    }
+    let mut resident: HashSet<K> = HashSet::with_capacity(capacity + 1);
+    let mut by_write: VecDeque<K> = VecDeque::with_capacity(capacity + 1);
+    let mut misses = 0u64;
+    for k in keys {
+        if resident.insert(*k) {
+            misses += 1;
+            by_write.push_back(*k);
+            if by_write.len() > capacity {
+                let victim = by_write.pop_front().expect("a full tier has an oldest key");
+                resident.remove(&victim);
+            }
+        }
+    }
+    misses
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +162,7 @@ mod tests {
                 let opt = belady_misses(&keys, cap);
                 assert_eq!(opt, brute_force(&keys, cap), "{keys:?} cap {cap}");
                 assert!(opt <= lru_misses(&keys, cap));
+                assert!(opt <= lru_update_misses(&keys, cap));
             }
         }
     }
@@ -141,6 +172,7 @@ mod tests {
         let keys = [5, 1, 5, 2, 1, 5, 3];
         assert_eq!(belady_misses(&keys, 100), 4);
         assert_eq!(lru_misses(&keys, 100), 4);
+        assert_eq!(lru_update_misses(&keys, 100), 4);
         assert_eq!(belady_misses(&keys, 0), 7);
     }
 }

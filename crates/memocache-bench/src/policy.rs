@@ -10,7 +10,9 @@
 //!    lookups from `rand_distr::Zipf::new(10_000.0, s)` (rand_distr 0.5 takes `n` as a float and
 //!    samples floats in `1..=n`), insert on a miss, s ∈ {0.9, 1.0, 1.05, 1.1, 1.5} × cache size ∈
 //!    {0.5 %, 1 %, 5 %, 10 %, 25 %} of the items — every cache fed the same key in the same
-//!    loop; plus a scan-polluted stream and two recency-biased ones (see [`Variant`]);
+//!    loop; plus a scan-polluted stream and two recency-biased ones (see [`Variant`]). Beside
+//!    memocache's sharded least-recently-updated store runs an exact single-list one
+//!    ([`LruUpdateExact`]), so the cost of evicting per shard is read off the same cell;
 //! 4. **memory**: live heap bytes per entry for 1M `u64 -> [u8; 64]` entries, counted by
 //!    [`CountingAlloc`] (the runner's global allocator).
 //!
@@ -225,6 +227,43 @@ impl Subject for LruCrate {
     }
     fn get_or_load(&self, k: u64) -> u64 {
         *self.0.lock().unwrap().get_or_insert(k, || k)
+    }
+    fn insert(&self, k: u64, v: u64) {
+        self.0.lock().unwrap().put(k, v);
+    }
+}
+
+/// Exact least-recently-updated with one list: the `lru` crate behind a mutex, read with
+/// `peek` (no reordering) and written with `put` (the key becomes the most recent). The
+/// reference for `memocache-lru-update` in table 3, whose store keeps one such list per shard
+/// and evicts the oldest entry of the shard being written, not of the whole cache.
+pub struct LruUpdateExact(Mutex<lru::LruCache<u64, u64>>);
+
+/// The `impl` name of [`LruUpdateExact`] in table 3.
+pub const LRU_UPDATE_EXACT: &str = "lru-update-exact";
+
+impl LruUpdateExact {
+    /// A least-recently-updated cache of `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        LruUpdateExact(Mutex::new(lru::LruCache::new(
+            NonZeroUsize::new(capacity.max(1)).expect("non-zero"),
+        )))
+    }
+}
+
+impl Subject for LruUpdateExact {
+    fn get(&self, k: u64) -> Option<u64> {
+        self.0.lock().unwrap().peek(&k).copied()
+    }
+    fn get_or_load(&self, k: u64) -> u64 {
+        let mut lru = self.0.lock().unwrap();
+        match lru.peek(&k) {
+            Some(&v) => v,
+            None => {
+                lru.put(k, k);
+                k
+            }
+        }
     }
     fn insert(&self, k: u64, v: u64) {
         self.0.lock().unwrap().put(k, v);
@@ -493,12 +532,25 @@ impl Variant {
     }
 }
 
-/// The caches of table 3, with `capacity`.
+/// The caches of table 3, with `capacity`: those of tables 1 and 2 but `cached`, the
+/// `Mutex<HashMap>` and the no-expiry row, plus [`LruUpdateExact`] right after
+/// `memocache-lru-update`, the policy it is the single-list reference of.
 fn ratio_subjects(capacity: usize) -> Vec<(String, Box<dyn Subject>)> {
-    all_subjects(capacity)
-        .into_iter()
-        .filter(|(n, _)| n != "cached" && n != "mutex-hashmap" && n != NO_EXPIRY)
-        .collect()
+    let mut out = Vec::new();
+    for (name, s) in all_subjects(capacity) {
+        if name == "cached" || name == "mutex-hashmap" || name == NO_EXPIRY {
+            continue;
+        }
+        let anchor = name == "memocache-lru-update";
+        out.push((name, s));
+        if anchor {
+            out.push((
+                LRU_UPDATE_EXACT.into(),
+                Box::new(LruUpdateExact::new(capacity)),
+            ));
+        }
+    }
+    out
 }
 
 /// Hit ratio of every cache on one stream, all fed the same key in the same loop.

@@ -13,10 +13,11 @@
 //! Measured per row: wall time, process CPU time (user + system), loader calls, the distinct
 //! keys requested (the ideal loader-call count), request latency p50 / p99. The physical floor
 //! of the wall time is the total loader sleep divided by the workers (`floor_s`). For the
-//! 3,000-entry tier the runner also prints the misses of Bélády's optimal policy and of LRU on
-//! the same request sequence (the floor for that tier's Redis reads), and of memocache's own
-//! W-TinyLFU store replaying it one request at a time. The Redis rows add the server's GET and
-//! MGET counts over the row (`INFO commandstats`) and the Redis reads the cache counted.
+//! 3,000-entry tier the runner also prints the misses on the same request sequence of Bélády's
+//! optimal policy (the floor for that tier's Redis reads), of LRU and of exact (single-list)
+//! least-recently-updated, and of memocache's own W-TinyLFU and least-recently-updated stores
+//! replaying it one request at a time. The Redis rows add the server's GET and MGET counts over
+//! the row (`INFO commandstats`) and the Redis reads the cache counted.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,7 +28,7 @@ use memocache::codec::{Codec, Compression, Format};
 use memocache::key::Namespace;
 use memocache::{Cache, EvictionPolicy, Tier};
 
-use crate::floor::{belady_misses, lru_misses};
+use crate::floor::{belady_misses, lru_misses, lru_update_misses};
 use crate::measure::{cpu_time, micros, secs, Percentiles, Progress};
 use crate::remote::Server;
 use crate::report::Row;
@@ -414,6 +415,13 @@ pub const TIER_POLICY: EvictionPolicy = EvictionPolicy::W_TINY_LFU;
 /// The name of [`TIER_POLICY`] in result rows.
 pub const TIER_POLICY_NAME: &str = "wtinylfu";
 
+/// The policies replayed beside the floors, with their names in result rows: the tier's, and
+/// the default (least-recently-updated, beside its exact single-list `lru-update` floor).
+pub const REPLAYED: [(&str, EvictionPolicy); 2] = [
+    (TIER_POLICY_NAME, TIER_POLICY),
+    ("lru-update", EvictionPolicy::LeastRecentlyUpdated),
+];
+
 /// Runs one Redis row against `server`, in a namespace of its own (`run_id` makes it unique),
 /// which it clears afterwards. `redis_get` / `redis_mget` are the server's command counts over
 /// the row; `tier_reads` the Redis reads the cache itself counted.
@@ -487,7 +495,9 @@ fn skipped(contestant: Contestant, workers: usize, why: &str) -> Row {
         .field("skipped", why)
 }
 
-/// The Bélády and LRU floors of a `capacity`-entry tier on this key sequence.
+/// The misses of a `capacity`-entry tier on this key sequence under Bélády's policy (the
+/// floor), LRU and exact least-recently-updated (the single list memocache's sharded default
+/// approximates).
 pub fn floor_rows(keys: &KeyStream, capacity: usize) -> Vec<Row> {
     let floor = |imp: &str, misses: u64| {
         Row::new("trace-floor", imp)
@@ -499,6 +509,7 @@ pub fn floor_rows(keys: &KeyStream, capacity: usize) -> Vec<Row> {
     vec![
         floor("belady", belady_misses(&keys.keys, capacity)),
         floor("lru", lru_misses(&keys.keys, capacity)),
+        floor("lru-update", lru_update_misses(&keys.keys, capacity)),
     ]
 }
 
@@ -552,17 +563,16 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     let redis_timeout = Duration::from_millis(args.redis_timeout_ms.max(1));
     if redis {
         rows.extend(floor_rows(&keys, p.tier_capacity));
-        let replayed = replay_misses(&keys.keys, p.tier_capacity, TIER_POLICY).await;
-        rows.push(
-            Row::new(
-                "trace-floor",
-                &format!("memocache-{TIER_POLICY_NAME} (replay)"),
-            )
-            .field("capacity", p.tier_capacity as u64)
-            .field("requests", keys.keys.len() as u64)
-            .field("distinct_keys", keys.distinct as u64)
-            .field("misses", replayed),
-        );
+        for (name, policy) in REPLAYED {
+            let replayed = replay_misses(&keys.keys, p.tier_capacity, policy).await;
+            rows.push(
+                Row::new("trace-floor", &format!("memocache-{name} (replay)"))
+                    .field("capacity", p.tier_capacity as u64)
+                    .field("requests", keys.keys.len() as u64)
+                    .field("distinct_keys", keys.distinct as u64)
+                    .field("misses", replayed),
+            );
+        }
         eprintln!(
             "trace: Redis at {}, operation timeout {redis_timeout:?}",
             args.redis

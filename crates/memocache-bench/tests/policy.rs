@@ -1,7 +1,8 @@
 //! The `policy` scenario's pieces on small inputs: row shapes, the JSON format the issue fixes,
 //! the key streams, and that every cache is driven (hit ratios plausible).
 
-use memocache_bench::policy::{hit_ratio_cell, ready, Subject, Variant};
+use memocache_bench::floor::lru_update_misses;
+use memocache_bench::policy::{hit_ratio_cell, ready, LruUpdateExact, Subject, Variant};
 
 #[test]
 fn hit_ratio_rows_have_the_documented_shape() {
@@ -14,6 +15,7 @@ fn hit_ratio_rows_have_the_documented_shape() {
         names,
         [
             "memocache-lru-update",
+            "lru-update-exact",
             "memocache-lru",
             "memocache-wtinylfu",
             "memocache-wtinylfu-doorkeeper",
@@ -22,7 +24,7 @@ fn hit_ratio_rows_have_the_documented_shape() {
             "lru"
         ]
     );
-    let json = rows[2].to_json();
+    let json = rows[3].to_json();
     assert!(
         json.starts_with(r#"{"scenario":"hit_ratio","impl":"memocache-wtinylfu","s":1.0,"size":0.01,"hit_ratio":0."#),
         "{json}"
@@ -33,10 +35,10 @@ fn hit_ratio_rows_have_the_documented_shape() {
     }
     // Frequency beats recency on a Zipf stream, even on a short run.
     assert!(
-        ratio(2) > ratio(6),
+        ratio(3) > ratio(7),
         "w-tinylfu {} vs lru {}",
-        ratio(2),
-        ratio(6)
+        ratio(3),
+        ratio(7)
     );
 }
 
@@ -68,4 +70,27 @@ fn the_busy_executor_drives_every_api() {
     let m = moka::future::Cache::<u64, u64>::new(10);
     assert_eq!(Subject::get_or_load(&m, 4), 4);
     assert_eq!(Subject::get(&m, 4), Some(4));
+}
+
+#[test]
+fn the_exact_least_recently_updated_subject_matches_its_floor() {
+    let keys: Vec<u64> = Variant::Zipf(1.0).keys(100, 100_000).collect();
+    let exact = LruUpdateExact::new(100);
+    let mut misses = 0;
+    for &k in &keys {
+        if exact.get(k).is_none() {
+            misses += 1;
+            exact.insert(k, k);
+        }
+    }
+    assert_eq!(misses, lru_update_misses(&keys, 100));
+    // A read does not reorder: 1 is still the oldest write when 3 arrives.
+    let c = LruUpdateExact::new(2);
+    c.insert(1, 1);
+    c.insert(2, 2);
+    assert_eq!(c.get(1), Some(1));
+    c.insert(3, 3);
+    assert_eq!((c.get(1), c.get(2)), (None, Some(2)));
+    assert_eq!(c.get_or_load(4), 4);
+    assert_eq!(c.get(2), None);
 }

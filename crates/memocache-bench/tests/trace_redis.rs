@@ -52,6 +52,8 @@ fn quick_trace_redis_rows_read_redis_once_per_key_with_an_unbounded_memory_tier(
     };
     let belady = floor("belady");
     assert!(belady <= floor("lru"));
+    assert!(belady <= floor("lru-update"));
+    assert!(belady <= floor("memocache-lru-update (replay)"));
     assert!(belady <= floor("memocache-wtinylfu (replay)"));
     for r in &trace {
         assert!(r.get("skipped").is_none(), "{r}");
