@@ -442,7 +442,7 @@ async fn stuck_load_is_freed_by_invalidate(c: Cache<u32, u64>) {
     let stuck = tokio::spawn({
         let c = c.clone();
         async move {
-            c.get_or_load(1, || std::future::pending::<Result<u64, String>>())
+            c.get_or_load(1, std::future::pending::<Result<u64, String>>)
                 .await
         }
     });

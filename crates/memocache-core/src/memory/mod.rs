@@ -46,6 +46,8 @@ use policy::{EvictionPolicy, HillClimber, Policy, RemovalCause};
 use shard::{read_entry, Removals, Shard};
 
 type Hasher = foldhash::fast::RandomState;
+/// A shard behind its lock, on cache lines of its own.
+type PaddedShard<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
 /// A user eviction listener.
 pub(crate) type Listener<K, V> = Arc<dyn Fn(K, V, RemovalCause) + Send + Sync>;
@@ -114,7 +116,7 @@ pub(crate) struct NewEntry<K, V> {
 
 /// The cache's memory (see the module docs).
 pub(crate) struct Memory<K, V> {
-    shards: Box<[CachePadded<RwLock<Shard<K, V>>>]>,
+    shards: Box<[PaddedShard<K, V>]>,
     hasher: Hasher,
     /// `shards.len() - 1` (a power of two minus one).
     shard_mask: usize,
