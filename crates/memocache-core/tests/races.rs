@@ -61,41 +61,51 @@ impl Gate {
 /// A [`MemoryStorage`] whose reads, writes, removals and clears can be held back: a held read
 /// has already read (it returns what the storage had when it arrived); a held write, removal
 /// or clear lands when its gate opens.
-#[derive(Default)]
-struct Held {
-    inner: Option<MemoryStorage<u32, u64>>,
+struct Held<K = u32, V = u64> {
+    inner: MemoryStorage<K, V>,
     get: Gate,
     set: Gate,
     remove: Gate,
     clear: Gate,
 }
 
-impl Held {
-    fn new() -> Arc<Held> {
+impl<K, V> Held<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new() -> Arc<Self> {
         Arc::new(Held {
-            inner: Some(MemoryStorage::new(1_000)),
-            ..Held::default()
+            inner: MemoryStorage::new(1_000),
+            get: Gate::default(),
+            set: Gate::default(),
+            remove: Gate::default(),
+            clear: Gate::default(),
         })
     }
 
-    fn inner(&self) -> &MemoryStorage<u32, u64> {
-        self.inner.as_ref().expect("built with new")
+    fn inner(&self) -> &MemoryStorage<K, V> {
+        &self.inner
     }
 
     /// The value the storage holds for `key` now (no gate).
-    async fn value(&self, key: u32) -> Option<u64> {
+    async fn value(&self, key: K) -> Option<V> {
         self.inner().get(&key).await.unwrap().map(|e| e.value)
     }
 }
 
-impl Storage<u32, u64> for Held {
+impl<K, V> Storage<K, V> for Held<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     fn name(&self) -> &str {
         "held"
     }
     fn get<'a>(
         &'a self,
-        key: &'a u32,
-    ) -> BoxFuture<'a, Result<Option<StoredEntry<u64>>, StorageError>> {
+        key: &'a K,
+    ) -> BoxFuture<'a, Result<Option<StoredEntry<V>>, StorageError>> {
         async move {
             let found = self.inner().get(key).await;
             self.get.pass().await;
@@ -105,8 +115,8 @@ impl Storage<u32, u64> for Held {
     }
     fn set<'a>(
         &'a self,
-        key: &'a u32,
-        entry: StoredEntry<u64>,
+        key: &'a K,
+        entry: StoredEntry<V>,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         async move {
             self.set.pass().await;
@@ -114,7 +124,7 @@ impl Storage<u32, u64> for Held {
         }
         .boxed()
     }
-    fn remove<'a>(&'a self, key: &'a u32) -> BoxFuture<'a, Result<(), StorageError>> {
+    fn remove<'a>(&'a self, key: &'a K) -> BoxFuture<'a, Result<(), StorageError>> {
         async move {
             self.remove.pass().await;
             self.inner().remove(key).await
@@ -469,4 +479,14 @@ async fn invalidate_frees_a_key_whose_load_is_stuck() {
 #[tokio::test(start_paused = true)]
 async fn invalidate_frees_a_key_whose_load_is_stuck_with_tiers() {
     stuck_load_is_freed_by_invalidate(tiered(&Held::new())).await;
+}
+
+// --- The storage trait's defaults --------------------------------------------------------
+
+/// [`Held`] implements only the required methods; `get_many` and `set_many` come from the
+/// trait's defaults, which must keep the storage contract.
+#[tokio::test(start_paused = true)]
+async fn a_storage_with_only_the_required_methods_keeps_the_contract() {
+    let (a, b) = (Held::<String, String>::new(), Held::<String, String>::new());
+    memocache_core::storage::contract::check_storage(&*a, &*b).await;
 }
