@@ -31,7 +31,7 @@ use crate::tiers::Tiers;
 /// count increment.
 ///
 /// # Lifespans
-/// Each stored entry has two deadlines (see [`Lifespan`]): after `update_after` it is *stale*,
+/// Each stored entry has two deadlines (see [`Lifespan`](crate::Lifespan)): after `update_after` it is *stale*,
 /// still served at once while one background refresh replaces it; after `expire_after` it is
 /// never served again and the next request waits for a load.
 ///

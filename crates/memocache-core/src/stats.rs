@@ -204,7 +204,7 @@ impl StatsCounter {
 /// | `loads_started` | a miss's load that called its loader (a miss answered by a tier calls none) |
 /// | `load_successes` / `load_failures` | such a load ended with a value / an error for its callers (loader error, timeout, panic, cancellation, or a tier error under `OnError::Propagate`) |
 /// | `refreshes_started` | a background refresh of a stale entry began |
-/// | `refreshes_succeeded` / `refreshes_failed` | it stored a new value (loaded, or found fresh in a tier) / it failed (the stale value stays) |
+/// | `refreshes_succeeded` / `refreshes_failed` | it ended with a new value, loaded or found fresh in a tier (stored unless an `insert` or invalidation took the key over meanwhile) / it failed (the stale value stays) |
 /// | `timeouts` | a load or refresh ended by the method timeout |
 /// | `panics` | a load or refresh ended by a panic (in the loader, or in the entry builder or weigher on the loaded value) |
 /// | `callback_panics` | any other caught panic of a user callback: the eviction listener, or the entry builder or weigher during `insert` or on an entry read from a tier |

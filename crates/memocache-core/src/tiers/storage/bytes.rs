@@ -9,7 +9,8 @@ use futures_util::future::BoxFuture;
 use super::StorageError;
 
 /// An async store of bytes under string keys with a time to live: what a remote server
-/// (Redis, SQL, files) provides. [`Serialized`] turns one into a typed [`Storage`].
+/// (Redis, SQL, files) provides. [`Serialized`](super::Serialized) turns one into a typed
+/// [`Storage`](super::Storage).
 pub trait ByteStore: Send + Sync + 'static {
     /// A short name for logs and statistics.
     fn name(&self) -> &str;
