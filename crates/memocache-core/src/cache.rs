@@ -364,7 +364,8 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        let inner = &self.inner;
+        // `&Shared`, not `&Arc<Shared>`: one pointer chase fewer on every hit.
+        let inner = &*self.inner;
         let hash = inner.memory.hash(&key);
         match inner.memory.get(hash, &key) {
             Lookup::Fresh(v) => {
@@ -374,7 +375,7 @@ where
             Lookup::Stale { value, refresh_due } => {
                 inner.stats.add(|c| &c.hits_stale, 1);
                 if refresh_due {
-                    load::refresh(inner, hash, key, make_loader(), true);
+                    load::refresh(&self.inner, hash, key, make_loader(), true);
                 }
                 return Ok(self.post(value));
             }
@@ -383,7 +384,7 @@ where
         inner.stats.add(|c| &c.misses, 1);
         // Out of line (boxed): the hit path's future stays small, which is what every hit
         // moves when it is pinned.
-        let loaded = Box::pin(load::get_or_load(inner, hash, key, make_loader())).await;
+        let loaded = Box::pin(load::get_or_load(&self.inner, hash, key, make_loader())).await;
         loaded.map(|v| self.post(v))
     }
 
@@ -432,7 +433,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let inner = &self.inner;
+        let inner = &*self.inner;
         let hash = inner.memory.hash(key);
         match inner.memory.get(hash, key) {
             Lookup::Fresh(v) => {
@@ -449,7 +450,7 @@ where
         }
         inner.tiers.as_ref()?;
         // Out of line (boxed): the hit path's future stays small.
-        let found = Box::pin(load::get(inner, hash, key.to_owned())).await;
+        let found = Box::pin(load::get(&self.inner, hash, key.to_owned())).await;
         found.map(|v| self.post(v))
     }
 
