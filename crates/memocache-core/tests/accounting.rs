@@ -2,23 +2,15 @@
 //! and contained, and the options that configure them validated (issue 11). Paused Tokio
 //! time; no sleeps.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::until;
 use memocache_core::{BuildError, Cache, Error, Lifespan, Stats};
 use tokio::time::{advance, sleep};
-
-/// Yields until `cond` holds (the spawned tasks make progress meanwhile).
-async fn until(mut cond: impl FnMut() -> bool) {
-    for _ in 0..10_000 {
-        if cond() {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-    panic!("condition not reached");
-}
 
 fn ok(v: u64) -> impl FnOnce() -> std::future::Ready<Result<u64, String>> + Send + 'static {
     move || std::future::ready(Ok(v))

@@ -7,10 +7,13 @@
 //! after `invalidate` returns, the old value is never served; `invalidate` frees a key whose
 //! load is stuck.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::until;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use memocache_core::storage::{MemoryStorage, Storage, StorageError, StoredEntry};
@@ -149,17 +152,6 @@ fn tiered(tier: &Arc<Held>) -> Cache<u32, u64> {
         .tier(Tier::from_arc(tier.clone()).timeout(Duration::from_secs(3_600)))
         .build()
         .unwrap()
-}
-
-/// Yields until `cond` holds (the spawned tasks make progress meanwhile).
-async fn until(mut cond: impl FnMut() -> bool) {
-    for _ in 0..10_000 {
-        if cond() {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-    panic!("condition not reached");
 }
 
 /// A loader that counts its calls and returns `value`.

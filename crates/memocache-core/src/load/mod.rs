@@ -28,23 +28,24 @@ use parking_lot::MutexGuard;
 use crate::error::Error;
 use crate::memory::Lookup;
 use crate::shared::Shared;
-use flight::{Flight, FlightState, Kind};
+use flight::{Flight, FlightState, Kind, Outcome};
 use task::Task;
 
-/// What a request found under the key's flight-shard lock.
+/// What a request found under the key's flight-shard lock, or did there.
 enum Step<V> {
     /// A servable value (a flight finished between the request's lookup and the lock).
     Ready(V),
     /// A flight owns the key: wait for it.
     Join(Flight<V>),
-    /// This request started the flight.
-    Led(Flight<V>),
     /// An `invalidate_all` is clearing the tiers: wait for it, then look again.
     Cleared(Flight<V>),
+    /// This request started the flight.
+    Led(Flight<V>),
 }
 
 /// Under the key's flight-shard lock: the flight to join, a value that landed meanwhile, the
-/// clear to wait for, or else the locked shard, for the caller to register its flight in.
+/// clear to wait for, or else the locked shard, for the caller to register its flight in
+/// (and unlock before it awaits anything).
 fn decide<'a, K, V>(
     shared: &'a Shared<K, V>,
     hash: u64,
@@ -68,6 +69,43 @@ where
     Err(table)
 }
 
+/// Registers a new flight of `kind` for `key` in the locked shard `table`, spawns its task
+/// with `spawn`, and unlocks.
+fn start_flight<K, V>(
+    shared: &Arc<Shared<K, V>>,
+    mut table: MutexGuard<'_, flight::Table<K, V>>,
+    hash: u64,
+    key: K,
+    flight: Flight<V>,
+    spawn: impl FnOnce(Task<K, V>),
+) -> Flight<V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    spawn(Task::register(
+        shared,
+        &mut table,
+        hash,
+        key,
+        Arc::clone(&flight),
+    ));
+    flight
+}
+
+/// Waits for a flight another request owns; the first such wait of a miss counts as
+/// coalesced when that flight could serve it.
+async fn join<K, V>(shared: &Shared<K, V>, flight: &Flight<V>, coalesced: &mut bool) -> Outcome<V>
+where
+    V: Clone,
+{
+    if !*coalesced && flight.kind.serves_waiters() {
+        shared.stats.add(|c| &c.coalesced, 1);
+        *coalesced = true;
+    }
+    flight.wait().await
+}
+
 /// `get_or_load` after a memory miss: joins the flight of `key` or starts a load.
 ///
 /// # Cancel safety
@@ -89,15 +127,16 @@ where
     let mut coalesced = false;
     loop {
         let (key, _) = start.as_ref().expect("kept until a load is started");
-        let step = decide(shared, hash, key).unwrap_or_else(|mut table| {
+        let step = decide(shared, hash, key).unwrap_or_else(|table| {
             let (key, loader) = start.take().expect("kept until a load is started");
             let flight = FlightState::new::<E>(Kind::Load);
-            Task::register(shared, &mut table, hash, key, Arc::clone(&flight))
-                .spawn_load(loader, true);
-            Step::Led(flight)
+            Step::Led(start_flight(shared, table, hash, key, flight, |task| {
+                task.spawn_load(loader, true)
+            }))
         });
         let flight = match step {
             Step::Ready(v) => return Ok(v),
+            Step::Join(flight) => flight,
             Step::Cleared(gate) => {
                 let _ = gate.wait().await;
                 continue;
@@ -108,13 +147,8 @@ where
                         .expect("a load started with E lands a value or an error of E")
                 });
             }
-            Step::Join(flight) => flight,
         };
-        if !coalesced && flight.kind.serves_waiters() {
-            shared.stats.add(|c| &c.coalesced, 1);
-            coalesced = true;
-        }
-        match flight.wait().await {
+        match join(shared, &flight, &mut coalesced).await {
             Ok(v) => return Ok(v),
             Err(e) if flight.fails_with::<E>() => {
                 if let Some(error) = e.into_error::<E>() {
@@ -142,26 +176,28 @@ where
     let mut coalesced = false;
     loop {
         let key = start.as_ref().expect("kept until a read is started");
-        let step = decide(shared, hash, key).unwrap_or_else(|mut table| {
+        let step = decide(shared, hash, key).unwrap_or_else(|table| {
             let key = start.take().expect("kept until a read is started");
             let flight = FlightState::without_loader(Kind::Read);
-            Task::register(shared, &mut table, hash, key, Arc::clone(&flight)).spawn_read();
-            Step::Led(flight)
+            Step::Led(start_flight(
+                shared,
+                table,
+                hash,
+                key,
+                flight,
+                Task::spawn_read,
+            ))
         });
         let flight = match step {
             Step::Ready(v) => return Some(v),
+            Step::Join(flight) => flight,
             Step::Cleared(gate) => {
                 let _ = gate.wait().await;
                 continue;
             }
             Step::Led(flight) => return flight.wait().await.ok(),
-            Step::Join(flight) => flight,
         };
-        if !coalesced && flight.kind.serves_waiters() {
-            shared.stats.add(|c| &c.coalesced, 1);
-            coalesced = true;
-        }
-        match flight.wait().await {
+        match join(shared, &flight, &mut coalesced).await {
             Ok(v) => return Some(v),
             // A write landed: look again.
             Err(_) if flight.kind == Kind::Write => {}

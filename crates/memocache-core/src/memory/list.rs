@@ -100,38 +100,59 @@ impl Deque {
     }
 }
 
+/// A slab node for the unit tests of the lists, the policies and the timer wheel.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct TestNode {
+    pub(crate) links: [[u32; 2]; 2],
+    pub(crate) weight: u32,
+    pub(crate) queue: u8,
+    pub(crate) expire: u64,
+    pub(crate) bucket: u16,
+}
+
+#[cfg(test)]
+impl TestNode {
+    /// `n` nodes of weight 1, unlinked.
+    pub(crate) fn many(n: usize) -> Vec<TestNode> {
+        (0..n)
+            .map(|_| TestNode {
+                weight: 1,
+                ..TestNode::default()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+impl Linked for TestNode {
+    fn links(&self, list: usize) -> [u32; 2] {
+        self.links[list]
+    }
+    fn links_mut(&mut self, list: usize) -> &mut [u32; 2] {
+        &mut self.links[list]
+    }
+    fn weight(&self) -> u32 {
+        self.weight
+    }
+    fn queue(&self) -> u8 {
+        self.queue
+    }
+    fn set_queue(&mut self, queue: u8) {
+        self.queue = queue;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Default)]
-    struct N {
-        links: [[u32; 2]; 2],
-        weight: u32,
-    }
-
-    impl Linked for N {
-        fn links(&self, list: usize) -> [u32; 2] {
-            self.links[list]
-        }
-        fn links_mut(&mut self, list: usize) -> &mut [u32; 2] {
-            &mut self.links[list]
-        }
-        fn weight(&self) -> u32 {
-            self.weight
-        }
-        fn queue(&self) -> u8 {
-            0
-        }
-        fn set_queue(&mut self, _: u8) {}
-    }
-
     #[test]
     fn links_moves_and_weighs_its_nodes() {
-        let mut nodes: Vec<N> = (0..4)
-            .map(|w| N {
+        let mut nodes: Vec<TestNode> = (0..4)
+            .map(|w| TestNode {
                 weight: w + 1,
-                ..N::default()
+                ..TestNode::default()
             })
             .collect();
         let mut a = Deque::new(0);

@@ -14,14 +14,18 @@ const BACKOFF: Backoff = Backoff {
     max: Duration::from_secs(60),
 };
 
-fn store(capacity: u64, policy: EvictionPolicy) -> Memory<u32, u32> {
-    Memory::new(MemoryOptions {
+fn options<K, V>(capacity: u64, policy: EvictionPolicy) -> MemoryOptions<K, V> {
+    MemoryOptions {
         capacity,
         policy,
         weighted: false,
         listener: None,
         backoff: BACKOFF,
-    })
+    }
+}
+
+fn store(capacity: u64, policy: EvictionPolicy) -> Memory<u32, u32> {
+    Memory::new(options(capacity, policy))
 }
 
 /// Stores `key -> value` with the given deadlines and hit budget.
@@ -347,11 +351,8 @@ proptest! {
         let removed = Arc::new(Mutex::new(Vec::new()));
         let log = removed.clone();
         let store: Memory<u32, u32> = Memory::new(MemoryOptions {
-            capacity: cap,
-            policy: EvictionPolicy::WTinyLfu { doorkeeper },
-            weighted: false,
             listener: Some(Arc::new(move |k, _v, cause| log.lock().unwrap().push((k, cause)))),
-            backoff: BACKOFF,
+            ..options(cap, EvictionPolicy::WTinyLfu { doorkeeper })
         });
         let mut inserted = 0u64;
         for op in &ops {
@@ -376,13 +377,8 @@ proptest! {
 #[test]
 fn small_integer_keys_spread_over_the_shards() {
     for _ in 0..20 {
-        let store = Memory::<u64, u64>::new(MemoryOptions {
-            capacity: 8 * 4096,
-            policy: EvictionPolicy::LeastRecentlyUpdated,
-            weighted: false,
-            listener: None,
-            backoff: BACKOFF,
-        });
+        let store =
+            Memory::<u64, u64>::new(options(8 * 4096, EvictionPolicy::LeastRecentlyUpdated));
         let n = store.shards.len();
         let mut counts = vec![0u32; n];
         for k in 0..1000u64 {

@@ -139,27 +139,8 @@ impl TimerWheel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::list::TestNode as N;
 
-    struct N {
-        links: [[u32; 2]; 2],
-        expire: u64,
-        bucket: u16,
-    }
-    impl Linked for N {
-        fn links(&self, l: usize) -> [u32; 2] {
-            self.links[l]
-        }
-        fn links_mut(&mut self, l: usize) -> &mut [u32; 2] {
-            &mut self.links[l]
-        }
-        fn weight(&self) -> u32 {
-            1
-        }
-        fn queue(&self) -> u8 {
-            0
-        }
-        fn set_queue(&mut self, _: u8) {}
-    }
     impl Timed for N {
         fn expire_at(&self) -> u64 {
             self.expire
@@ -201,8 +182,10 @@ mod tests {
             .iter()
             .map(|&e| N {
                 links: [[NIL; 2]; 2],
+                weight: 1,
                 expire: e,
                 bucket: NO_BUCKET,
+                ..N::default()
             })
             .collect();
         let mut w = TimerWheel::new(0);

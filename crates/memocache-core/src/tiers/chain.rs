@@ -163,7 +163,7 @@ mod tests {
     use futures_util::future::BoxFuture;
     use futures_util::FutureExt;
 
-    /// A storage whose every operation fails.
+    /// A storage whose every operation fails (`get_many` and `set_many`: the defaults).
     struct Down;
     impl Storage<u32, u32> for Down {
         fn name(&self) -> &str {
@@ -175,22 +175,10 @@ mod tests {
         ) -> BoxFuture<'a, Result<Option<StoredEntry<u32>>, StorageError>> {
             async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
         }
-        fn get_many<'a>(
-            &'a self,
-            _: &'a [u32],
-        ) -> BoxFuture<'a, Result<Vec<crate::storage::Fetched<u32>>, StorageError>> {
-            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
-        }
         fn set<'a>(
             &'a self,
             _: &'a u32,
             _: StoredEntry<u32>,
-        ) -> BoxFuture<'a, Result<(), StorageError>> {
-            async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
-        }
-        fn set_many<'a>(
-            &'a self,
-            _: Vec<(u32, StoredEntry<u32>)>,
         ) -> BoxFuture<'a, Result<(), StorageError>> {
             async { Err(StorageError::backend(std::io::Error::other("refused"))) }.boxed()
         }

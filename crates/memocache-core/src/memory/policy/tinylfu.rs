@@ -212,35 +212,11 @@ impl TinyLfu {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A slab node for list tests.
-    #[derive(Default)]
-    struct N {
-        links: [[u32; 2]; 2],
-        queue: u8,
-    }
-
-    impl Linked for N {
-        fn links(&self, list: usize) -> [u32; 2] {
-            self.links[list]
-        }
-        fn links_mut(&mut self, list: usize) -> &mut [u32; 2] {
-            &mut self.links[list]
-        }
-        fn weight(&self) -> u32 {
-            1
-        }
-        fn queue(&self) -> u8 {
-            self.queue
-        }
-        fn set_queue(&mut self, queue: u8) {
-            self.queue = queue;
-        }
-    }
+    use crate::memory::list::TestNode;
 
     #[test]
     fn a_grown_window_takes_mains_oldest_entries_at_the_next_insert() {
-        let mut nodes: Vec<N> = (0..101).map(|_| N::default()).collect();
+        let mut nodes = TestNode::many(101);
         let mut p = TinyLfu::new(100, 100, false);
         for i in 0..100 {
             p.on_insert(&mut nodes, i, u64::from(i));
