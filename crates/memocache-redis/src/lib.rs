@@ -137,6 +137,10 @@ impl RedisStore {
     ///
     /// # Errors
     /// When the URL is invalid or the server cannot be reached.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the connection attempt and leaves nothing
+    /// behind (no store exists until it returns).
     pub async fn connect(url: &str) -> Result<Self, RedisError> {
         Self::connect_with(url, RedisOptions::default()).await
     }
@@ -145,6 +149,10 @@ impl RedisStore {
     ///
     /// # Errors
     /// When the URL is invalid or the server cannot be reached.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the connection attempt and leaves nothing
+    /// behind (no store exists until it returns).
     pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, RedisError> {
         Self::connect_client(redis::Client::open(url)?, options).await
     }
@@ -155,6 +163,10 @@ impl RedisStore {
     /// # Errors
     /// When the URL is invalid, the certificate does not parse or does not verify, or the
     /// server cannot be reached.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the connection attempt and leaves nothing
+    /// behind (no store exists until it returns).
     #[cfg(feature = "tls")]
     pub async fn connect_tls(
         url: &str,
@@ -192,6 +204,10 @@ impl RedisStore {
     ///
     /// # Errors
     /// When a URL is invalid or no node can be reached.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the connection attempt and leaves nothing
+    /// behind (no store exists until it returns).
     pub async fn connect_cluster<I, S>(urls: I) -> Result<Self, RedisError>
     where
         I: IntoIterator<Item = S>,
@@ -204,6 +220,10 @@ impl RedisStore {
     ///
     /// # Errors
     /// When a URL is invalid or no node can be reached.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the connection attempt and leaves nothing
+    /// behind (no store exists until it returns).
     pub async fn connect_cluster_with<I, S>(
         urls: I,
         options: RedisOptions,

@@ -91,6 +91,11 @@ where
     /// Removes the entry of a call with these arguments (a tuple, as for [`Memo::key`]); the
     /// next such call loads again. A load of that key already in flight still answers its
     /// callers but is not stored. py-memoize's `invalidate_for_arguments`.
+    ///
+    /// # Cancel safety
+    /// As [`Cache::invalidate`]: all or nothing. Dropped before its first poll it did
+    /// nothing; from then on the key is gone from memory and the removal from the storage
+    /// tiers completes in its own task.
     pub fn invalidate<A>(&self, args: A) -> impl Future<Output = ()> + Send + 'static
     where
         F: KeyFn<A, K>,
@@ -102,6 +107,9 @@ where
 
     /// Removes every entry of the cache. With `cache = ...` that is the shared cache, so the
     /// entries of every function sharing it go.
+    ///
+    /// # Cancel safety
+    /// As [`Cache::invalidate_all`]: all or nothing.
     pub fn invalidate_all(&self) -> impl Future<Output = ()> + Send + 'static {
         let cache = self.cache;
         async move { cache.invalidate_all().await }

@@ -11,6 +11,10 @@ use super::{Storage, StoredEntry};
 ///
 /// # Panics
 /// On the first broken rule, with a message saying which.
+///
+/// # Cancel safety
+/// Not cancel safe: dropped part-way, it leaves the keys it wrote in both storages (clear
+/// them before checking again).
 pub async fn check_storage<S>(store: &S, other: &S)
 where
     S: Storage<String, String> + ?Sized,
