@@ -132,7 +132,16 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let gate = shared.tiers.as_ref().map(|_| shared.clearing.begin());
+    // The guard opens the gate again whatever happens from here on (its task dropped, or a
+    // panic before it is spawned).
+    let clear = shared.tiers.as_ref().map(|_| {
+        let (gate, previous) = shared.clearing.begin();
+        (
+            ClearGuard::new(Arc::clone(shared), Arc::clone(&gate)),
+            gate,
+            previous,
+        )
+    });
     // Every flight that began before this call is displaced (and writes nothing); those
     // already writing a tier are waited for before the clear is sent.
     let mut writing = Vec::new();
@@ -140,11 +149,10 @@ where
         writing.extend(table.drain().map(|(_, f)| f).filter(|f| f.is_writing()));
     });
     shared.memory.clear();
-    let Some((gate, previous)) = gate else {
+    let Some((guard, gate, previous)) = clear else {
         return;
     };
     writing.extend(previous);
-    let guard = ClearGuard::new(Arc::clone(shared), Arc::clone(&gate));
     drop(tokio::spawn(guard.run(writing)));
     let _ = gate.wait().await;
 }
