@@ -264,4 +264,77 @@ mod tests {
         assert_eq!(in_b.expire_at, e.expire_at);
         assert_eq!(in_a.update_at, in_a.expire_at, "update_at cut to the cap");
     }
+
+    /// A storage that fails, hangs or answers, as the test says.
+    struct Flaky(std::sync::atomic::AtomicU8);
+    const FAIL: u8 = 0;
+    const HANG: u8 = 1;
+    const ANSWER: u8 = 2;
+
+    impl Storage<u32, u32> for Flaky {
+        fn name(&self) -> &str {
+            "flaky"
+        }
+        fn get<'a>(
+            &'a self,
+            _: &'a u32,
+        ) -> BoxFuture<'a, Result<Option<StoredEntry<u32>>, StorageError>> {
+            match self.0.load(Relaxed) {
+                FAIL => async { Err(StorageError::backend(std::io::Error::other("down"))) }.boxed(),
+                HANG => std::future::pending().boxed(),
+                _ => async { Ok(None) }.boxed(),
+            }
+        }
+        fn set<'a>(
+            &'a self,
+            _: &'a u32,
+            _: StoredEntry<u32>,
+        ) -> BoxFuture<'a, Result<(), StorageError>> {
+            async { Ok(()) }.boxed()
+        }
+        fn remove<'a>(&'a self, _: &'a u32) -> BoxFuture<'a, Result<(), StorageError>> {
+            async { Ok(()) }.boxed()
+        }
+        fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+            async { Ok(()) }.boxed()
+        }
+    }
+
+    /// The operation probing a half-open breaker is dropped (its caller went away): the probe
+    /// claim is released, so the next operation probes, and closes the breaker once the
+    /// storage answers. (Before the claim was a guard, the breaker stayed half-open for good,
+    /// skipping every operation.)
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_probe_does_not_leave_the_breaker_stuck() {
+        let flaky = Arc::new(Flaky(std::sync::atomic::AtomicU8::new(FAIL)));
+        let breaker = CircuitBreaker {
+            failure_threshold: 1,
+            cool_down: Duration::from_secs(5),
+        };
+        let tier = Tier::from_arc(flaky.clone()).circuit_breaker(breaker);
+        let tiers = Tiers::new(vec![tier], "c").unwrap();
+        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert_eq!(tiers.stats()[0].breaker_opened, 1);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        flaky.0.store(HANG, Relaxed);
+        assert!(
+            tiers.read(&1).now_or_never().is_none(),
+            "the probe hangs, then is dropped"
+        );
+        flaky.0.store(ANSWER, Relaxed);
+        assert!(tiers.read(&1).await.unwrap().is_none());
+        let s = &tiers.stats()[0];
+        // The failed read counted a miss too; the probe is the second.
+        assert_eq!(
+            (s.skipped, s.misses),
+            (0, 2),
+            "probed and answered, not skipped"
+        );
+        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert_eq!(
+            tiers.stats()[0].misses,
+            3,
+            "closed: every read goes to the storage"
+        );
+    }
 }
