@@ -168,6 +168,10 @@ where
     /// stored). An entry heavier than its shard's share of the capacity (`capacity / shards`,
     /// see [`Cache::max_entry_weight`]) is not stored, which is not an error: callers still
     /// get the value, and the eviction listener sees it with [`RemovalCause::Size`].
+    ///
+    /// The weigher may run while the cache holds an internal lock for the key: it must not
+    /// call back into the same cache (not even to format it with `{:?}`), which could
+    /// deadlock. A panic in it is caught: see [`Stats::callback_panics`](crate::Stats).
     /// Zero-weight entries are allowed and never evicted for size alone.
     ///
     /// ```
@@ -220,7 +224,8 @@ where
     }
 
     /// Decides each loaded entry's lifespan, replacing the fixed `update_after` and
-    /// `expire_after` (which are then only validated). See [`EntryBuilder`].
+    /// `expire_after` (which are then only validated). See [`EntryBuilder`], including what
+    /// it must not do (call back into the same cache).
     pub fn entry_builder(mut self, builder: impl EntryBuilder<K, V>) -> Self {
         self.entry_builder = Some(Arc::new(builder));
         self

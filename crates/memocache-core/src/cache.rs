@@ -189,7 +189,9 @@ where
     /// never stored.
     ///
     /// # Concurrent calls on the same key
-    /// Only one load of a key runs at a time. Every caller that finds no value while a load is
+    /// Only one load of a key runs at a time (unless `insert` or `invalidate` took the key from
+    /// a load still running: the next caller then starts a new one). Every caller that finds no
+    /// value while a load is
     /// in flight waits for that load and receives its outcome: a clone of the value, or the
     /// same error (`Error::Load` holds one `Arc<E>` shared by all of them). Their own loaders
     /// are dropped without being called.
@@ -375,7 +377,8 @@ where
             Lookup::Stale { value, refresh_due } => {
                 inner.stats.add(|c| &c.hits_stale, 1);
                 if refresh_due {
-                    load::refresh(&self.inner, hash, key, make_loader(), true);
+                    let of = load::RefreshOf::StaleHit;
+                    load::refresh(&self.inner, hash, key, make_loader(), of);
                 }
                 return Ok(self.post(value));
             }
@@ -523,7 +526,8 @@ where
     ///
     /// # Cancel safety
     /// All or nothing, as [`insert`](Self::insert): from its first poll on, memory is cleared
-    /// and the tiers' clear completes in its own task.
+    /// and the tiers' clear completes in its own task. (Only the runtime shutting down before
+    /// that task ran stops it: the gate then opens without the tiers cleared.)
     pub async fn invalidate_all(&self) {
         write::invalidate_all(&self.inner).await;
     }
@@ -538,7 +542,9 @@ where
         self.len() == 0
     }
 
-    /// Flights in progress: loads, refreshes, tier reads and tier writes.
+    /// Flights that own a key now: loads, refreshes, tier reads and tier writes in progress. A
+    /// load that `insert` or an invalidation took the key from may still be finishing (for the
+    /// callers already waiting on it) and is not counted.
     pub fn loads_in_flight(&self) -> usize {
         self.inner.flights.len()
     }

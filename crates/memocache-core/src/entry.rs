@@ -51,6 +51,12 @@ impl Lifespan {
 ///     .build()
 ///     .unwrap();
 /// ```
+///
+/// The builder runs once per value stored, possibly while the cache holds an internal lock
+/// for the key: it must not call back into the same cache, which could deadlock. A panic in
+/// it is caught: the value is not stored, and the load fails with
+/// [`Error::Panicked`](crate::Error::Panicked) (or, in `insert`, is counted in
+/// `Stats::callback_panics`).
 pub trait EntryBuilder<K, V>: Send + Sync + 'static {
     /// The lifespan of `value`, just loaded for `key`.
     fn lifespan(&self, key: &K, value: &V) -> Lifespan;

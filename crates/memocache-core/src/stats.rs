@@ -258,7 +258,8 @@ pub struct Stats {
     pub evictions: u64,
     /// Background refreshes started for stale entries.
     pub refreshes_started: u64,
-    /// Background refreshes that stored a new value.
+    /// Background refreshes that ended with a new value (stored unless an `insert` or an
+    /// invalidation took the key over meanwhile, or the entry builder said not to).
     pub refreshes_succeeded: u64,
     /// Background refreshes that failed (the stale value stays until it expires).
     pub refreshes_failed: u64,

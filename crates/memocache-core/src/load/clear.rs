@@ -42,7 +42,7 @@ impl<V: Clone> ClearGate<V> {
 
     /// Opens a new clear; returns its flight and the clear it must wait for.
     pub(crate) fn begin(&self) -> (Flight<V>, Option<Flight<V>>) {
-        let gate = FlightState::without_loader(Kind::Write);
+        let gate = FlightState::without_loader(Kind::Clear);
         let mut current = self.current.lock();
         let previous = current.replace(gate.clone());
         self.active.store(true, Ordering::SeqCst);
@@ -91,10 +91,10 @@ where
         }
     }
 
-    /// Waits for `after`, clears the tiers, opens the gate.
+    /// Waits for `after` to settle, clears the tiers, opens the gate.
     pub(crate) async fn run(mut self, after: Vec<Flight<V>>) {
         for flight in after {
-            let _ = flight.wait().await;
+            flight.settled().await;
         }
         if let Some(tiers) = &self.shared.tiers {
             let _ = tiers.clear().await;

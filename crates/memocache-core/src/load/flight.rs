@@ -20,7 +20,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -45,13 +45,16 @@ pub(crate) enum Kind {
     Read,
     /// The tier half of an `insert` or `invalidate`. Lands no value: its waiters look again.
     Write,
+    /// An `invalidate_all`'s gate (see [`clear`](super::clear)): no task, no key; it lands
+    /// when the tiers are cleared.
+    Clear,
 }
 
 impl Kind {
     /// Whether a waiter that joins this flight was served by another request's work
     /// (`Stats::coalesced`).
     pub(crate) fn serves_waiters(self) -> bool {
-        !matches!(self, Kind::Write)
+        !matches!(self, Kind::Write | Kind::Clear)
     }
 }
 
@@ -111,10 +114,17 @@ pub(crate) struct FlightState<V> {
     pub(crate) kind: Kind,
     /// The loader's error type (`NoLoader` for reads and writes).
     error_type: TypeId,
-    /// Set, under the key's shard lock and only while the flight owns its key, just before
-    /// it writes a tier: whoever displaces it waits for it to land before touching the
-    /// tiers, so tier writes of one key leave this process in the order they were decided.
+    /// `true` from just before the flight writes a tier (set under the key's shard lock, only
+    /// while the flight owns its key) until that write is over: whoever displaces it waits
+    /// for the write to end ([`settled`](Self::settled)) before touching the tiers, so tier
+    /// writes of one key leave this process in the order they were decided.
     writing: AtomicBool,
+    /// Woken when `writing` goes back to `false`.
+    written: Notify,
+    /// What this flight waits for before its own tier write (a write's `after`: writing
+    /// flights it displaced, a clear in progress); inherited by whoever displaces it before
+    /// it writes.
+    follows: Vec<Flight<V>>,
     outcome: OnceLock<Outcome<V>>,
     landed: Notify,
 }
@@ -128,19 +138,36 @@ impl<V: Clone> FlightState<V> {
         Self::with_type(kind, TypeId::of::<E>())
     }
 
-    /// A flight without a loader (a read or a write).
+    /// A flight without a loader (a read, or a clear's gate).
     pub(crate) fn without_loader(kind: Kind) -> Flight<V> {
         Self::with_type(kind, TypeId::of::<NoLoader>())
     }
 
+    /// The flight of a write's tier half, which sends its operation once every flight of
+    /// `follows` has settled.
+    pub(crate) fn write(follows: Vec<Flight<V>>) -> Flight<V> {
+        Self::build(Kind::Write, TypeId::of::<NoLoader>(), follows)
+    }
+
     fn with_type(kind: Kind, error_type: TypeId) -> Flight<V> {
+        Self::build(kind, error_type, Vec::new())
+    }
+
+    fn build(kind: Kind, error_type: TypeId, follows: Vec<Flight<V>>) -> Flight<V> {
         Arc::new(FlightState {
             kind,
             error_type,
             writing: AtomicBool::new(false),
+            written: Notify::new(),
+            follows,
             outcome: OnceLock::new(),
             landed: Notify::new(),
         })
+    }
+
+    /// What this flight waits for before its own tier write.
+    pub(crate) fn follows(&self) -> &[Flight<V>] {
+        &self.follows
     }
 
     /// Whether a waiter whose loader fails with `E` can take this flight's error as its own.
@@ -174,12 +201,51 @@ impl<V: Clone> FlightState<V> {
     /// Marks the flight as writing a tier (the caller holds the key's shard lock and has
     /// checked that the flight owns the key).
     pub(crate) fn begin_writing(&self) {
-        self.writing.store(true, Relaxed);
+        self.writing.store(true, SeqCst);
     }
 
-    /// Whether the flight has begun writing a tier (read under the key's shard lock).
+    /// The tier write is over: wakes whoever waits for it to settle.
+    pub(crate) fn end_writing(&self) {
+        if self.writing.swap(false, SeqCst) {
+            self.written.notify_waiters();
+        }
+    }
+
+    /// Whether the flight is writing a tier (read under the key's shard lock).
     pub(crate) fn is_writing(&self) -> bool {
-        self.writing.load(Relaxed)
+        self.writing.load(SeqCst)
+    }
+
+    /// What must settle before whoever displaces this flight writes the same key's tiers:
+    /// the flight itself while it is writing; otherwise what it was itself going to wait for
+    /// (it will not write any more: it no longer owns its key).
+    pub(crate) fn must_follow(self: &Arc<Self>) -> Vec<Flight<V>> {
+        if self.is_writing() {
+            vec![Arc::clone(self)]
+        } else {
+            self.follows.clone()
+        }
+    }
+
+    /// Waits until this flight no longer holds back a tier write: a clear's gate until it
+    /// lands, any other flight until its tier write in progress (if any) is over.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future only stops this waiter waiting.
+    pub(crate) async fn settled(&self) {
+        if self.kind == Kind::Clear {
+            let _ = self.wait().await;
+            return;
+        }
+        loop {
+            let written = self.written.notified();
+            let mut written = pin!(written);
+            written.as_mut().enable();
+            if !self.is_writing() {
+                return;
+            }
+            written.await;
+        }
     }
 }
 
@@ -192,15 +258,18 @@ pub(crate) fn owns<K: Hash + Eq, V>(table: &Table<K, V>, key: &K, flight: &Fligh
     table.get(key).is_some_and(|f| Arc::ptr_eq(f, flight))
 }
 
-/// Takes `key` away from the flight that owns it, if any; returns that flight if it is
-/// writing a tier (the caller must let it land before writing the same key's tiers).
-pub(crate) fn displace<K, V, Q>(table: &mut Table<K, V>, key: &Q) -> Option<Flight<V>>
+/// Takes `key` away from the flight that owns it, if any; returns what must settle before
+/// the caller writes the same key's tiers ([`FlightState::must_follow`]).
+pub(crate) fn displace<K, V, Q>(table: &mut Table<K, V>, key: &Q) -> Vec<Flight<V>>
 where
     K: Hash + Eq + std::borrow::Borrow<Q>,
     V: Clone,
     Q: Hash + Eq + ?Sized,
 {
-    table.remove(key).filter(|f| f.is_writing())
+    table
+        .remove(key)
+        .map(|f| f.must_follow())
+        .unwrap_or_default()
 }
 
 /// The sharded in-flight table.

@@ -69,8 +69,10 @@ where
     Err(table)
 }
 
-/// Registers a new flight of `kind` for `key` in the locked shard `table`, spawns its task
-/// with `spawn`, and unlocks.
+/// Registers `flight` as the owner of `key` in the locked shard `table`, unlocks, then spawns
+/// its task with `spawn`. (Spawning after the unlock: a task the runtime drops at once —
+/// outside a runtime, or one shutting down — finishes through its guard, which takes the
+/// same lock.)
 fn start_flight<K, V>(
     shared: &Arc<Shared<K, V>>,
     mut table: MutexGuard<'_, flight::Table<K, V>>,
@@ -83,13 +85,9 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    spawn(Task::register(
-        shared,
-        &mut table,
-        hash,
-        key,
-        Arc::clone(&flight),
-    ));
+    let task = Task::register(shared, &mut table, hash, key, Arc::clone(&flight));
+    drop(table);
+    spawn(task);
     flight
 }
 
@@ -206,15 +204,25 @@ where
     }
 }
 
+/// Why a refresh is started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshOf {
+    /// A stale hit in memory: the refresh first reads the tiers (another process may have
+    /// refreshed the value already), and starts only if memory still holds that stale entry
+    /// (a write or another refresh may have replaced it since the lookup).
+    StaleHit,
+    /// A stale entry a load found in a tier (and has just handed out): reload it.
+    StaleInTier,
+}
+
 /// Starts a background refresh of `key` with `loader`, unless a flight owns the key or a
-/// clear is in progress. `read_tiers`: the refresh first looks in the tiers (another process
-/// may have refreshed the value already).
+/// clear is in progress (or, for a stale hit, memory no longer holds a due stale entry).
 pub(crate) fn refresh<K, V, F, Fut, E>(
     shared: &Arc<Shared<K, V>>,
     hash: u64,
     key: K,
     loader: F,
-    read_tiers: bool,
+    of: RefreshOf,
 ) where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -222,10 +230,16 @@ pub(crate) fn refresh<K, V, F, Fut, E>(
     Fut: Future<Output = Result<V, E>> + Send + 'static,
     E: Send + Sync + 'static,
 {
-    let mut table = shared.flights.lock(hash);
-    if table.contains_key(&key) || shared.clearing.active().is_some() {
+    let table = shared.flights.lock(hash);
+    if table.contains_key(&key)
+        || shared.clearing.active().is_some()
+        || (of == RefreshOf::StaleHit && !shared.memory.refresh_due(hash, &key))
+    {
         return;
     }
     let flight = FlightState::new::<E>(Kind::Refresh);
-    Task::register(shared, &mut table, hash, key, flight).spawn_load(loader, read_tiers);
+    let read_tiers = of == RefreshOf::StaleHit;
+    start_flight(shared, table, hash, key, flight, |task| {
+        task.spawn_load(loader, read_tiers)
+    });
 }

@@ -128,8 +128,8 @@ where
     }
 
     /// Runs the tier half of a write ([`write`](Self::write)) in its own task.
-    pub(crate) fn spawn_write(self, op: TierOp<V>, after: Vec<Flight<V>>) {
-        spawn!(self, |task| task.write(op, after));
+    pub(crate) fn spawn_write(self, op: TierOp<V>) {
+        spawn!(self, |task| task.write(op));
     }
 
     /// A load or refresh: the tiers (if `read_tiers`), then the loader, then the tiers again,
@@ -150,7 +150,8 @@ where
                         let owned = self.finish(Landing::FromTier(entry, weight));
                         if !fresh && owned {
                             let key = self.key.clone();
-                            super::refresh(&self.shared, self.hash, key, loader, false);
+                            let of = super::RefreshOf::StaleInTier;
+                            super::refresh(&self.shared, self.hash, key, loader, of);
                         }
                         return;
                     }
@@ -188,20 +189,19 @@ where
         self.finish(landing);
     }
 
-    /// The tier half of a write: after the flights it must follow have landed (the writer it
+    /// The tier half of a write: once the flights it follows have settled (the tier writes it
     /// displaced, a clear in progress), sends `op` if the flight still owns its key. Tier
     /// errors are counted and logged by the chain, never returned.
-    async fn write(&mut self, op: TierOp<V>, after: Vec<Flight<V>>) {
-        for flight in after {
-            let _ = flight.wait().await;
+    async fn write(&mut self, op: TierOp<V>) {
+        for flight in self.flight.follows().to_vec() {
+            flight.settled().await;
         }
         if let Some(tiers) = &self.shared.tiers {
-            if self.begin_writing() {
-                let _ = match op {
-                    TierOp::Set(entry) => tiers.write(&self.key, &entry).await,
-                    TierOp::Remove => tiers.remove(&self.key).await,
-                };
-            }
+            let key = &self.key;
+            let _ = match op {
+                TierOp::Set(entry) => self.tier_write(tiers.write(key, &entry)).await,
+                TierOp::Remove => self.tier_write(tiers.remove(key)).await,
+            };
         }
         self.finish(Landing::Absent);
     }
@@ -222,16 +222,20 @@ where
         self.flight.kind
     }
 
-    /// Before a tier write: under the lock, checks that the flight still owns its key and
-    /// marks it writing (whoever displaces it from now on waits for it to land). `false`:
-    /// displaced, write nothing.
-    pub(crate) fn begin_writing(&self) -> bool {
-        let table = self.shared.flights.lock(self.hash);
-        let owned = owns(&table, &self.key, &self.flight);
-        if owned {
+    /// Runs the tier write `op` if the flight still owns its key (checked under the lock),
+    /// marked as writing meanwhile, so that whoever displaces it waits for `op` to be over
+    /// before touching the same key's tiers. `None`: displaced, nothing written.
+    async fn tier_write<T>(&self, op: impl Future<Output = T>) -> Option<T> {
+        {
+            let table = self.shared.flights.lock(self.hash);
+            if !owns(&table, &self.key, &self.flight) {
+                return None;
+            }
             self.flight.begin_writing();
         }
-        owned
+        let done = op.await;
+        self.flight.end_writing();
+        Some(done)
     }
 
     /// Step 1: reads the tiers in order; the first that has a servable entry answers, and the
@@ -243,9 +247,7 @@ where
         let Some(found) = tiers.read(&self.key).await? else {
             return Ok(None);
         };
-        if self.begin_writing() {
-            tiers.backfill(&self.key, &found).await;
-        }
+        self.tier_write(tiers.backfill(&self.key, &found)).await;
         Ok(Some(found.entry))
     }
 
@@ -282,25 +284,25 @@ where
         let Some(tiers) = &self.shared.tiers else {
             return Ok(None);
         };
-        if !self.begin_writing() {
-            return Ok(None);
-        }
-        let prepared = self
-            .shared
-            .prepare(&self.key, value)
-            .map_err(FlightError::Panicked)?;
-        let written = match prepared.lifespan {
-            Lifespan::Store {
-                update_after,
-                expire_after,
-            } => {
-                let entry = StoredEntry::new(value.clone(), update_after, expire_after);
-                tiers.write(&self.key, &entry).await
-            }
-            Lifespan::DoNotStore => tiers.remove(&self.key).await,
+        let write = async {
+            let prepared = self
+                .shared
+                .prepare(&self.key, value)
+                .map_err(FlightError::Panicked)?;
+            let written = match prepared.lifespan {
+                Lifespan::Store {
+                    update_after,
+                    expire_after,
+                } => {
+                    let entry = StoredEntry::new(value.clone(), update_after, expire_after);
+                    tiers.write(&self.key, &entry).await
+                }
+                Lifespan::DoNotStore => tiers.remove(&self.key).await,
+            };
+            written.map_err(FlightError::Storage)?;
+            Ok(prepared)
         };
-        written.map_err(FlightError::Storage)?;
-        Ok(Some(prepared))
+        self.tier_write(write).await.transpose()
     }
 
     /// Step 4: under the key's flight-shard lock, stores what landed in memory if the flight
@@ -311,6 +313,8 @@ where
         if std::mem::replace(&mut self.landed, true) {
             return false;
         }
+        // A write cut short (the task dropped or panicking mid-way) is over too.
+        self.flight.end_writing();
         let shared = &*self.shared;
         let (outcome, owned, removed) = {
             let mut table = shared.flights.lock(self.hash);
@@ -366,7 +370,7 @@ where
         let counts = match self.kind() {
             Kind::Load => self.loader_ran,
             Kind::Refresh => true,
-            Kind::Read | Kind::Write => false,
+            Kind::Read | Kind::Write | Kind::Clear => false,
         };
         if !counts {
             return;

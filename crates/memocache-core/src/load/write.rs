@@ -18,9 +18,39 @@ use crate::memory::policy::RemovalCause;
 use crate::memory::Removed;
 use crate::shared::Shared;
 
+/// The tier half of a write, registered as the owner of its key, to be spawned once the
+/// shard lock is released.
+struct TierHalf<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    task: Task<K, V>,
+    op: TierOp<V>,
+    flight: Flight<V>,
+}
+
+impl<K, V> TierHalf<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Spawns the task (call with no lock held) and waits for it. Cancel safe: the task
+    /// completes whether or not this future is polled to the end.
+    async fn run(self) {
+        let TierHalf { task, op, flight } = self;
+        task.spawn_write(op);
+        let _ = flight.wait().await;
+    }
+}
+
+/// What taking a key over leaves to do once the shard lock is released: the tier half to
+/// spawn (with tiers), and the memory's removals to notify.
+type TakenOver<K, V> = (Option<TierHalf<K, V>>, Option<Removed<K, V>>);
+
 /// Takes `key` over (the caller holds its shard lock), applies `memory` to it, and, with
-/// tiers, registers and spawns the flight that sends `tier`. Returns that flight, for the
-/// caller to wait on, and the memory's removals, for `notify` after the lock.
+/// tiers, registers the flight that will send `tier`. Returns that flight's tier half, to
+/// spawn after the lock, and the memory's removals, for `notify` after the lock.
 fn take_over<K, V>(
     shared: &Arc<Shared<K, V>>,
     table: &mut Table<K, V>,
@@ -28,24 +58,25 @@ fn take_over<K, V>(
     key: K,
     memory: impl FnOnce(&Table<K, V>, K) -> Option<Removed<K, V>>,
     tier: impl FnOnce() -> TierOp<V>,
-) -> (Option<Flight<V>>, Option<Removed<K, V>>)
+) -> TakenOver<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let writing = displace(table, &key);
+    let mut follows = displace(table, &key);
     if shared.tiers.is_none() {
         return (None, memory(table, key));
     }
     let removed = memory(table, key.clone());
-    let after: Vec<Flight<V>> = writing
-        .into_iter()
-        .chain(shared.clearing.active())
-        .collect();
-    let flight = FlightState::without_loader(Kind::Write);
+    follows.extend(shared.clearing.active());
+    let flight = FlightState::write(follows);
     let task = Task::register(shared, table, hash, key, Arc::clone(&flight));
-    task.spawn_write(tier(), after);
-    (Some(flight), removed)
+    let half = TierHalf {
+        task,
+        op: tier(),
+        flight,
+    };
+    (Some(half), removed)
 }
 
 /// `insert`: the entry now in memory, then in every tier.
@@ -64,7 +95,7 @@ where
             None
         }
     };
-    let (flight, removed) = {
+    let (tier_half, removed) = {
         let mut table = shared.flights.lock(hash);
         let memory = |held: &Table<K, V>, key: K| match prepared {
             Some(prepared) => shared.store(held, hash, key, value.clone(), prepared),
@@ -84,8 +115,8 @@ where
         take_over(shared, &mut table, hash, key, memory, tier)
     };
     shared.notify(removed);
-    if let Some(flight) = flight {
-        let _ = flight.wait().await;
+    if let Some(tier_half) = tier_half {
+        tier_half.run().await;
     }
 }
 
@@ -96,7 +127,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     let hash = shared.memory.hash(&key);
-    let (flight, removed) = {
+    let (tier_half, removed) = {
         let mut table = shared.flights.lock(hash);
         let memory = |_: &Table<K, V>, key: K| {
             Some(shared.memory.remove(hash, &key, RemovalCause::Explicit))
@@ -104,8 +135,8 @@ where
         take_over(shared, &mut table, hash, key, memory, || TierOp::Remove)
     };
     shared.notify(removed);
-    if let Some(flight) = flight {
-        let _ = flight.wait().await;
+    if let Some(tier_half) = tier_half {
+        tier_half.run().await;
     }
 }
 
@@ -142,17 +173,20 @@ where
             previous,
         )
     });
-    // Every flight that began before this call is displaced (and writes nothing); those
-    // already writing a tier are waited for before the clear is sent.
-    let mut writing = Vec::new();
+    // Every flight that began before this call is displaced (and writes nothing); the tier
+    // writes they started or were waiting for settle before the clear is sent. (Clears are
+    // left out: this one waits for the one before it, and a write waiting for this clear
+    // or a later one must not be waited for here.)
+    let mut follows = Vec::new();
     shared.flights.for_each_shard(|table| {
-        writing.extend(table.drain().map(|(_, f)| f).filter(|f| f.is_writing()));
+        let displaced = table.drain().flat_map(|(_, f)| f.must_follow());
+        follows.extend(displaced.filter(|f| f.kind != Kind::Clear));
     });
     shared.memory.clear();
     let Some((guard, gate, previous)) = clear else {
         return;
     };
-    writing.extend(previous);
-    drop(tokio::spawn(guard.run(writing)));
+    follows.extend(previous);
+    drop(tokio::spawn(guard.run(follows)));
     let _ = gate.wait().await;
 }

@@ -400,6 +400,20 @@ where
         }
     }
 
+    /// Whether `key` has a stale entry due for a refresh now (see [`Lookup::Stale`]); counts
+    /// no hit.
+    pub(crate) fn refresh_due<Q>(&self, hash: u64, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = self.clock.now();
+        let shard = self.shard(hash).read();
+        shard
+            .find(hash, key)
+            .is_some_and(|i| shard.refresh_due(i, now))
+    }
+
     /// Records a failed background refresh of `key`: the next one waits for the backoff.
     pub(crate) fn note_refresh_failure<Q>(&self, hash: u64, key: &Q)
     where

@@ -295,6 +295,16 @@ where
         &self.cold[i as usize]
     }
 
+    /// `true` when entry `i` is stale at `now` — servable, past `update_after` — and no
+    /// backoff holds its refresh back. Reads only (counts no hit).
+    pub(super) fn refresh_due(&self, i: u32, now: u64) -> bool {
+        let (hot, cold) = (self.entry(i), &self.cold[i as usize]);
+        now >= hot.update_at.get()
+            && now < cold.expire_at
+            && hot.hits_left.load(Relaxed) != 0
+            && now / 1_000_000 >= cold.refresh.load(Relaxed) & NOT_BEFORE_MASK
+    }
+
     /// `true` when entry `i` is expired at `now` or has used its last hit.
     pub(super) fn is_spent(&self, i: u32, now: u64) -> bool {
         self.entry(i).hits_left.load(Relaxed) == 0 || now >= self.cold[i as usize].expire_at

@@ -140,12 +140,15 @@ where
                 tier = self.name(),
                 "storage tier reachable again: circuit breaker closed"
             );
+            self.probing.store(false, Relaxed);
         }
         self.failures.store(0, Relaxed);
-        self.probing.store(false, Relaxed);
     }
 
-    fn failed(&self, op: &str, cache: &str, e: &StorageError) {
+    /// Counts a failure; the one that reaches the threshold opens the breaker, a failed probe
+    /// reopens it. A failure of an operation admitted before the breaker opened (still under
+    /// way when it did) is counted but neither reopens it nor extends its cool-down.
+    fn failed(&self, op: &str, cache: &str, e: &StorageError, probe: bool) {
         let c = &self.counters;
         c.errors.fetch_add(1, Relaxed);
         if matches!(e, StorageError::Timeout(_)) {
@@ -153,11 +156,12 @@ where
         }
         let n = self.failures.fetch_add(1, Relaxed).saturating_add(1);
         let threshold = self.tier.breaker.failure_threshold;
-        if n >= threshold {
+        if probe || n == threshold {
             let until = Instant::now() + self.tier.breaker.cool_down;
             self.open_until.store(self.nanos(until), Relaxed);
-            self.probing.store(false, Relaxed);
-            // Reached the threshold, or a probe failed: (re)opened.
+            if probe {
+                self.probing.store(false, Relaxed);
+            }
             c.breaker_opened.fetch_add(1, Relaxed);
             tracing::warn!(
                 cache,
@@ -212,7 +216,7 @@ where
                 Err(e)
             }
             Err(e) => {
-                self.failed(op, cache, &e);
+                self.failed(op, cache, &e, probe);
                 match self.tier.on_error {
                     OnError::Skip => Ok(None),
                     OnError::Propagate => Err(e),

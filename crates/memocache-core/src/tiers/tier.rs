@@ -30,7 +30,8 @@
 //! and `insert`, `invalidate` and `invalidate_all` take the key (or every key) over from a
 //! load in flight: the displaced load may still hand its value to the callers already
 //! waiting for it, but it writes nothing, neither to memory nor to a tier, and a tier write
-//! it had already begun is finished before the invalidation's removal is sent. So after
+//! it had already begun (or was waiting to send behind another) settles before the
+//! invalidation's removal is sent. So after
 //! `invalidate(k)` returns, no value of `k` read or loaded before it is served by this
 //! process, and the tiers hold none of this process's old writes. Across processes the tiers
 //! are last-writer-wins, in the order the server applied the writes. Entries carry absolute
