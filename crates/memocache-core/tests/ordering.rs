@@ -295,20 +295,26 @@ fn get_or_load_outside_a_runtime_panics_and_does_not_wedge_the_key() {
     assert_eq!(v.unwrap(), 2);
 }
 
+/// Runs `f` in the context of a runtime that has shut down (spawns are dropped at once).
+fn on_a_shut_down_runtime(f: impl FnOnce()) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    drop(rt);
+    let _enter = handle.enter();
+    f();
+}
+
 #[test]
 fn get_or_load_on_a_shut_down_runtime_returns() {
     let hung = hangs("get_or_load on a shut-down runtime's handle", || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt.handle().clone();
-        drop(rt);
-        let _enter = handle.enter();
-        let c: Cache<u32, u64> = Cache::new();
-        let _ = c
-            .get_or_load(1, || async { Ok::<u64, String>(1) })
-            .now_or_never();
+        on_a_shut_down_runtime(|| {
+            let c: Cache<u32, u64> = Cache::new();
+            let load = c.get_or_load(1, || async { Ok::<u64, String>(1) });
+            let _ = load.now_or_never();
+        })
     });
     assert!(!hung);
 }
@@ -316,15 +322,10 @@ fn get_or_load_on_a_shut_down_runtime_returns() {
 #[test]
 fn a_tiered_insert_on_a_shut_down_runtime_returns() {
     let hung = hangs("tiered insert on a shut-down runtime's handle", || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt.handle().clone();
-        drop(rt);
-        let _enter = handle.enter();
-        let c = tiered(&Held::new());
-        let _ = c.insert(1, 1).now_or_never();
+        on_a_shut_down_runtime(|| {
+            let c = tiered(&Held::new());
+            let _ = c.insert(1, 1).now_or_never();
+        })
     });
     assert!(!hung);
 }
