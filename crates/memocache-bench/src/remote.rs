@@ -19,10 +19,10 @@ pub struct Server {
     admin: MultiplexedConnection,
 }
 
-/// GET and MGET commands the server has run so far.
+/// Read commands the server has run so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Commands {
-    /// `GET` calls.
+    /// Single-key reads: `GET` and `GETRANGE` calls.
     pub get: u64,
     /// `MGET` calls.
     pub mget: u64,
@@ -61,7 +61,9 @@ impl Server {
             .await
             .map_err(|e| e.to_string())?;
         Ok(Commands {
-            get: command_calls(&info, "get"),
+            // memocache reads a record with `GETRANGE` (bounded by the codec's size limit);
+            // other clients with `GET`: both are single-key reads.
+            get: command_calls(&info, "get") + command_calls(&info, "getrange"),
             mget: command_calls(&info, "mget"),
         })
     }

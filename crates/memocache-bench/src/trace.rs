@@ -479,7 +479,7 @@ pub async fn run_redis_row(
         .first()
         .map_or((0, 0), |t| (t.hits() + t.misses, t.errors));
     // Clear this row's namespace (SCAN + UNLINK of its keys only).
-    cache.invalidate_all().await;
+    cache.invalidate_all().await.unwrap();
     row(contestant, keys, workers, p, loader.calls(), &m)
         .field("memory_tier", memory)
         .field("redis_get", after.get.saturating_sub(before.get))

@@ -27,6 +27,18 @@ pub const DEFAULT_REFRESH_BACKOFF: Duration = Duration::from_secs(1);
 /// Default longest delay between retries of a failing background refresh: 60 seconds.
 pub const DEFAULT_REFRESH_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
+/// Whether the Tokio runtime this thread is in, if any, has a time driver (loads run under
+/// the method timeout). Outside a runtime there is nothing to check yet: a runtime without
+/// one then fails each load with a `Panicked` error that says so.
+fn timers_available() -> bool {
+    match tokio::runtime::Handle::try_current() {
+        Err(_) => true,
+        // Creating a timer in a runtime without a time driver panics (and the panic hook
+        // prints it: the one message such a build shows besides the error).
+        Ok(_) => std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))).is_ok(),
+    }
+}
+
 /// Builds a [`Cache`]. Get one from [`Cache::builder`].
 ///
 /// Defaults (py-memoize's): capacity 4096 entries, method timeout 2 minutes, `update_after`
@@ -353,6 +365,9 @@ where
             });
         }
         tiers::validate(&self.tiers)?;
+        if !timers_available() {
+            return Err(BuildError::TimersDisabled);
+        }
         let fixed = FixedLifespan {
             update_after: self.update_after,
             expire_after: self.expire_after,
@@ -374,6 +389,7 @@ where
             method_timeout: self.method_timeout,
             lifespan: fixed,
             policy: self.policy,
+            custom_lifespans: self.entry_builder.is_some(),
             entry_builder: self.entry_builder.unwrap_or_else(|| Arc::new(fixed)),
             postprocess: self.postprocess,
             max_hits: self.max_hits,

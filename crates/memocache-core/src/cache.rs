@@ -14,13 +14,14 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::builder::CacheBuilder;
-use crate::error::Error;
+use crate::error::{panic_message, Error};
 use crate::load::clear::ClearGate;
 use crate::load::flight::Flights;
 use crate::load::{self, write};
 use crate::memory::{Lookup, Memory, MemoryOptions};
-use crate::shared::{Config, Shared};
+use crate::shared::{Config, Postprocess, Shared};
 use crate::stats::{Stats, StatsCounter};
+use crate::storage::StorageError;
 use crate::tiers::Tiers;
 
 /// An async cache that loads each missing key once, however many callers ask for it, and
@@ -165,12 +166,24 @@ where
         self.inner.memory.max_entry_weight()
     }
 
+    /// The value as served: post-processed, if the cache has a post-processing function. A
+    /// panic in it is caught, counted (`Stats::callback_panics`) and logged, and is this
+    /// request's `Error::Panicked` (for `get`, a miss): the cache is untouched.
     #[inline]
-    fn post(&self, v: V) -> V {
+    fn post<E>(&self, v: V) -> Result<V, Error<E>> {
         match &self.inner.config.postprocess {
-            Some(p) => p(v),
-            None => v,
+            None => Ok(v),
+            Some(p) => self.post_guarded(p, v).map_err(Error::Panicked),
         }
+    }
+
+    fn post_guarded(&self, p: &Postprocess<V>, v: V) -> Result<V, Arc<str>> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p(v))).map_err(|panic| {
+            let message = panic_message(&*panic);
+            let shared = &self.inner;
+            shared.callback_panicked("post-processing function", "nothing served", &message);
+            message
+        })
     }
 
     /// Returns the value of `key`, loading it with `loader` if the cache has no servable value.
@@ -372,7 +385,7 @@ where
         match inner.memory.get(hash, &key) {
             Lookup::Fresh(v) => {
                 inner.stats.add(|c| &c.hits_fresh, 1);
-                return Ok(self.post(v));
+                return self.post(v);
             }
             Lookup::Stale { value, refresh_due } => {
                 inner.stats.add(|c| &c.hits_stale, 1);
@@ -380,7 +393,7 @@ where
                     let of = load::RefreshOf::StaleHit;
                     load::refresh(&self.inner, hash, key, make_loader(), of);
                 }
-                return Ok(self.post(value));
+                return self.post(value);
             }
             Lookup::Miss => {}
         }
@@ -388,7 +401,7 @@ where
         // Out of line (boxed): the hit path's future stays small, which is what every hit
         // moves when it is pinned.
         let loaded = Box::pin(load::get_or_load(&self.inner, hash, key, make_loader())).await;
-        loaded.map(|v| self.post(v))
+        self.post(loaded?)
     }
 
     /// Like [`get_or_load`](Self::get_or_load) for a loader that cannot fail. The result is
@@ -441,11 +454,11 @@ where
         match inner.memory.get(hash, key) {
             Lookup::Fresh(v) => {
                 inner.stats.add(|c| &c.hits_fresh, 1);
-                return Some(self.post(v));
+                return self.post::<Infallible>(v).ok();
             }
             Lookup::Stale { value, .. } => {
                 inner.stats.add(|c| &c.hits_stale, 1);
-                return Some(self.post(value));
+                return self.post::<Infallible>(value).ok();
             }
             Lookup::Miss => {
                 inner.stats.add(|c| &c.misses, 1);
@@ -454,7 +467,7 @@ where
         inner.tiers.as_ref()?;
         // Out of line (boxed): the hit path's future stays small.
         let found = Box::pin(load::get(&self.inner, hash, key.to_owned())).await;
-        found.map(|v| self.post(v))
+        self.post::<Infallible>(found?).ok()
     }
 
     /// Stores `value` for `key` with the lifespan the entry builder gives it, replacing any
@@ -479,24 +492,32 @@ where
     /// call start a new load: after `invalidate` returns, no value loaded or read before it
     /// is served from the cache. This also frees a key whose load is stuck.
     ///
-    /// With storage tiers the key is removed from every tier too (tier errors are counted and
-    /// logged); the call returns once they are done. Another process may write the key again
-    /// at any time: across processes, the tiers are as consistent as the order of writes.
+    /// With storage tiers the key is removed from every tier too; the call returns once they
+    /// are done. Another process may write the key again at any time: across processes, the
+    /// tiers are as consistent as the order of writes.
     ///
     /// `Q: ToOwned<Owned = K>` lets a cache with storage tiers remove the key from every tier.
     ///
+    /// # Errors
+    /// The first tier that could not remove the key (failed, timed out, or skipped by an open
+    /// circuit breaker), whatever its [`OnError`](crate::tier::OnError): that tier may still
+    /// hold the old value, and serve it to a later miss. Memory is cleared of the key in every
+    /// case. A memory-only cache never fails.
+    ///
     /// # Cancel safety
     /// All or nothing, as [`insert`](Self::insert): from its first poll on, memory no longer
-    /// has the key and the tier removals complete in their own task.
-    pub async fn invalidate<Q>(&self, key: &Q)
+    /// has the key and the tier removals complete in their own task (a failure is then only
+    /// counted and logged).
+    pub async fn invalidate<Q>(&self, key: &Q) -> Result<(), StorageError>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         if self.inner.tiers.is_some() {
-            write::invalidate(&self.inner, key.to_owned()).await;
+            write::invalidate(&self.inner, key.to_owned()).await
         } else {
             write::invalidate_in_memory(&self.inner, key);
+            Ok(())
         }
     }
 
@@ -524,12 +545,22 @@ where
     /// cleared too; until that is done, misses wait (instead of reading what is being
     /// cleared) and writes are sent after it.
     ///
+    /// A tier's clear has no overall timeout: it walks the whole namespace (a Redis `SCAN`
+    /// over every key of the server, say), each step under the storage's own timeout, and
+    /// finishes.
+    ///
+    /// # Errors
+    /// The first tier whose clear failed part-way (or was skipped by an open circuit breaker),
+    /// whatever its [`OnError`](crate::tier::OnError): that tier may still hold some of the
+    /// namespace's entries. Memory is cleared in every case. A memory-only cache never fails.
+    ///
     /// # Cancel safety
     /// All or nothing, as [`insert`](Self::insert): from its first poll on, memory is cleared
-    /// and the tiers' clear completes in its own task. (Only the runtime shutting down before
-    /// that task ran stops it: the gate then opens without the tiers cleared.)
-    pub async fn invalidate_all(&self) {
-        write::invalidate_all(&self.inner).await;
+    /// and the tiers' clear completes in its own task (a failure is then only counted and
+    /// logged). Only the runtime shutting down before that task ran stops it: the gate then
+    /// opens without the tiers cleared.
+    pub async fn invalidate_all(&self) -> Result<(), StorageError> {
+        write::invalidate_all(&self.inner).await
     }
 
     /// Entries in memory, including expired ones not yet removed.

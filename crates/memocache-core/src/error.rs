@@ -52,6 +52,14 @@ impl<E> Error<E> {
     }
 }
 
+/// A storage tier's failure outside a load (an `invalidate` or `invalidate_all` that could
+/// not reach a tier), so that `?` carries it into a function returning `Result<_, Error<E>>`.
+impl<E> From<StorageError> for Error<E> {
+    fn from(e: StorageError) -> Self {
+        Error::Storage(e)
+    }
+}
+
 impl<E> Clone for Error<E> {
     fn clone(&self) -> Self {
         match self {
@@ -130,6 +138,16 @@ pub enum BuildError {
     /// A circuit breaker that opens after zero failures would never try the tier.
     #[error("a tier's circuit breaker failure_threshold must be at least 1")]
     ZeroFailureThreshold,
+    /// The Tokio runtime the cache is built in has no time driver, which every load needs
+    /// (the method timeout): build the runtime with `enable_time()` or `enable_all()`.
+    #[error(
+        "the Tokio runtime has no time driver (timers are disabled): build it with \
+         enable_time() or enable_all()"
+    )]
+    TimersDisabled,
+    /// A cache chains at most 64 storage tiers.
+    #[error("a cache takes at most 64 storage tiers, not {0}")]
+    TooManyTiers(usize),
     /// `memory_expire_cap` of zero would expire every entry as it is written.
     #[error("memory_expire_cap must be greater than zero")]
     ZeroMemoryExpireCap,

@@ -32,6 +32,9 @@ pub(crate) struct Config<K, V> {
     pub(crate) lifespan: FixedLifespan,
     pub(crate) policy: EvictionPolicy,
     pub(crate) entry_builder: Arc<dyn EntryBuilder<K, V>>,
+    /// `true` when the entry builder is the user's (lifespans vary per entry); `false` when
+    /// every entry gets `lifespan`, which then also bounds what is read from a tier.
+    pub(crate) custom_lifespans: bool,
     pub(crate) postprocess: Option<Postprocess<V>>,
     pub(crate) max_hits: Option<u32>,
     pub(crate) name: Option<Arc<str>>,
@@ -118,13 +121,14 @@ where
         self.config.weigher.as_ref().map_or(1, |w| w(key, value))
     }
 
-    /// Counts and logs a panic of a user callback outside a load's outcome.
-    pub(crate) fn callback_panicked(&self, what: &str, message: &str) {
+    /// Counts and logs a panic of a user callback outside a load's outcome; `then` says what
+    /// the cache did instead.
+    pub(crate) fn callback_panicked(&self, what: &str, then: &str, message: &str) {
         self.stats.add(|c| &c.callback_panics, 1);
         tracing::error!(
             cache = self.name(),
             panic = message,
-            "the {what} panicked; the value was not stored"
+            "the {what} panicked; {then}"
         );
     }
 
@@ -183,12 +187,23 @@ where
                 expire_at,
             } => {
                 let wall = SystemTime::now();
-                match expire_at.duration_since(wall) {
+                let (update_in, expire_in) = match expire_at.duration_since(wall) {
                     Ok(ttl) if !ttl.is_zero() => {
                         (update_at.duration_since(wall).unwrap_or_default(), ttl)
                     }
                     // Expired meanwhile: nothing to store.
                     _ => return None,
+                };
+                if self.config.custom_lifespans {
+                    (update_in, expire_in)
+                } else {
+                    // Another writer's (or a corrupt record's) deadlines are not trusted past
+                    // what this cache would give a value it loaded now.
+                    let own = self.config.lifespan;
+                    (
+                        update_in.min(own.update_after),
+                        expire_in.min(own.expire_after),
+                    )
                 }
             }
         };

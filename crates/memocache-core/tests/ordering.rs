@@ -52,7 +52,7 @@ async fn an_invalidate_after_an_insert_waits_for_the_write_the_insert_was_waitin
     );
     tier.set.open();
     assert_eq!(load.await.unwrap().unwrap(), 10);
-    inv.await.unwrap();
+    inv.await.unwrap().unwrap();
     settle().await;
     assert_eq!(tier.value(1).await, None, "the tier agrees");
     let got = c.get(&1).await;
@@ -86,7 +86,7 @@ async fn an_invalidate_all_after_an_insert_waits_for_the_write_the_insert_was_wa
     );
     tier.set.open();
     assert_eq!(load.await.unwrap().unwrap(), 10);
-    inv.await.unwrap();
+    inv.await.unwrap().unwrap();
     settle().await;
     let got = c.get(&1).await;
     assert_eq!(tier.value(1).await, None, "the tier agrees");
@@ -143,7 +143,7 @@ async fn invalidate_does_not_wait_for_a_refresh_loader() {
             .unwrap(),
         5
     );
-    inv.await.unwrap();
+    inv.await.unwrap().unwrap();
     assert!(
         t0.elapsed() < Duration::from_secs(1),
         "invalidate held by the refresh's loader"

@@ -40,12 +40,12 @@ async fn listener_sees_every_removal_once_with_its_cause() {
     assert_eq!(take(&log), [(1, 10, Size)]);
     c.insert(2, 21).await;
     assert_eq!(take(&log), [(2, 20, Replaced)]);
-    c.invalidate(&3).await;
+    c.invalidate(&3).await.unwrap();
     assert_eq!(take(&log), [(3, 30, Explicit)]);
-    c.invalidate(&3).await;
+    c.invalidate(&3).await.unwrap();
     assert_eq!(take(&log), [], "nothing left to remove");
     // A load that replaces a value.
-    c.invalidate_all().await;
+    c.invalidate_all().await.unwrap();
     assert_eq!(take(&log), [(2, 21, Explicit)]);
     c.get_with(4, || async { 40 }).await.unwrap();
     advance(Duration::from_secs(11)).await;
@@ -257,7 +257,7 @@ async fn two_threads_one_million_mixed_operations_stay_consistent() {
                             8 => {
                                 c.insert(k, v).await;
                             }
-                            _ => c.invalidate(&k).await,
+                            _ => c.invalidate(&k).await.unwrap(),
                         }
                         if i % 1_000 == 0 {
                             assert!(c.len() <= cap);

@@ -143,7 +143,7 @@ async fn a_slow_tier_read_racing_an_invalidate_does_not_bring_the_value_back() {
         async move { c.get(&1).await }
     });
     until(|| tier.get.waiting() == 1).await;
-    c.invalidate(&1).await;
+    c.invalidate(&1).await.unwrap();
     tier.get.open();
     let _ = read.await.unwrap();
     until(|| c.loads_in_flight() == 0).await;
@@ -203,7 +203,7 @@ async fn a_load_between_the_halves_of_an_invalidate_never_serves_the_old_value()
         tokio::task::yield_now().await;
     }
     tier.remove.open();
-    invalidate.await.unwrap();
+    invalidate.await.unwrap().unwrap();
     assert_eq!(load.await.unwrap().unwrap(), 11, "loaded after the removal");
     assert_eq!(c.get(&1).await, Some(11));
     assert_eq!(calls.load(SeqCst), 1);
@@ -222,7 +222,7 @@ async fn a_load_in_flight_when_invalidate_returns_is_not_joined_by_later_callers
         async move { c.get_or_load(1, || async { Ok::<u64, String>(0) }).await }
     });
     until(|| tier.get.waiting() == 1).await; // the load has read 10 from the tier
-    c.invalidate(&1).await;
+    c.invalidate(&1).await.unwrap();
     // Invalidated: a caller arriving now must not get the 10 the first load read.
     let calls = Arc::new(AtomicUsize::new(0));
     let later = tokio::spawn({
@@ -265,7 +265,7 @@ async fn a_load_writing_the_tiers_when_invalidated_is_removed_after_its_write_la
         "the removal waits for the write it follows"
     );
     tier.set.open();
-    invalidate.await.unwrap();
+    invalidate.await.unwrap().unwrap();
     assert_eq!(load.await.unwrap().unwrap(), 10);
     until(|| c.loads_in_flight() == 0).await;
     assert_eq!(c.len(), 0);
@@ -287,7 +287,7 @@ async fn stuck_load_is_freed_by_invalidate(c: Cache<u32, u64>) {
         }
     });
     until(|| c.loads_in_flight() == 1).await;
-    c.invalidate(&1).await;
+    c.invalidate(&1).await.unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let v = tokio::time::timeout(Duration::from_secs(1), c.get_or_load(1, loader(&calls, 5)))
         .await

@@ -128,7 +128,7 @@ async fn chain_fills_backfills_and_invalidates_every_tier() {
     assert_eq!(cache.len(), 1, "memory refilled");
     assert_eq!(cache.get(&1).await, Some(10));
 
-    cache.invalidate(&1).await;
+    cache.invalidate(&1).await.unwrap();
     assert_eq!(cache.len(), 0);
     assert!(lower.inner.get(&1).await.unwrap().is_none(), "tier emptied");
 
@@ -141,7 +141,7 @@ async fn chain_fills_backfills_and_invalidates_every_tier() {
     cache.invalidate_memory(&2);
     assert_eq!(cache.get(&2).await, Some(20), "get reads the tier");
 
-    cache.invalidate_all().await;
+    cache.invalidate_all().await.unwrap();
     assert!(lower.inner.is_empty());
 
     let s = cache.stats();

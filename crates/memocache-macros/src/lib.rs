@@ -53,7 +53,7 @@ mod validate;
 /// let again = user(42).await?; // served from the cache
 /// assert_eq!(first, again);
 /// assert_eq!(user_memo().stats().loads_started, 1);
-/// user_memo().invalidate((42,)).await; // the next call loads again
+/// user_memo().invalidate((42,)).await?; // the next call loads again
 /// # Ok(())
 /// # }
 /// ```
@@ -182,7 +182,7 @@ mod validate;
 /// assert_eq!(repo.settings("color").await, "color from db");
 /// assert_eq!(repo.lookup("x").await?, "x in repo 7");
 /// // The key of `lookup` uses `self`, so its handle takes the receiver first.
-/// Repo::lookup_memo().invalidate((&repo, "x")).await;
+/// Repo::lookup_memo().invalidate((&repo, "x")).await?;
 /// # Ok(())
 /// # }
 /// ```

@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use memocache_core::codec::Codec;
+use memocache_core::codec::{Codec, DecodeError};
 use memocache_core::key::Namespace;
 use memocache_core::storage::{ByteStore, Serialized, StorageError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -344,6 +344,33 @@ impl ByteStore for RedisStore {
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
         async move { self.query(redis::cmd("GET").arg(key)).await }.boxed()
+    }
+
+    /// `GETRANGE key 0 limit`: at most `limit + 1` bytes cross the network, so a record over
+    /// the limit is refused without being downloaded. (A missing key reads as an empty
+    /// string, which no record is: a miss.)
+    fn get_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
+        async move {
+            let end = i64::try_from(limit).unwrap_or(i64::MAX);
+            let bytes: Vec<u8> = self
+                .query(redis::cmd("GETRANGE").arg(key).arg(0).arg(end))
+                .await?;
+            if bytes.is_empty() {
+                Ok(None)
+            } else if bytes.len() > limit {
+                Err(StorageError::Decode(DecodeError::TooLarge {
+                    size: bytes.len(),
+                    limit,
+                }))
+            } else {
+                Ok(Some(bytes))
+            }
+        }
+        .boxed()
     }
 
     fn get_many<'a>(

@@ -175,7 +175,7 @@ async fn a_three_master_cluster_serves_the_contract_and_a_chain() {
 
     // invalidate_all clears the namespace on every master.
     let sizes_before = cluster.sizes();
-    other.invalidate_all().await;
+    other.invalidate_all().await.unwrap();
     assert_eq!(cluster.sizes(), vec![0, 0, 0]);
     common::loud(&format!(
         "CLUSTER TEST: 3 masters on ports {:?} via redis-cli --cluster create; storage contract \

@@ -136,7 +136,7 @@ async fn killing_and_restarting_redis_never_fails_a_request() {
         end.tiers[0].breaker_opened,
         loads.load(SeqCst)
     ));
-    cache.invalidate_all().await;
+    cache.invalidate_all().await.expect("clean up");
 }
 
 /// A server that stops answering (`CLIENT PAUSE`) costs each request at most the tier's

@@ -169,7 +169,7 @@ async fn chain_fills_both_invalidates_both_and_refills_memory_from_redis() {
     assert_eq!(s.loads_started, 1);
 
     // invalidate empties both
-    cache.invalidate(&1).await;
+    cache.invalidate(&1).await.unwrap();
     assert_eq!(cache.len(), 0);
     assert!(direct.get(&1).await.unwrap().is_none(), "redis emptied");
     assert_eq!(cache.get_or_load(1, loader(&loads)).await.unwrap(), "ann");
@@ -188,7 +188,7 @@ async fn chain_fills_both_invalidates_both_and_refills_memory_from_redis() {
         )
         .await
         .unwrap();
-    cache.invalidate_all().await;
+    cache.invalidate_all().await.unwrap();
     assert!(direct.get(&1).await.unwrap().is_none());
     assert!(other.get(&1).await.unwrap().is_some());
     other.clear().await.unwrap();
@@ -304,7 +304,7 @@ async fn two_caches_share_one_namespace_including_stale_while_revalidate() {
             .unwrap(),
         2
     );
-    a.invalidate_all().await;
+    a.invalidate_all().await.unwrap();
 }
 
 #[tokio::test]
@@ -354,7 +354,7 @@ async fn a_corrupt_record_is_a_counted_miss_then_overwritten() {
             "overwritten with the reload"
         );
     }
-    cache.invalidate_all().await;
+    cache.invalidate_all().await.unwrap();
 }
 
 #[tokio::test]

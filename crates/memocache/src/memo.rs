@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 
+use crate::storage::StorageError;
 use crate::{Cache, Stats};
 
 /// The handle of a memoized function, returned by the `<name>_memo()` function that
@@ -28,10 +29,10 @@ use crate::{Cache, Stats};
 /// let memo = square_memo();
 /// assert_eq!(memo.stats().loads_started, 1);
 /// assert_eq!(memo.key((3,)), 3);
-/// memo.invalidate((3,)).await; // py-memoize's invalidate_for_arguments
+/// memo.invalidate((3,)).await.unwrap(); // py-memoize's invalidate_for_arguments
 /// assert_eq!(square(3).await, 9);
 /// assert_eq!(memo.stats().loads_started, 2);
-/// memo.invalidate_all().await;
+/// memo.invalidate_all().await.unwrap();
 /// assert!(memo.is_empty());
 /// # });
 /// # }
@@ -92,11 +93,17 @@ where
     /// next such call loads again. A load of that key already in flight still answers its
     /// callers but is not stored. py-memoize's `invalidate_for_arguments`.
     ///
+    /// # Errors
+    /// As [`Cache::invalidate`]: a storage tier that could not remove the key.
+    ///
     /// # Cancel safety
     /// As [`Cache::invalidate`]: all or nothing. Dropped before its first poll it did
     /// nothing; from then on the key is gone from memory and the removal from the storage
     /// tiers completes in its own task.
-    pub fn invalidate<A>(&self, args: A) -> impl Future<Output = ()> + Send + 'static
+    pub fn invalidate<A>(
+        &self,
+        args: A,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send + 'static
     where
         F: KeyFn<A, K>,
     {
@@ -108,9 +115,14 @@ where
     /// Removes every entry of the cache. With `cache = ...` that is the shared cache, so the
     /// entries of every function sharing it go.
     ///
+    /// # Errors
+    /// As [`Cache::invalidate_all`]: a storage tier that could not clear its namespace.
+    ///
     /// # Cancel safety
     /// As [`Cache::invalidate_all`]: all or nothing.
-    pub fn invalidate_all(&self) -> impl Future<Output = ()> + Send + 'static {
+    pub fn invalidate_all(
+        &self,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
         let cache = self.cache;
         async move { cache.invalidate_all().await }
     }

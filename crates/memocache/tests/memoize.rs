@@ -227,7 +227,7 @@ async fn invalidate_for_arguments_and_invalidate_all() {
     assert_eq!(versioned("b", 1).await, "b-1-v2");
     assert_eq!(versioned("a", 1).await, "a-1-v1");
 
-    versioned_memo().invalidate(("a", 1)).await;
+    versioned_memo().invalidate(("a", 1)).await.unwrap();
     assert_eq!(versioned("a", 1).await, "a-1-v3");
     assert_eq!(
         versioned("b", 1).await,
@@ -235,7 +235,7 @@ async fn invalidate_for_arguments_and_invalidate_all() {
         "other arguments keep their entry"
     );
 
-    versioned_memo().invalidate_all().await;
+    versioned_memo().invalidate_all().await.unwrap();
     assert!(versioned_memo().is_empty());
     assert_eq!(versioned("a", 1).await, "a-1-v4");
     assert_eq!(versioned("b", 1).await, "b-1-v5");
@@ -296,7 +296,7 @@ async fn a_method_leaves_self_out_of_the_key_by_default() {
     );
     assert_eq!(one.calls.load(Ordering::SeqCst), 1);
     assert_eq!(two.calls.load(Ordering::SeqCst), 0);
-    Repo::shared_lookup_memo().invalidate((5,)).await;
+    Repo::shared_lookup_memo().invalidate((5,)).await.unwrap();
     assert_eq!(two.shared_lookup(5).await, "repo 2 / 5");
 }
 
@@ -311,7 +311,7 @@ async fn a_method_can_put_self_in_the_key() {
     // The key uses `self`, so invalidation takes the receiver first.
     let memo = Repo::own_lookup_memo();
     assert_eq!(memo.key((&one, 5)), (11, 5));
-    memo.invalidate((&one, 5)).await;
+    memo.invalidate((&one, 5)).await.unwrap();
     assert_eq!(one.own_lookup(5).await.unwrap(), "repo 11 / 5");
     assert_eq!(one.calls.load(Ordering::SeqCst), 2);
     assert_eq!(two.calls.load(Ordering::SeqCst), 1);
@@ -349,7 +349,7 @@ async fn a_custom_key_makes_calls_case_insensitive() {
     assert_eq!(greet("world").await, "Hello, World!");
     assert_eq!(GREET_CALLS.get(), 1);
     assert_eq!(greet_memo().key(("WoRlD",)), "world");
-    greet_memo().invalidate(("WORLD",)).await;
+    greet_memo().invalidate(("WORLD",)).await.unwrap();
     assert_eq!(greet("WORLD").await, "Hello, WORLD!");
 }
 
@@ -421,7 +421,7 @@ async fn functions_can_share_one_cache() {
     assert_eq!(user_name_again(1).await.unwrap(), "user 1");
     assert_eq!(SHARED.get(&1).await.as_deref(), Some("user 1"));
     assert!(std::ptr::eq(user_name_memo().cache(), &*SHARED));
-    user_name_again_memo().invalidate((1,)).await;
+    user_name_again_memo().invalidate((1,)).await.unwrap();
     assert_eq!(user_name_again(1).await.unwrap(), "other 1");
 }
 
@@ -453,7 +453,7 @@ async fn patterns_lifetimes_and_no_arguments() {
         ((1, 2), vec![0], true)
     );
     assert_eq!(no_arguments().await, "constant");
-    no_arguments_memo().invalidate(()).await;
+    no_arguments_memo().invalidate(()).await.unwrap();
     assert_eq!(with_lifetime("ab", &[1, 2, 3]).await, 5);
     assert_eq!(
         with_lifetime_memo().key(("ab", &[1, 2, 3][..])),

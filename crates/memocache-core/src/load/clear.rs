@@ -96,10 +96,14 @@ where
         for flight in after {
             flight.settled().await;
         }
-        if let Some(tiers) = &self.shared.tiers {
-            let _ = tiers.clear().await;
-        }
-        self.open(Err(FlightError::Absent));
+        let cleared = match &self.shared.tiers {
+            Some(tiers) => tiers.clear().await,
+            None => Ok(()),
+        };
+        self.open(Err(match cleared {
+            Ok(()) => FlightError::Absent,
+            Err(e) => FlightError::Storage(e),
+        }));
     }
 
     fn open(&mut self, outcome: super::flight::Outcome<V>) {

@@ -30,6 +30,7 @@ use crate::entry::Lifespan;
 use crate::error::panic_message;
 use crate::shared::{Expiry, Prepared, Shared};
 use crate::storage::{StorageError, StoredEntry};
+use crate::tiers::Unavailable;
 
 /// What the tier half of a write sends.
 pub(crate) enum TierOp<V> {
@@ -81,6 +82,8 @@ where
     flight: Flight<V>,
     /// The loader ran (the outcome counts as a load's or a refresh's).
     loader_ran: bool,
+    /// Tiers that failed this flight's read: its writes skip them.
+    unavailable: Unavailable,
     landed: bool,
 }
 
@@ -108,6 +111,7 @@ where
             key,
             flight,
             loader_ran: false,
+            unavailable: Unavailable::default(),
             landed: false,
         }
     }
@@ -190,20 +194,28 @@ where
     }
 
     /// The tier half of a write: once the flights it follows have settled (the tier writes it
-    /// displaced, a clear in progress), sends `op` if the flight still owns its key. Tier
-    /// errors are counted and logged by the chain, never returned.
+    /// displaced, a clear in progress), sends `op` if the flight still owns its key. A
+    /// failure lands as the flight's error (a removal's always; a write's under
+    /// [`OnError::Propagate`](crate::tier::OnError::Propagate)), for the caller to report.
     async fn write(&mut self, op: TierOp<V>) {
         for flight in self.flight.follows().to_vec() {
             flight.settled().await;
         }
+        let mut landing = Landing::Absent;
         if let Some(tiers) = &self.shared.tiers {
             let key = &self.key;
-            let _ = match op {
-                TierOp::Set(entry) => self.tier_write(tiers.write(key, &entry)).await,
+            let done = match op {
+                TierOp::Set(entry) => {
+                    let all = Unavailable::default();
+                    self.tier_write(tiers.write(key, &entry, all)).await
+                }
                 TierOp::Remove => self.tier_write(tiers.remove(key)).await,
             };
+            if let Some(Err(e)) = done {
+                landing = Landing::Failed(FlightError::Storage(e));
+            }
         }
-        self.finish(Landing::Absent);
+        self.finish(landing);
     }
 
     /// The memory weight of a value read from a tier; `None` if the weigher panicked (counted
@@ -212,7 +224,8 @@ where
         match self.shared.weigh(&self.key, value) {
             Ok(weight) => Some(weight),
             Err(message) => {
-                self.shared.callback_panicked("weigher", &message);
+                let then = "the value is served, not stored";
+                self.shared.callback_panicked("weigher", then, &message);
                 None
             }
         }
@@ -240,14 +253,19 @@ where
 
     /// Step 1: reads the tiers in order; the first that has a servable entry answers, and the
     /// tiers above it are backfilled (if the flight still owns the key).
-    pub(crate) async fn read_tiers(&self) -> Result<Option<StoredEntry<V>>, StorageError> {
+    pub(crate) async fn read_tiers(&mut self) -> Result<Option<StoredEntry<V>>, StorageError> {
         let Some(tiers) = &self.shared.tiers else {
             return Ok(None);
         };
-        let Some(found) = tiers.read(&self.key).await? else {
+        let mut unavailable = self.unavailable;
+        let read = tiers.read(&self.key, &mut unavailable).await;
+        self.unavailable = unavailable;
+        let Some(found) = read? else {
             return Ok(None);
         };
-        self.tier_write(tiers.backfill(&self.key, &found)).await;
+        let skip = self.unavailable;
+        self.tier_write(tiers.backfill(&self.key, &found, skip))
+            .await;
         Ok(Some(found.entry))
     }
 
@@ -295,7 +313,7 @@ where
                     expire_after,
                 } => {
                     let entry = StoredEntry::new(value.clone(), update_after, expire_after);
-                    tiers.write(&self.key, &entry).await
+                    tiers.write(&self.key, &entry, self.unavailable).await
                 }
                 Lifespan::DoNotStore => tiers.remove(&self.key).await,
             };

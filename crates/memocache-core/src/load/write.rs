@@ -12,11 +12,12 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::clear::ClearGuard;
-use super::flight::{displace, Flight, FlightState, Kind, Table};
+use super::flight::{displace, Flight, FlightError, FlightState, Kind, Outcome, Table};
 use super::task::{Task, TierOp};
 use crate::memory::policy::RemovalCause;
 use crate::memory::Removed;
 use crate::shared::Shared;
+use crate::storage::StorageError;
 
 /// The tier half of a write, registered as the owner of its key, to be spawned once the
 /// shard lock is released.
@@ -35,12 +36,21 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// Spawns the task (call with no lock held) and waits for it. Cancel safe: the task
-    /// completes whether or not this future is polled to the end.
-    async fn run(self) {
+    /// Spawns the task (call with no lock held) and waits for it; its tier failure, if any.
+    /// Cancel safe: the task completes whether or not this future is polled to the end.
+    async fn run(self) -> Result<(), StorageError> {
         let TierHalf { task, op, flight } = self;
         task.spawn_write(op);
-        let _ = flight.wait().await;
+        outcome(flight.wait().await)
+    }
+}
+
+/// What a write's flight landed, for its caller.
+fn outcome<V>(landed: Outcome<V>) -> Result<(), StorageError> {
+    match landed {
+        Ok(_) | Err(FlightError::Absent) => Ok(()),
+        Err(FlightError::Storage(e)) => Err(e),
+        Err(_) => Err(StorageError::Cancelled),
     }
 }
 
@@ -91,7 +101,8 @@ where
     let prepared = match shared.prepare(&key, &value) {
         Ok(prepared) => Some(prepared),
         Err(message) => {
-            shared.callback_panicked("entry builder or weigher", &message);
+            let then = "nothing stored (the old entry is removed)";
+            shared.callback_panicked("entry builder or weigher", then, &message);
             None
         }
     };
@@ -116,12 +127,14 @@ where
     };
     shared.notify(removed);
     if let Some(tier_half) = tier_half {
-        tier_half.run().await;
+        // Counted and logged by the chain; `insert` reports nothing.
+        let _ = tier_half.run().await;
     }
 }
 
-/// `invalidate`: the key out of memory now, then out of every tier.
-pub(crate) async fn invalidate<K, V>(shared: &Arc<Shared<K, V>>, key: K)
+/// `invalidate`: the key out of memory now, then out of every tier; the first tier that
+/// failed to remove it.
+pub(crate) async fn invalidate<K, V>(shared: &Arc<Shared<K, V>>, key: K) -> Result<(), StorageError>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -135,8 +148,9 @@ where
         take_over(shared, &mut table, hash, key, memory, || TierOp::Remove)
     };
     shared.notify(removed);
-    if let Some(tier_half) = tier_half {
-        tier_half.run().await;
+    match tier_half {
+        Some(tier_half) => tier_half.run().await,
+        None => Ok(()),
     }
 }
 
@@ -157,8 +171,8 @@ where
 }
 
 /// `invalidate_all`: every flight displaced, memory cleared, then (with tiers) every tier's
-/// namespace cleared behind the clear gate.
-pub(crate) async fn invalidate_all<K, V>(shared: &Arc<Shared<K, V>>)
+/// namespace cleared behind the clear gate; the first tier that failed to clear.
+pub(crate) async fn invalidate_all<K, V>(shared: &Arc<Shared<K, V>>) -> Result<(), StorageError>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -184,9 +198,9 @@ where
     });
     shared.memory.clear();
     let Some((guard, gate, previous)) = clear else {
-        return;
+        return Ok(());
     };
     follows.extend(previous);
     drop(tokio::spawn(guard.run(follows)));
-    let _ = gate.wait().await;
+    outcome(gate.wait().await)
 }

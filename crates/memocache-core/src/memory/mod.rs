@@ -186,9 +186,14 @@ where
         let shards = (0..n)
             .map(|i| {
                 let cap = capacity / n + u64::from(i < capacity % n);
-                // Weighted shards size their sketch for an entry per weight unit, capped.
-                let entries = cap.min(1 << 24) as usize;
-                let max_nodes = if weighted { usize::MAX } else { entries };
+                // A weighted shard's entry count is unknown: its sketch starts small and
+                // grows with it.
+                let (entries, max_nodes) = if weighted {
+                    (0, usize::MAX)
+                } else {
+                    let entries = cap.min(1 << 24) as usize;
+                    (entries, entries)
+                };
                 let shard = Shard::new(Policy::new(policy, cap, entries), cap, max_nodes);
                 CachePadded::new(RwLock::new(shard))
             })

@@ -123,6 +123,9 @@ pub(super) struct Shard<K, V> {
     pub(super) capacity: u64,
     /// Slab growth stops here (the capacity in entries; unbounded with a weigher).
     max_nodes: usize,
+    /// Entries have weights: the entry count is not known from the capacity, so the policy's
+    /// sketch grows with it.
+    weighted: bool,
     /// New entries not yet reported to the hill climber (reported in batches, so writers do
     /// not all write its shared counters).
     unreported_misses: u32,
@@ -215,7 +218,8 @@ impl<K, V> Shard<K, V>
 where
     K: Hash + Eq,
 {
-    /// An empty shard of `capacity` weight units expected to hold about `entries`.
+    /// An empty shard of `capacity` weight units, holding at most `max_nodes` entries
+    /// (`usize::MAX`: weighted, no bound but the weight).
     pub(super) fn new(policy: Policy, capacity: u64, max_nodes: usize) -> Self {
         Shard {
             buffer: ReadBuffer::new(),
@@ -227,6 +231,7 @@ where
             wheel: TimerWheel::new(0),
             capacity,
             max_nodes,
+            weighted: max_nodes == usize::MAX,
             unreported_misses: 0,
             writes: 0,
         }
@@ -380,6 +385,9 @@ where
                     climber.record(0, u64::from(self.unreported_misses));
                     self.unreported_misses = 0;
                 }
+            }
+            if self.weighted {
+                self.policy.ensure_capacity(self.len());
             }
             self.policy.on_insert(&mut self.cold, i, hash);
             self.wheel.schedule(&mut self.cold, i);

@@ -184,6 +184,18 @@ impl FrequencySketch {
         }
     }
 
+    /// Grows the sketch to hold about `entries` (Caffeine's `ensureCapacity`) when they are
+    /// more than it was sized for, at least doubling it; the counts start over. A shard whose
+    /// entries have weights cannot size its sketch from its capacity (in weight units, a
+    /// 64 MiB capacity would mean a sketch for 64 Mi entries), so it starts at the minimum
+    /// and grows with its entry count.
+    pub(crate) fn ensure_capacity(&mut self, entries: usize) {
+        if entries > self.table.len() * 8 {
+            let doorkeeper = self.doorkeeper.is_some();
+            *self = FrequencySketch::new(entries.max(self.table.len() * 16), doorkeeper);
+        }
+    }
+
     /// Bytes held by the tables.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -414,3 +414,43 @@ fn a_hit_reads_the_clock_only_for_an_entry_with_a_deadline() {
     assert_eq!(t(&s, 3), Some(30));
     assert_eq!(t(&s, 3), None, "the one hit was used");
 }
+
+/// A weighted W-TinyLFU store sizes its frequency sketch by the entries it holds, not by its
+/// capacity in weight units: `capacity(64 MiB)` with a byte weigher used to allocate a sketch
+/// for 64 Mi entries per store (8 bytes each: 512 MiB) before storing anything.
+#[test]
+fn a_weighted_sketch_grows_with_the_entries_not_the_capacity() {
+    let capacity = 64 << 20;
+    let store: Memory<u32, u32> = Memory::new(MemoryOptions {
+        weighted: true,
+        ..options(capacity, EvictionPolicy::W_TINY_LFU)
+    });
+    let sketch_bytes = |s: &Memory<u32, u32>| -> usize {
+        s.shards
+            .iter()
+            .map(|sh| sh.read().policy.sketch_bytes())
+            .sum()
+    };
+    let empty = sketch_bytes(&store);
+    assert!(
+        empty <= 64 * 2048,
+        "{empty} bytes of sketch for an empty store"
+    );
+    let far = Clock::deadline(store.now(), Duration::from_secs(3600));
+    for k in 0..40_000u32 {
+        let entry = NewEntry {
+            key: k,
+            value: k,
+            weight: 1_000,
+            update_at: far,
+            expire_at: far,
+            max_hits: None,
+        };
+        store.notify(store.insert(store.hash(&k), entry, store.now()));
+    }
+    assert_eq!(store.len(), 40_000, "40 MB of 64 MiB: nothing evicted");
+    let grown = sketch_bytes(&store);
+    // At least a counter word (8 bytes) per entry held; far from the 512 MiB of before.
+    assert!(grown >= 40_000 * 8, "{grown} bytes for 40,000 entries");
+    assert!(grown <= 40_000 * 8 * 4, "{grown} bytes for 40,000 entries");
+}

@@ -28,13 +28,17 @@ pub struct TierStats {
     pub misses: u64,
     /// Records that failed to decode (counted as misses too).
     pub decode_errors: u64,
+    /// Values that could not be encoded for this tier (too large for the codec's limit, or
+    /// refused by its serializer): not written, and not counted as the server's failures.
+    pub encode_errors: u64,
     /// Entries written (loads, backfills, inserts).
     pub writes: u64,
     /// Operations that failed (timeouts included).
     pub errors: u64,
     /// Operations that timed out (also in `errors`).
     pub timeouts: u64,
-    /// Operations not attempted because the circuit breaker was open.
+    /// Operations not attempted: the circuit breaker was open, or (for a write) the tier
+    /// already failed earlier in the same load.
     pub skipped: u64,
     /// Times the circuit breaker opened.
     pub breaker_opened: u64,
@@ -53,6 +57,7 @@ pub(super) struct TierCounters {
     pub(super) hits_stale: AtomicU64,
     pub(super) misses: AtomicU64,
     pub(super) decode_errors: AtomicU64,
+    pub(super) encode_errors: AtomicU64,
     pub(super) writes: AtomicU64,
     pub(super) errors: AtomicU64,
     pub(super) timeouts: AtomicU64,
@@ -176,33 +181,42 @@ where
         }
     }
 
-    /// Runs one operation under the breaker and the timeout. `Ok(None)` = not attempted
-    /// (breaker open) or failed under [`OnError::Skip`].
+    /// Runs one operation under the breaker (and, except a clear, the per-operation timeout).
+    /// `Ok(None)`: not attempted (breaker open) or failed, where `op` lets failures pass
+    /// ([`Op::errors_pass`]).
     pub(super) async fn run<'a, T, Fut>(
         &'a self,
-        op: &str,
+        op: Op,
         cache: &str,
         call: impl FnOnce(&'a dyn Storage<K, V>) -> Fut,
     ) -> Result<Option<T>, StorageError>
     where
         Fut: std::future::Future<Output = Result<T, StorageError>>,
     {
+        let passes = op.errors_pass(self.tier.on_error);
         let probe = match self.admit() {
             Admit::Go => false,
             Admit::Probe => true,
             Admit::Skip => {
                 self.counters.skipped.fetch_add(1, Relaxed);
-                return match self.tier.on_error {
-                    OnError::Skip => Ok(None),
-                    OnError::Propagate => Err(StorageError::CircuitOpen),
+                return if passes {
+                    Ok(None)
+                } else {
+                    Err(StorageError::CircuitOpen)
                 };
             }
         };
         let mut claim = ProbeClaim(probe.then_some(&self.probing));
         let fut = call(&*self.tier.storage);
-        let result = match tokio::time::timeout(self.tier.timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(StorageError::Timeout(self.tier.timeout)),
+        let result = if op == Op::Clear {
+            // A clear walks the whole namespace: the storage times each of its steps (a Redis
+            // SCAN or UNLINK, a SQL batch), the whole may take long and must finish.
+            fut.await
+        } else {
+            match tokio::time::timeout(self.tier.timeout, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(StorageError::Timeout(self.tier.timeout)),
+            }
         };
         claim.settle();
         match result {
@@ -215,13 +229,69 @@ where
                 self.succeeded(probe);
                 Err(e)
             }
-            Err(e) => {
-                self.failed(op, cache, &e, probe);
-                match self.tier.on_error {
-                    OnError::Skip => Ok(None),
-                    OnError::Propagate => Err(e),
+            // A value that cannot be encoded is the caller's data, not the server's health:
+            // counted apart, and the server was not asked (the breaker learns nothing).
+            Err(e @ StorageError::Encode(_)) => {
+                if probe {
+                    self.probing.store(false, Relaxed);
+                }
+                self.counters.encode_errors.fetch_add(1, Relaxed);
+                tracing::warn!(
+                    cache,
+                    tier = self.name(),
+                    op = op.name(),
+                    error = %e,
+                    "value could not be encoded for the tier: not written"
+                );
+                if passes {
+                    Ok(None)
+                } else {
+                    Err(e)
                 }
             }
+            Err(e) => {
+                self.failed(op.name(), cache, &e, probe);
+                if passes {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// What an operation on a tier is, for the breaker: which timeout applies and whether its
+/// failures may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    /// A read (a failure is a miss under [`OnError::Skip`]).
+    Get,
+    /// A write of an entry (a failure skips it under [`OnError::Skip`]).
+    Set,
+    /// An invalidation's removal: a failure always reaches the caller (it leaves the old
+    /// value behind).
+    Remove,
+    /// An `invalidate_all`'s clear: no overall timeout (the storage times each step); a
+    /// failure always reaches the caller.
+    Clear,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Set => "set",
+            Op::Remove => "remove",
+            Op::Clear => "clear",
+        }
+    }
+
+    /// Whether a failure is let pass (a miss, a skipped write) rather than returned.
+    fn errors_pass(self, on_error: OnError) -> bool {
+        match self {
+            Op::Get | Op::Set => on_error == OnError::Skip,
+            Op::Remove | Op::Clear => false,
         }
     }
 }
@@ -236,6 +306,7 @@ impl<K, V> TierState<K, V> {
             hits_stale: c.hits_stale.load(Relaxed),
             misses: c.misses.load(Relaxed),
             decode_errors: c.decode_errors.load(Relaxed),
+            encode_errors: c.encode_errors.load(Relaxed),
             writes: c.writes.load(Relaxed),
             errors: c.errors.load(Relaxed),
             timeouts: c.timeouts.load(Relaxed),

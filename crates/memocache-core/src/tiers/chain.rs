@@ -8,9 +8,27 @@ use std::time::SystemTime;
 
 use futures_util::future::join_all;
 
-use super::breaker::{TierState, TierStats};
+use super::breaker::{Op, TierState, TierStats};
 use super::options::Tier;
 use super::storage::{StorageError, StoredEntry};
+
+/// The tiers that failed (or were skipped by their open breaker) during one flight: its
+/// writes skip them, so a hung server costs a miss one timeout, not one per operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Unavailable(u64);
+
+impl Unavailable {
+    fn mark(&mut self, index: usize) {
+        self.0 |= 1 << index;
+    }
+
+    fn has(self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+}
+
+/// Most tiers a chain may have (the [`Unavailable`] set's width).
+pub(crate) const MAX_TIERS: usize = 64;
 
 /// What a chain read found: the entry, and (privately) which tier answered, so a backfill
 /// writes the tiers above it.
@@ -42,16 +60,23 @@ where
         })
     }
 
-    /// Reads the tiers in order; the first servable entry answers. Undecodable records are
-    /// misses (counted and logged); other errors end the read under
-    /// [`OnError::Propagate`](crate::tier::OnError::Propagate) and are misses otherwise.
-    pub(crate) async fn read(&self, key: &K) -> Result<Option<Found<V>>, StorageError> {
+    /// Reads the tiers in order; the first servable entry answers, its deadlines cut by that
+    /// tier's lifespan cap. Undecodable records are misses (counted and logged); other errors
+    /// end the read under [`OnError::Propagate`](crate::tier::OnError::Propagate) and are
+    /// misses otherwise, the tier marked in `unavailable`.
+    pub(crate) async fn read(
+        &self,
+        key: &K,
+        unavailable: &mut Unavailable,
+    ) -> Result<Option<Found<V>>, StorageError> {
         let cache = &*self.cache;
         for (index, t) in self.tiers.iter().enumerate() {
             let c = &t.counters;
-            match t.run("get", cache, |s| s.get(key)).await {
+            match t.run(Op::Get, cache, |s| s.get(key)).await {
                 Ok(Some(Some(entry))) => {
                     let now = SystemTime::now();
+                    // A record's deadlines are the writer's: not trusted past this tier's cap.
+                    let entry = entry.capped(now, t.tier.expire_cap);
                     if entry.is_expired(now) {
                         c.misses.fetch_add(1, Relaxed);
                         continue;
@@ -66,8 +91,12 @@ where
                         entry,
                     }));
                 }
-                Ok(Some(None)) | Ok(None) => {
+                Ok(Some(None)) => {
                     c.misses.fetch_add(1, Relaxed);
+                }
+                Ok(None) => {
+                    c.misses.fetch_add(1, Relaxed);
+                    unavailable.mark(index);
                 }
                 Err(StorageError::Decode(e)) => {
                     c.misses.fetch_add(1, Relaxed);
@@ -85,32 +114,48 @@ where
         Ok(None)
     }
 
-    /// Copies what [`read`](Self::read) found into every tier above the one that answered,
-    /// each with its own lifespan cap. Errors are counted and logged, never returned: a
-    /// backfill is an optimisation of the next read.
-    pub(crate) async fn backfill(&self, key: &K, found: &Found<V>) {
-        let _ = self.write_upto(key, &found.entry, found.answered_by).await;
+    /// Copies what [`read`](Self::read) found into every tier above the one that answered
+    /// (but those in `skip`), each with its own lifespan cap. Errors are counted and logged,
+    /// never returned: a backfill is an optimisation of the next read.
+    pub(crate) async fn backfill(&self, key: &K, found: &Found<V>, skip: Unavailable) {
+        let _ = self
+            .write_upto(key, &found.entry, found.answered_by, skip)
+            .await;
     }
 
-    /// Writes `entry` to every tier, each with its own lifespan cap, concurrently. The first
-    /// error is returned under [`OnError::Propagate`](crate::tier::OnError::Propagate).
-    pub(crate) async fn write(&self, key: &K, entry: &StoredEntry<V>) -> Result<(), StorageError> {
-        self.write_upto(key, entry, self.tiers.len()).await
+    /// Writes `entry` to every tier but those in `skip`, each with its own lifespan cap,
+    /// concurrently. The first error is returned under
+    /// [`OnError::Propagate`](crate::tier::OnError::Propagate).
+    pub(crate) async fn write(
+        &self,
+        key: &K,
+        entry: &StoredEntry<V>,
+        skip: Unavailable,
+    ) -> Result<(), StorageError> {
+        self.write_upto(key, entry, self.tiers.len(), skip).await
     }
 
-    /// Writes `entry` to the first `upto` tiers.
+    /// Writes `entry` to the first `upto` tiers, but those in `skip`.
     async fn write_upto(
         &self,
         key: &K,
         entry: &StoredEntry<V>,
         upto: usize,
+        skip: Unavailable,
     ) -> Result<(), StorageError> {
         let now = SystemTime::now();
         let cache = &*self.cache;
-        let writes = self.tiers[..upto].iter().map(|t| {
+        let live = self.tiers[..upto].iter().enumerate().filter(|&(i, t)| {
+            let failed_before = skip.has(i);
+            if failed_before {
+                t.counters.skipped.fetch_add(1, Relaxed);
+            }
+            !failed_before
+        });
+        let writes = live.map(|(_, t)| {
             let e = entry.clone().capped(now, t.tier.expire_cap);
             async move {
-                let r = t.run("set", cache, |s| s.set(key, e)).await;
+                let r = t.run(Op::Set, cache, |s| s.set(key, e)).await;
                 if let Ok(Some(())) = r {
                     t.counters.writes.fetch_add(1, Relaxed);
                 }
@@ -120,23 +165,25 @@ where
         join_all(writes).await.into_iter().collect()
     }
 
-    /// Removes `key` from every tier.
+    /// Removes `key` from every tier. Every failure is returned (whatever the tiers'
+    /// [`OnError`](crate::tier::OnError)): the old value is still there.
     pub(crate) async fn remove(&self, key: &K) -> Result<(), StorageError> {
         let cache = &*self.cache;
         let ops = self
             .tiers
             .iter()
-            .map(|t| async move { t.run("remove", cache, |s| s.remove(key)).await.map(drop) });
+            .map(|t| async move { t.run(Op::Remove, cache, |s| s.remove(key)).await.map(drop) });
         join_all(ops).await.into_iter().collect()
     }
 
-    /// Clears every tier's namespace.
+    /// Clears every tier's namespace, with no overall timeout (each storage times its own
+    /// steps). Every failure is returned.
     pub(crate) async fn clear(&self) -> Result<(), StorageError> {
         let cache = &*self.cache;
         let ops = self
             .tiers
             .iter()
-            .map(|t| async move { t.run("clear", cache, |s| s.clear()).await.map(drop) });
+            .map(|t| async move { t.run(Op::Clear, cache, |s| s.clear()).await.map(drop) });
         join_all(ops).await.into_iter().collect()
     }
 }
@@ -201,24 +248,40 @@ mod tests {
         )
         .unwrap();
         for _ in 0..2 {
-            assert!(tiers.read(&1).await.unwrap().is_none());
+            assert!(tiers
+                .read(&1, &mut Unavailable::default())
+                .await
+                .unwrap()
+                .is_none());
         }
         let s = &tiers.stats()[0];
         assert_eq!((s.errors, s.skipped, s.breaker_opened), (2, 0, 1));
         for _ in 0..10 {
-            assert!(tiers.read(&1).await.unwrap().is_none());
+            assert!(tiers
+                .read(&1, &mut Unavailable::default())
+                .await
+                .unwrap()
+                .is_none());
         }
         let s = &tiers.stats()[0];
         assert_eq!((s.errors, s.skipped), (2, 10), "open: not attempted");
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert!(tiers
+            .read(&1, &mut Unavailable::default())
+            .await
+            .unwrap()
+            .is_none());
         let s = &tiers.stats()[0];
         assert_eq!(
             (s.errors, s.skipped, s.breaker_opened),
             (3, 10, 2),
             "one probe, reopened"
         );
-        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert!(tiers
+            .read(&1, &mut Unavailable::default())
+            .await
+            .unwrap()
+            .is_none());
         assert_eq!(tiers.stats()[0].skipped, 11);
     }
 
@@ -235,11 +298,11 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            tiers.read(&1).await,
+            tiers.read(&1, &mut Unavailable::default()).await,
             Err(StorageError::Backend(_))
         ));
         assert!(matches!(
-            tiers.read(&1).await,
+            tiers.read(&1, &mut Unavailable::default()).await,
             Err(StorageError::CircuitOpen)
         ));
     }
@@ -257,7 +320,7 @@ mod tests {
         )
         .unwrap();
         let e = StoredEntry::new(7, Duration::from_secs(60), Duration::from_secs(600));
-        tiers.write(&1, &e).await.unwrap();
+        tiers.write(&1, &e, Unavailable::default()).await.unwrap();
         let in_a = a.get(&1).await.unwrap().unwrap();
         let in_b = b.get(&1).await.unwrap().unwrap();
         assert!(in_a.expire_at <= SystemTime::now() + Duration::from_secs(10));
@@ -313,16 +376,27 @@ mod tests {
         };
         let tier = Tier::from_arc(flaky.clone()).circuit_breaker(breaker);
         let tiers = Tiers::new(vec![tier], "c").unwrap();
-        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert!(tiers
+            .read(&1, &mut Unavailable::default())
+            .await
+            .unwrap()
+            .is_none());
         assert_eq!(tiers.stats()[0].breaker_opened, 1);
         tokio::time::advance(Duration::from_secs(5)).await;
         flaky.0.store(HANG, Relaxed);
         assert!(
-            tiers.read(&1).now_or_never().is_none(),
+            tiers
+                .read(&1, &mut Unavailable::default())
+                .now_or_never()
+                .is_none(),
             "the probe hangs, then is dropped"
         );
         flaky.0.store(ANSWER, Relaxed);
-        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert!(tiers
+            .read(&1, &mut Unavailable::default())
+            .await
+            .unwrap()
+            .is_none());
         let s = &tiers.stats()[0];
         // The failed read counted a miss too; the probe is the second.
         assert_eq!(
@@ -330,7 +404,11 @@ mod tests {
             (0, 2),
             "probed and answered, not skipped"
         );
-        assert!(tiers.read(&1).await.unwrap().is_none());
+        assert!(tiers
+            .read(&1, &mut Unavailable::default())
+            .await
+            .unwrap()
+            .is_none());
         assert_eq!(
             tiers.stats()[0].misses,
             3,

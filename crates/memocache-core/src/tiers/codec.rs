@@ -263,6 +263,11 @@ impl Codec {
         self
     }
 
+    /// The size limit of a record and of its decoded value.
+    pub fn size_limit(&self) -> usize {
+        self.max_size
+    }
+
     /// Values shorter than `bytes` once serialized are stored uncompressed (default 64).
     pub fn compress_min(mut self, bytes: usize) -> Self {
         self.compress_min = bytes;

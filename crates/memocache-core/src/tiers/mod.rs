@@ -26,6 +26,6 @@ mod stored;
 pub mod tier;
 
 pub use breaker::TierStats;
-pub(crate) use chain::Tiers;
+pub(crate) use chain::{Tiers, Unavailable};
 pub(crate) use options::validate;
 pub use options::Tier;

@@ -107,6 +107,9 @@ impl<K, V> Tier<K, V> {
 
 /// Validates tier options for the builder.
 pub(crate) fn validate<K, V>(tiers: &[Tier<K, V>]) -> Result<(), BuildError> {
+    if tiers.len() > super::chain::MAX_TIERS {
+        return Err(BuildError::TooManyTiers(tiers.len()));
+    }
     for t in tiers {
         if t.timeout.is_zero() {
             return Err(BuildError::ZeroTierTimeout);

@@ -180,6 +180,24 @@ impl Policy {
         }
     }
 
+    /// The shard holds `entries` now (a weighted shard, whose sketch grows with its entry
+    /// count).
+    #[inline]
+    pub(crate) fn ensure_capacity(&mut self, entries: usize) {
+        if let Policy::TinyLfu(t) = self {
+            t.ensure_capacity(entries);
+        }
+    }
+
+    /// Bytes held by W-TinyLFU's frequency sketch (0 for the other policies).
+    #[cfg(test)]
+    pub(crate) fn sketch_bytes(&self) -> usize {
+        match self {
+            Policy::TinyLfu(t) => t.sketch_bytes(),
+            Policy::Recency(_) => 0,
+        }
+    }
+
     /// Eviction is over for this write.
     #[inline]
     pub(crate) fn end_eviction(&mut self) {

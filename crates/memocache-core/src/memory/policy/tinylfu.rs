@@ -173,6 +173,17 @@ impl TinyLfu {
         }
     }
 
+    /// The shard holds `entries` now: grows the sketch if it was sized for fewer.
+    pub(crate) fn ensure_capacity(&mut self, entries: usize) {
+        self.sketch.ensure_capacity(entries);
+    }
+
+    /// Bytes held by the frequency sketch.
+    #[cfg(test)]
+    pub(crate) fn sketch_bytes(&self) -> usize {
+        self.sketch.heap_bytes()
+    }
+
     /// Eviction is over for this write: an undecided candidate stays admitted.
     pub(crate) fn end_eviction(&mut self) {
         self.candidate = NIL;

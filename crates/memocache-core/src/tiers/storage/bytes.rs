@@ -18,6 +18,26 @@ pub trait ByteStore: Send + Sync + 'static {
     /// The bytes under `key`.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>>;
 
+    /// The bytes under `key` if there are at most `limit` of them; more is
+    /// [`DecodeError::TooLarge`](crate::codec::DecodeError::TooLarge) (`size` at least
+    /// `limit + 1`). [`Serialized`](super::Serialized) reads with its codec's size limit.
+    ///
+    /// The default reads the whole value with [`get`](Self::get), then checks; a backend that
+    /// can read a prefix (Redis `GETRANGE`) overrides it, so that a huge record is refused
+    /// without being downloaded.
+    fn get_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
+        Box::pin(async move {
+            match self.get(key).await? {
+                Some(bytes) if bytes.len() > limit => Err(too_large(bytes.len(), limit)),
+                found => Ok(found),
+            }
+        })
+    }
+
     /// The bytes under each key, in order.
     fn get_many<'a>(
         &'a self,
@@ -45,12 +65,24 @@ pub trait ByteStore: Send + Sync + 'static {
     fn clear_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), StorageError>>;
 }
 
+/// The error of a value over a read's size limit.
+pub(crate) fn too_large(size: usize, limit: usize) -> StorageError {
+    StorageError::Decode(crate::codec::DecodeError::TooLarge { size, limit })
+}
+
 impl<B: ByteStore + ?Sized> ByteStore for Arc<B> {
     fn name(&self) -> &str {
         (**self).name()
     }
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
         (**self).get(key)
+    }
+    fn get_bounded<'a>(
+        &'a self,
+        key: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
+        (**self).get_bounded(key, limit)
     }
     fn get_many<'a>(
         &'a self,

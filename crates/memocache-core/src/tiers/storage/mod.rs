@@ -59,6 +59,10 @@ pub enum StorageError {
     /// The value could not be encoded for storage.
     #[error("value could not be encoded: {0}")]
     Encode(#[from] EncodeError),
+    /// The operation's task was dropped before it finished (its runtime shut down): whether
+    /// it took effect is unknown.
+    #[error("storage operation cancelled before it finished (runtime shut down)")]
+    Cancelled,
     /// The backend failed (connection refused or lost, command error, ...).
     #[error("storage backend failed: {0}")]
     Backend(Arc<dyn std::error::Error + Send + Sync + 'static>),

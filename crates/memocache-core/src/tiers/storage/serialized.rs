@@ -103,7 +103,8 @@ where
     ) -> BoxFuture<'a, Result<Option<StoredEntry<V>>, StorageError>> {
         async move {
             let k = self.namespace.key(key);
-            match self.store.get(&k).await? {
+            // A record over the codec's limit is refused before it is downloaded whole.
+            match self.store.get_bounded(&k, self.codec.size_limit()).await? {
                 None => Ok(None),
                 Some(bytes) => Ok(self.decode(&bytes, SystemTime::now())?),
             }
