@@ -19,7 +19,7 @@ use crate::load::clear::ClearGate;
 use crate::load::flight::Flights;
 use crate::load::{self, write};
 use crate::memory::{Lookup, Memory, MemoryOptions};
-use crate::shared::{Config, Postprocess, Shared};
+use crate::shared::{Config, Postprocess, Running, Shared};
 use crate::stats::{Stats, StatsCounter};
 use crate::storage::StorageError;
 use crate::tiers::Tiers;
@@ -86,7 +86,7 @@ where
             .field("method_timeout", &c.method_timeout)
             .field("lifespan", &c.lifespan)
             .field("max_hits", &c.max_hits)
-            .field("loads_in_flight", &self.inner.flights.len())
+            .field("loads_in_flight", &self.inner.running.count())
             .field(
                 "tiers",
                 &self
@@ -138,6 +138,7 @@ where
                 flights: Flights::new(),
                 tiers,
                 clearing: ClearGate::new(),
+                running: Arc::new(Running::new()),
                 stats: StatsCounter::new(),
                 config,
             }),
@@ -573,11 +574,22 @@ where
         self.len() == 0
     }
 
-    /// Flights that own a key now: loads, refreshes, tier reads and tier writes in progress. A
-    /// load that `insert` or an invalidation took the key from may still be finishing (for the
-    /// callers already waiting on it) and is not counted.
+    /// Background work running now: loads, refreshes, tier reads, the tier halves of
+    /// writes and clears — including a load that `insert` or an invalidation took the key
+    /// from, still finishing for the callers already waiting on it.
     pub fn loads_in_flight(&self) -> usize {
-        self.inner.flights.len()
+        self.inner.running.count()
+    }
+
+    /// Waits until no background work of this cache is running (see
+    /// [`loads_in_flight`](Self::loads_in_flight)): refreshes finished, writes whose callers
+    /// went away landed in every tier. For a graceful shutdown, or a test's last check. Work
+    /// started meanwhile is waited for too, so under steady traffic this may not return.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only waits.
+    pub async fn idle(&self) {
+        self.inner.running.idle().await;
     }
 
     /// A snapshot of the counters; see [`Stats`].

@@ -46,6 +46,7 @@ mod load;
 mod memory;
 mod shared;
 mod stats;
+mod sync;
 mod tiers;
 
 pub use builder::{

@@ -17,7 +17,9 @@ use crate::memory::policy::{EvictionPolicy, RemovalCause};
 use crate::memory::{Memory, NewEntry, Removed};
 use crate::stats::StatsCounter;
 use crate::storage::StoredEntry;
+use crate::sync::{AtomicUsize, Ordering::SeqCst};
 use crate::tiers::Tiers;
+use tokio::sync::Notify;
 
 /// A user post-processing function.
 pub(crate) type Postprocess<V> = Arc<dyn Fn(V) -> V + Send + Sync>;
@@ -53,8 +55,60 @@ pub(crate) struct Shared<K, V> {
     pub(crate) tiers: Option<Tiers<K, V>>,
     /// The `invalidate_all` in progress, that new tier reads and writes wait for.
     pub(crate) clearing: ClearGate<V>,
+    /// Flight tasks (and clears) running, including those a write took a key from.
+    pub(crate) running: Arc<Running>,
     pub(crate) stats: StatsCounter,
     pub(crate) config: Config<K, V>,
+}
+
+/// A count of the tasks a cache has running, and a wake-up when it falls to zero.
+pub(crate) struct Running {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl Running {
+    pub(crate) fn new() -> Self {
+        Running {
+            count: AtomicUsize::new(0),
+            idle: Notify::new(),
+        }
+    }
+
+    /// A task starts: counted until the guard is dropped, the last thing the task does.
+    pub(crate) fn start(self: &Arc<Self>) -> RunningGuard {
+        self.count.fetch_add(1, SeqCst);
+        RunningGuard(Arc::clone(self))
+    }
+
+    /// Tasks running now.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(SeqCst)
+    }
+
+    /// Waits until no task is running.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            let mut idle = std::pin::pin!(idle);
+            idle.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// Counts one running task in [`Running`] until dropped.
+pub(crate) struct RunningGuard(Arc<Running>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// When an entry stops being fresh and stops being served.

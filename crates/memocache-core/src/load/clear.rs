@@ -7,9 +7,7 @@
 //! The gate is checked on the miss path only, under the key's flight-shard lock (one atomic
 //! load when no clear is running); a memory hit never looks at it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use parking_lot::Mutex;
+use crate::sync::{AtomicBool, Mutex, Ordering};
 
 use super::flight::{Flight, FlightError, FlightState, Kind};
 
@@ -73,6 +71,8 @@ where
     shared: std::sync::Arc<crate::shared::Shared<K, V>>,
     gate: Flight<V>,
     done: bool,
+    /// Counts the clear as running until it is dropped.
+    _running: crate::shared::RunningGuard,
 }
 
 impl<K, V> ClearGuard<K, V>
@@ -84,10 +84,12 @@ where
         shared: std::sync::Arc<crate::shared::Shared<K, V>>,
         gate: Flight<V>,
     ) -> Self {
+        let running = shared.running.start();
         ClearGuard {
             shared,
             gate,
             done: false,
+            _running: running,
         }
     }
 

@@ -20,16 +20,15 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::error::Error;
 use crate::storage::StorageError;
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering::SeqCst};
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -301,10 +300,5 @@ impl<K: Hash + Eq, V> Flights<K, V> {
         for shard in self.shards.iter() {
             f(&mut shard.lock());
         }
-    }
-
-    /// Flights in progress (for tests and `Debug`).
-    pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 }

@@ -23,11 +23,10 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use parking_lot::MutexGuard;
-
 use crate::error::Error;
 use crate::memory::Lookup;
 use crate::shared::Shared;
+use crate::sync::MutexGuard;
 use flight::{Flight, FlightState, Kind, Outcome};
 use task::Task;
 

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use super::flight::{owns, Flight, FlightError, Kind, Outcome, Table};
 use crate::entry::Lifespan;
 use crate::error::panic_message;
-use crate::shared::{Expiry, Prepared, Shared};
+use crate::shared::{Expiry, Prepared, RunningGuard, Shared};
 use crate::storage::{StorageError, StoredEntry};
 use crate::tiers::Unavailable;
 
@@ -46,13 +46,13 @@ pub(crate) enum TierOp<V> {
 macro_rules! spawn {
     ($task:ident, |$t:ident| $steps:expr) => {{
         let mut $t = $task;
-        drop(tokio::spawn(async move {
+        crate::sync::spawn(async move {
             let run = AssertUnwindSafe(async { $steps.await }).catch_unwind();
             if let Err(panic) = run.await {
                 let message = panic_message(&*panic);
                 $t.finish(Landing::Failed(FlightError::Panicked(message)));
             }
-        }));
+        });
     }};
 }
 
@@ -85,6 +85,8 @@ where
     /// Tiers that failed this flight's read: its writes skip them.
     unavailable: Unavailable,
     landed: bool,
+    /// Counts the task as running until it is dropped (last, after `Drop::drop` landed it).
+    _running: RunningGuard,
 }
 
 impl<K, V> Task<K, V>
@@ -105,6 +107,7 @@ where
             shared.stats.add(|c| &c.refreshes_started, 1);
         }
         table.insert(key.clone(), Arc::clone(&flight));
+        let running = shared.running.start();
         Task {
             shared: Arc::clone(shared),
             hash,
@@ -113,6 +116,7 @@ where
             loader_ran: false,
             unavailable: Unavailable::default(),
             landed: false,
+            _running: running,
         }
     }
 
@@ -284,7 +288,7 @@ where
         let timeout = self.shared.config.method_timeout;
         let start = Instant::now();
         let load = AssertUnwindSafe(async move { loader().await }).catch_unwind();
-        let outcome = match tokio::time::timeout(timeout, load).await {
+        let outcome = match crate::sync::timeout(timeout, load).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(FlightError::Load(Arc::new(e))),
             Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),

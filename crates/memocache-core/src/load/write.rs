@@ -201,6 +201,6 @@ where
         return Ok(());
     };
     follows.extend(previous);
-    drop(tokio::spawn(guard.run(follows)));
+    crate::sync::spawn(guard.run(follows));
     outcome(gate.wait().await)
 }

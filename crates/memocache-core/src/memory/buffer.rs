@@ -61,7 +61,7 @@ macro_rules! read_buffer {
     };
 }
 
-read_buffer!(std::sync::atomic);
+read_buffer!(crate::sync);
 
 #[cfg(test)]
 mod tests {

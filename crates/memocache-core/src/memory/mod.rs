@@ -33,15 +33,14 @@ mod shard;
 mod sketch;
 mod timer;
 
+use crate::sync::{AtomicU64, AtomicUsize, Ordering::Relaxed, RwLock};
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use parking_lot::RwLock;
 
 use crate::clock::{Clock, NEVER};
 use policy::{EvictionPolicy, HillClimber, Policy, RemovalCause};

@@ -6,10 +6,10 @@
 //! [`read_entry`], exclusive for the rest); the [`Memory`](super::Memory) picks the shard and
 //! takes the lock.
 
+use crate::sync::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use hashbrown::HashTable;
 

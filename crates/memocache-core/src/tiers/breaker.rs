@@ -6,7 +6,7 @@
 //! happens to the probe, including its future being dropped: a dropped probe never leaves
 //! the breaker stuck half-open.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use tokio::time::Instant;
 
@@ -213,7 +213,7 @@ where
             // SCAN or UNLINK, a SQL batch), the whole may take long and must finish.
             fut.await
         } else {
-            match tokio::time::timeout(self.tier.timeout, fut).await {
+            match crate::sync::timeout(self.tier.timeout, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(StorageError::Timeout(self.tier.timeout)),
             }

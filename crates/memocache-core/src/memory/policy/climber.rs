@@ -7,9 +7,7 @@
 //! [`ClimbState`]). One climber serves every shard of a store (so its samples are large and
 //! the shards move together); the shards apply its share with `TinyLfu::set_window_fraction`.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-use parking_lot::Mutex;
+use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed};
 
 /// The window's share before the climber has measured anything (Caffeine's).
 pub(crate) const INITIAL_WINDOW: f64 = 0.01;
