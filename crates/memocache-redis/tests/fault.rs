@@ -193,7 +193,7 @@ async fn a_hanging_server_times_out_then_is_skipped_or_reported() {
     let s = skip.stats();
     assert_eq!(
         s.tiers[0].timeouts, 2,
-        "a read and a write timed out, then the breaker opened"
+        "two reads timed out (their writes skipped), then the breaker opened"
     );
     assert_eq!(
         s.tiers[0].skipped, 38,

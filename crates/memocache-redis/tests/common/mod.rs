@@ -177,6 +177,20 @@ impl OwnServer {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The server process's id (to stop and continue it).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the server with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {}", self.pid());
+    }
+
     /// Kills the server (SIGKILL) and waits for it to exit.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
