@@ -6,6 +6,7 @@
 //! - [`policy`]: eviction policies and in-memory speed next to moka, quick_cache, cached, `lru`
 //!   and a `Mutex<HashMap>` (hit latency, throughput, hit ratio, bytes per entry);
 //! - [`chart`]: SVG charts of `trace` results for BENCHMARKS.md;
+//! - [`soak`]: a long mixed run over a flapping Redis (memory flat, nothing left running);
 //! - [`zipf`], [`floor`], [`measure`], [`report`]: the key generator, the Bélády / LRU floors,
 //!   CPU time / latency / progress, and result rows.
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod published;
 pub mod remote;
 pub mod report;
+pub mod soak;
 pub mod trace;
 pub mod zipf;
 

@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
-use memocache_bench::{batch, chart, dogpile, headline, policy, report, trace, Opts};
+use memocache_bench::{batch, chart, dogpile, headline, policy, report, soak, trace, Opts};
 
 /// Counts live heap bytes for `policy`'s memory table (one relaxed add per allocation).
 #[global_allocator]
@@ -32,6 +32,9 @@ enum Command {
     Trace(trace::Args),
     /// cacheme's batch get_all scenario.
     Batch(batch::Args),
+    /// A long mixed run over a flapping Redis: values right, memory flat, nothing left
+    /// running, statistics adding up (RELIABILITY.md).
+    Soak(soak::Args),
     /// SVG charts of `trace --json` results (for BENCHMARKS.md).
     Chart(chart::Args),
     /// Eviction policies and in-memory speed: hit latency, throughput, hit ratio (pingora
@@ -62,6 +65,7 @@ async fn main() {
         Some(Command::Dogpile) => dogpile::run_cli(&opts).await,
         Some(Command::Trace(args)) => trace::run(&args, &opts).await,
         Some(Command::Batch(args)) => batch::run(&args),
+        Some(Command::Soak(args)) => soak::run(&args, &opts).await,
         Some(Command::Policy(args)) => {
             let report = policy::run(&args, &opts);
             if cli.json {
