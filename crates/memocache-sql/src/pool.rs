@@ -167,8 +167,15 @@ pub(crate) async fn migrate(
         if found > SCHEMA_VERSION {
             return Err(SchemaError::Newer { table: name.to_owned(), found }.into());
         }
+        let check = schema::check_columns(dialect, table);
         for statement in schema::steps_after(dialect, table, found) {
             sqlx::query(&statement).execute(&mut *tx).await?;
+            // A table of that name made by something else: say so before indexing it.
+            if statement.starts_with("CREATE TABLE") {
+                if let Err(source) = sqlx::query(&check).execute(&mut *tx).await {
+                    return Err(SchemaError::Mismatch { table: name.to_owned(), source }.into());
+                }
+            }
         }
         if found < SCHEMA_VERSION {
             sqlx::query(&schema::record_version(dialect))
@@ -177,7 +184,7 @@ pub(crate) async fn migrate(
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Err(source) = sqlx::query(&schema::check_columns(dialect, table))
+        if let Err(source) = sqlx::query(&check)
             .execute(&mut *tx)
             .await
         {

@@ -248,6 +248,17 @@ impl SqlStore {
         }
     }
 
+    /// Closes the pool: waits for the connections in use to come back, then closes every
+    /// connection (SQLite: checkpoints the WAL into the file). Later operations of this
+    /// store and its clones fail.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the pool is closed to new operations at the first poll; dropping the
+    /// future only stops waiting for the connections in use.
+    pub async fn close(&self) {
+        on_pool!(&self.inner.pool, p => p.close().await)
+    }
+
     /// Drops the table and forgets its schema version: every namespace's entries are gone.
     /// For tear-down (tests, a cache retired for good); the next open creates it anew.
     ///
