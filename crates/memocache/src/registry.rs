@@ -109,6 +109,7 @@ impl StorageHandle {
     /// Cancel safe, as [`open`](Self::open).
     pub async fn open_parsed(url: &StorageUrl) -> Result<Self, ConfigError> {
         let kind = url.kind();
+        #[allow(unused_variables)] // without backends
         let err = open_error(kind);
         let opened = match url {
             StorageUrl::Memory { policy, size } => Opened::Memory {
