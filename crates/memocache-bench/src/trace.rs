@@ -33,8 +33,8 @@ use memocache::{Cache, EvictionPolicy, Tier};
 use crate::floor::{belady_misses, lru_misses, lru_update_misses};
 use crate::measure::{cpu_time, micros, secs, Percentiles, Progress};
 use crate::remote::Server;
-use crate::trace_sql::{run_sql_row, SqlServers};
 use crate::report::Row;
+use crate::trace_sql::{run_sql_row, SqlServers};
 use crate::zipf::{KeyStream, Zipf};
 use crate::Opts;
 
@@ -611,7 +611,9 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     );
     let repeat = args.repeat.max(1);
     let sql = match args.rows {
-        Rows::Sql | Rows::All => Some(SqlServers::open(&args.postgres, &run_id, redis_timeout).await),
+        Rows::Sql | Rows::All => {
+            Some(SqlServers::open(&args.postgres, &run_id, redis_timeout).await)
+        }
         Rows::Memory | Rows::Redis => None,
     };
     for &workers in &args.workers {
@@ -645,7 +647,9 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
                 let mut runs = Vec::with_capacity(repeat);
                 for rep in 0..repeat {
                     let id = format!("{run_id}-{rep}");
-                    runs.push(run_sql_row(c, &keys, workers, &p, servers, &id, redis_timeout).await);
+                    runs.push(
+                        run_sql_row(c, &keys, workers, &p, servers, &id, redis_timeout).await,
+                    );
                 }
                 rows.push(median_run(runs));
             }

@@ -16,7 +16,9 @@ use memocache::sql::{SqlOptions, SqlStore, TableName};
 use memocache::{Cache, Tier};
 
 use crate::report::Row;
-use crate::trace::{drive, row, skipped, Contestant, Loader, Memocache, Params, TIER_POLICY, TIER_POLICY_NAME};
+use crate::trace::{
+    drive, row, skipped, Contestant, Loader, Memocache, Params, TIER_POLICY, TIER_POLICY_NAME,
+};
 use crate::zipf::KeyStream;
 
 /// How long the runner waits to open a SQL store before skipping its rows.
@@ -38,7 +40,8 @@ impl SqlServers {
     /// Opens a new SQLite file under the temporary directory and a new table on the
     /// PostgreSQL server at `postgres_url`, both named after `run_id`.
     pub async fn open(postgres_url: &str, run_id: &str, timeout: Duration) -> Self {
-        let table = TableName::new(&format!("bench_{}", run_id.replace('-', "_"))).map_err(|e| e.to_string());
+        let table = TableName::new(&format!("bench_{}", run_id.replace('-', "_")))
+            .map_err(|e| e.to_string());
         let mut o = options();
         o.acquire_timeout = timeout;
         let path = std::env::temp_dir().join(format!("memocache-bench-{run_id}.db"));
@@ -99,7 +102,8 @@ pub async fn run_sql_row(
     let shared: Arc<[u64]> = keys.keys.clone().into();
     let loader = Arc::new(Loader::new(p.load_time));
     let label = format!("trace {} x{}", contestant.name(), workers);
-    let ns = Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name())).prefix("memocache-bench");
+    let ns = Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name()))
+        .prefix("memocache-bench");
     // MessagePack, as the Redis rows and cacheme's benchmark.
     let codec = Codec::new(Format::MessagePack, Compression::None);
     let builder = Cache::builder()
@@ -108,7 +112,9 @@ pub async fn run_sql_row(
     let (builder, memory) = match contestant {
         Contestant::MemocacheSqlite => (builder.without_memory_tier(), "none".to_string()),
         _ => (
-            builder.capacity(p.tier_capacity).eviction_policy(TIER_POLICY),
+            builder
+                .capacity(p.tier_capacity)
+                .eviction_policy(TIER_POLICY),
             format!("{TIER_POLICY_NAME} {}", p.tier_capacity),
         ),
     };

@@ -23,18 +23,33 @@ fn quick_trace_sql_rows_load_each_key_once_and_count_their_statements() {
     };
     let before = files();
     let (rows, _tables) = run_runner(&[
-        "trace", "--quick", "--json", "--rows", "sql", "--workers", "1000", "--postgres", &url,
+        "trace",
+        "--quick",
+        "--json",
+        "--rows",
+        "sql",
+        "--workers",
+        "1000",
+        "--postgres",
+        &url,
     ]);
     let trace: Vec<&Value> = rows.iter().filter(|r| r["scenario"] == "trace").collect();
     let names: Vec<&str> = trace.iter().map(|r| r["impl"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["memocache-sqlite", "memocache-memory+sqlite", "memocache-memory+postgres"],
+        [
+            "memocache-sqlite",
+            "memocache-memory+sqlite",
+            "memocache-memory+postgres"
+        ],
         "{rows:?}"
     );
     for r in &trace {
         if let Some(why) = r["skipped"].as_str() {
-            assert_eq!(r["impl"], "memocache-memory+postgres", "SQLite needs no server: {r}");
+            assert_eq!(
+                r["impl"], "memocache-memory+postgres",
+                "SQLite needs no server: {r}"
+            );
             assert!(
                 std::env::var_os("CI").is_none(),
                 "CI is set and the PostgreSQL row was skipped: {why}"
@@ -46,12 +61,21 @@ fn quick_trace_sql_rows_load_each_key_once_and_count_their_statements() {
         assert_eq!(r["loader_calls"].as_u64(), Some(distinct), "{r}");
         assert_eq!(r["tier_errors"], 0, "{r}");
         let reads = r["tier_reads"].as_u64().expect("tier_reads");
-        assert!(reads >= distinct, "every key is read from its tier at least once: {r}");
+        assert!(
+            reads >= distinct,
+            "every key is read from its tier at least once: {r}"
+        );
         assert!(
             r["statements"].as_u64() >= Some(reads + distinct),
             "one SELECT per read, one upsert per load: {r}"
         );
     }
-    let left: Vec<String> = files().into_iter().filter(|f| !before.contains(f)).collect();
-    assert!(left.is_empty(), "the runner's SQLite files are removed: {left:?}");
+    let left: Vec<String> = files()
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the runner's SQLite files are removed: {left:?}"
+    );
 }

@@ -195,8 +195,15 @@ pub(crate) fn read_head(path: &Path) -> io::Result<(fs::Metadata, Option<(Header
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced as
 /// `fsync` says, renamed over `path` (readers see the old file or the new one, whole).
 /// Returns the length of the file it replaced (0 if none).
-pub(crate) fn write_atomic(dir: &Path, path: &PathBuf, bytes: &[u8], fsync: Fsync) -> io::Result<u64> {
-    let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
+pub(crate) fn write_atomic(
+    dir: &Path,
+    path: &PathBuf,
+    bytes: &[u8],
+    fsync: Fsync,
+) -> io::Result<u64> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     if fsync != Fsync::Never {
         tmp.as_file().sync_data()?;

@@ -151,8 +151,7 @@ impl Statements {
             ),
             get_many_head: format!("SELECT {key_out}, value FROM {t} WHERE expire_at > "),
             upsert_head: format!("INSERT INTO {t} (cache_key, value, expire_at, updated_at) "),
-            upsert_tail: dialect
-                .upsert_tail("cache_key", &["value", "expire_at", "updated_at"]),
+            upsert_tail: dialect.upsert_tail("cache_key", &["value", "expire_at", "updated_at"]),
             remove: format!("DELETE FROM {t} WHERE cache_key = {}", p(1)),
             clear,
             sweep,
@@ -183,6 +182,8 @@ mod tests {
         assert_eq!(my.remove, "DELETE FROM `order` WHERE cache_key = ?");
         assert!(my.upsert_tail.contains("value = VALUES(value)"));
         let lite = Statements::new(Dialect::Sqlite, &t, 10);
-        assert!(lite.upsert_tail.starts_with(" ON CONFLICT (cache_key) DO UPDATE SET"));
+        assert!(lite
+            .upsert_tail
+            .starts_with(" ON CONFLICT (cache_key) DO UPDATE SET"));
     }
 }

@@ -53,7 +53,11 @@ where
 
 /// The dialect of `url`'s scheme, if this build has it.
 pub(crate) fn dialect_of(url: &str) -> Result<Dialect, SqlError> {
-    let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if !crate::SUPPORTED_SCHEMES.contains(&scheme.as_str()) {
         return Err(SqlError::Scheme(scheme));
     }

@@ -131,7 +131,11 @@ impl SqlStore {
     /// Cancel safe: dropping the future abandons the connection attempt (a migration
     /// interrupted half-way is rolled back, or its `IF NOT EXISTS` steps are rerun by the
     /// next open); no store exists until it returns.
-    pub async fn connect(url: &str, table: TableName, options: SqlOptions) -> Result<Self, SqlError> {
+    pub async fn connect(
+        url: &str,
+        table: TableName,
+        options: SqlOptions,
+    ) -> Result<Self, SqlError> {
         let open = async {
             let (dialect, pool) = pool::connect(url, &options).await?;
             Self::prepare(pool, dialect, table, options).await
@@ -244,7 +248,9 @@ impl SqlStore {
         }
         match self.sweep_expired().await {
             Ok(n) => tracing::debug!(table = %self.inner.table, rows = n, "expired rows swept"),
-            Err(e) => tracing::warn!(table = %self.inner.table, error = %e, "sweeping expired rows failed"),
+            Err(e) => {
+                tracing::warn!(table = %self.inner.table, error = %e, "sweeping expired rows failed")
+            }
         }
     }
 
@@ -266,17 +272,15 @@ impl SqlStore {
     /// When the database fails.
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropped between its two statements, it leaves the version recorded
-    /// for a dropped table, which the next open repairs (the steps are `IF NOT EXISTS`,
-    /// and a missing table is created again only if its version is below the current one —
-    /// so reopen with a fresh [`drop_table`](Self::drop_table) in that case).
+    /// Cancel safe in effect: the schema version is forgotten first, so a drop interrupted
+    /// between its two statements leaves a table that the next open adopts again.
     pub async fn drop_table(&self) -> Result<(), StorageError> {
         let d = self.inner.dialect;
         let name = self.inner.table.as_str();
         self.sent(2);
         let done = on_pool!(&self.inner.pool, p => async {
-            sqlx::query(&schema::drop_table(d, &self.inner.table)).execute(p).await?;
             sqlx::query(&schema::forget_version(d)).bind(name).execute(p).await?;
+            sqlx::query(&schema::drop_table(d, &self.inner.table)).execute(p).await?;
             Ok::<_, sqlx::Error>(())
         }.await);
         done.map_err(backend)
@@ -453,7 +457,11 @@ mod tests {
             .iter()
             .map(|c| c.len())
             .collect();
-        assert_eq!(sizes, vec![1, 1, 1], "a row over the limit gets a statement of its own");
+        assert_eq!(
+            sizes,
+            vec![1, 1, 1],
+            "a row over the limit gets a statement of its own"
+        );
         assert!(chunks(&[]).is_empty());
     }
 

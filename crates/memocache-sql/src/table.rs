@@ -116,7 +116,13 @@ mod tests {
 
     #[test]
     fn accepts_identifiers_and_refuses_everything_else() {
-        for ok in ["cache", "_c", "Cache_2", "order", &"a".repeat(MAX_TABLE_NAME_LEN)] {
+        for ok in [
+            "cache",
+            "_c",
+            "Cache_2",
+            "order",
+            &"a".repeat(MAX_TABLE_NAME_LEN),
+        ] {
             assert_eq!(TableName::new(ok).unwrap().as_str(), ok);
         }
         let bad = |s: &str| TableName::new(s).unwrap_err();

@@ -50,7 +50,10 @@ impl Restart {
             .status()
             .is_ok_and(|s| s.success())
         {
-            assert!(Instant::now() < deadline, "PostgreSQL did not come back within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not come back within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -65,7 +68,10 @@ impl Drop for Restart {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_and_restarting_postgres_never_fails_a_request() {
     let Some(version) = cluster_version().filter(|_| common_have("pg_ctlcluster")) else {
-        common::skip("postgres fault test", "pg_ctlcluster or /etc/postgresql not found");
+        common::skip(
+            "postgres fault test",
+            "pg_ctlcluster or /etc/postgresql not found",
+        );
         return;
     };
     let options = SqlOptions::default()
@@ -130,7 +136,10 @@ async fn stopping_and_restarting_postgres_never_fails_a_request() {
     let skipped = down.tiers[0].skipped - up.tiers[0].skipped;
     assert!(errors >= 3, "errors counted: {errors}");
     assert!(skipped > 0, "the breaker skipped the dead server");
-    assert_eq!(down.tiers[0].writes, up.tiers[0].writes, "nothing written while down");
+    assert_eq!(
+        down.tiers[0].writes, up.tiers[0].writes,
+        "nothing written while down"
+    );
     assert_eq!(loads.load(SeqCst), 400, "the loader answered every request");
 
     // Start it again; keep requesting until the table takes writes again.
@@ -156,7 +165,9 @@ async fn stopping_and_restarting_postgres_never_fails_a_request() {
     cache.invalidate_memory(&recovered);
     let before = loads.load(SeqCst);
     let v = cache
-        .get_or_load(recovered, || async { Err::<u64, _>("must come from PostgreSQL") })
+        .get_or_load(recovered, || async {
+            Err::<u64, _>("must come from PostgreSQL")
+        })
         .await
         .unwrap();
     assert_eq!(v, recovered * 2);

@@ -39,7 +39,11 @@ async fn storage_contract_for_every_codec_and_compression() {
                 let big = "x".repeat(10_000);
                 a.set(
                     &"big".to_string(),
-                    StoredEntry::new(big.clone(), Duration::from_secs(60), Duration::from_secs(60)),
+                    StoredEntry::new(
+                        big.clone(),
+                        Duration::from_secs(60),
+                        Duration::from_secs(60),
+                    ),
                 )
                 .await
                 .unwrap();
@@ -48,7 +52,9 @@ async fn storage_contract_for_every_codec_and_compression() {
             }
         }
         assert_eq!(runs, Format::all().len() * Compression::all().len());
-        common::loud(&format!("{db:?}: storage contract passed for {runs} codec × compression pairs"));
+        common::loud(&format!(
+            "{db:?}: storage contract passed for {runs} codec × compression pairs"
+        ));
         store.finish().await;
     }
 }
@@ -65,7 +71,11 @@ async fn keys_compare_byte_by_byte_and_clear_escapes_wildcards() {
             store.set(k, vec![i as u8], ttl).await.unwrap();
         }
         for (i, k) in keys.iter().enumerate() {
-            assert_eq!(store.get(k).await.unwrap(), Some(vec![i as u8]), "{db:?} {k:?}");
+            assert_eq!(
+                store.get(k).await.unwrap(),
+                Some(vec![i as u8]),
+                "{db:?} {k:?}"
+            );
         }
         // `%`, `_` and `!` in a prefix are literal: "p%:" clears only "p%:1".
         store.clear_prefix("p%:").await.unwrap();
@@ -110,10 +120,17 @@ async fn large_batches_are_split_and_keep_the_last_write_of_a_key() {
             3 + 2,
             "{db:?}: three upserts of <= 500 rows in one transaction"
         );
-        let keys: Vec<String> = (0..1_200u32).map(|i| format!("k{i}")).chain(["nope".into()]).collect();
+        let keys: Vec<String> = (0..1_200u32)
+            .map(|i| format!("k{i}"))
+            .chain(["nope".into()])
+            .collect();
         let before = store.statements();
         let got = store.get_many(&keys).await.unwrap();
-        assert_eq!(store.statements() - before, 3, "{db:?}: one SELECT per 500 keys");
+        assert_eq!(
+            store.statements() - before,
+            3,
+            "{db:?}: one SELECT per 500 keys"
+        );
         assert_eq!(got.len(), 1_201);
         assert_eq!(got[7].as_deref(), Some(&b"last"[..]), "{db:?}");
         assert_eq!(got[1_199].as_deref(), Some(&1_199u32.to_le_bytes()[..]));
@@ -132,25 +149,51 @@ async fn expired_rows_are_misses_and_sweeps_delete_them_in_bounded_batches() {
         // Seven rows with a 1 ms lifespan (three writes), then real time passes their deadline.
         let short = Duration::from_millis(1);
         store
-            .set_many((0..5).map(|i| (format!("old{i}"), vec![1], short)).collect())
+            .set_many(
+                (0..5)
+                    .map(|i| (format!("old{i}"), vec![1], short))
+                    .collect(),
+            )
             .await
             .unwrap();
         store.set("old5", vec![1], short).await.unwrap();
         store.set("old6", vec![1], short).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(store.get("old0").await.unwrap(), None, "{db:?}: expired is a miss");
         assert_eq!(
-            store.get_many(&["old1".into(), "old2".into()]).await.unwrap(),
+            store.get("old0").await.unwrap(),
+            None,
+            "{db:?}: expired is a miss"
+        );
+        assert_eq!(
+            store
+                .get_many(&["old1".into(), "old2".into()])
+                .await
+                .unwrap(),
             vec![None, None]
         );
         // The 4th write sweeps at most 3 expired rows, in the same call.
         let before = store.statements();
-        store.set("live", vec![2], Duration::from_secs(60)).await.unwrap();
-        assert_eq!(store.statements() - before, 2, "{db:?}: the upsert and the sweep");
-        assert_eq!(store.sweep_expired().await.unwrap(), 3, "{db:?}: 7 - 3 swept = 4; one batch of 3");
+        store
+            .set("live", vec![2], Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.statements() - before,
+            2,
+            "{db:?}: the upsert and the sweep"
+        );
+        assert_eq!(
+            store.sweep_expired().await.unwrap(),
+            3,
+            "{db:?}: 7 - 3 swept = 4; one batch of 3"
+        );
         assert_eq!(store.sweep_expired().await.unwrap(), 1, "{db:?}");
         assert_eq!(store.sweep_expired().await.unwrap(), 0, "{db:?}");
-        assert_eq!(store.get("live").await.unwrap(), Some(vec![2]), "{db:?}: live rows stay");
+        assert_eq!(
+            store.get("live").await.unwrap(),
+            Some(vec![2]),
+            "{db:?}: live rows stay"
+        );
         store.finish().await;
     }
 }
@@ -168,7 +211,10 @@ async fn a_corrupt_row_is_a_counted_miss_then_overwritten() {
             .unwrap();
         let key = namespace.key(&5u32);
         for garbage in [b"not a record at all".to_vec(), b"MC".to_vec(), Vec::new()] {
-            store.set(&key, garbage, Duration::from_secs(60)).await.unwrap();
+            store
+                .set(&key, garbage, Duration::from_secs(60))
+                .await
+                .unwrap();
             cache.invalidate_memory(&5);
             let before = cache.stats().decode_errors;
             let v = cache
@@ -219,7 +265,11 @@ async fn the_chain_reads_the_table_once_per_miss_and_refills_memory() {
             assert_eq!(w.await.unwrap(), "ann");
         }
         assert_eq!(loads.load(SeqCst), 1, "{db:?}: the table answered");
-        assert_eq!(store.statements() - before, 1, "{db:?}: one SELECT for 20 misses");
+        assert_eq!(
+            store.statements() - before,
+            1,
+            "{db:?}: one SELECT for 20 misses"
+        );
         cache.invalidate(&1).await;
         assert!(store.get(&ns("chain").key(&1u32)).await.unwrap().is_none());
         store.finish().await;
@@ -228,22 +278,36 @@ async fn the_chain_reads_the_table_once_per_miss_and_refills_memory() {
 
 #[tokio::test]
 async fn hostile_table_names_are_refused_before_any_statement() {
-    for name in ["cache; DROP TABLE users", "x\" OR 1=1 --", "`x`", "a b", "", "sqlite_master"] {
+    for name in [
+        "cache; DROP TABLE users",
+        "x\" OR 1=1 --",
+        "`x`",
+        "a b",
+        "",
+        "sqlite_master",
+    ] {
         let e = TableName::new(name).unwrap_err();
         assert!(!e.to_string().is_empty());
     }
     assert!(matches!(
         TableName::new("t\"; DROP TABLE memocache_schema; --"),
-        Err(TableNameError::BadCharacter { character: '"', position: 1 })
+        Err(TableNameError::BadCharacter {
+            character: '"',
+            position: 1
+        })
     ));
     // And a store cannot be opened on an unknown scheme.
     let e = SqlStore::connect("oracle://x", TableName::default(), SqlOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(e, SqlError::Scheme(ref s) if s == "oracle"), "{e}");
-    let e = SqlStore::connect("sqlite::memory:", TableName::default(), SqlOptions::default().pool_size(0))
-        .await
-        .unwrap_err();
+    let e = SqlStore::connect(
+        "sqlite::memory:",
+        TableName::default(),
+        SqlOptions::default().pool_size(0),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, SqlError::Option(_)), "{e}");
 }
 
@@ -261,8 +325,13 @@ async fn a_table_migrated_by_a_newer_build_or_made_by_someone_else_is_refused() 
         };
         if let Some(url) = url {
             // Reopening is idempotent.
-            let again = SqlStore::connect(&url, table.clone(), SqlOptions::default()).await.unwrap();
-            again.set("k", vec![1], Duration::from_secs(60)).await.unwrap();
+            let again = SqlStore::connect(&url, table.clone(), SqlOptions::default())
+                .await
+                .unwrap();
+            again
+                .set("k", vec![1], Duration::from_secs(60))
+                .await
+                .unwrap();
             assert_eq!(store.get("k").await.unwrap(), Some(vec![1]));
         }
         store.finish().await;
@@ -271,20 +340,35 @@ async fn a_table_migrated_by_a_newer_build_or_made_by_someone_else_is_refused() 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v.db");
     let table = TableName::new("versioned").unwrap();
-    let store = SqlStore::open_sqlite(&path, table.clone(), SqlOptions::default()).await.unwrap();
+    let store = SqlStore::open_sqlite(&path, table.clone(), SqlOptions::default())
+        .await
+        .unwrap();
     drop(store);
     let url = format!("sqlite://{}", path.display());
-    let pool = memocache_sql::sqlx::SqlitePool::connect(&url).await.unwrap();
-    memocache_sql::sqlx::query("UPDATE memocache_schema SET version = 99 WHERE table_name = 'versioned'")
+    let pool = memocache_sql::sqlx::SqlitePool::connect(&url)
+        .await
+        .unwrap();
+    memocache_sql::sqlx::query(
+        "UPDATE memocache_schema SET version = 99 WHERE table_name = 'versioned'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    memocache_sql::sqlx::query("CREATE TABLE other (id INTEGER)")
         .execute(&pool)
         .await
         .unwrap();
-    memocache_sql::sqlx::query("CREATE TABLE other (id INTEGER)").execute(&pool).await.unwrap();
     pool.close().await;
-    let e = SqlStore::open_sqlite(&path, table, SqlOptions::default()).await.unwrap_err();
-    assert!(e.to_string().contains("schema version 99"), "{e}");
-    let e = SqlStore::open_sqlite(&path, TableName::new("other").unwrap(), SqlOptions::default())
+    let e = SqlStore::open_sqlite(&path, table, SqlOptions::default())
         .await
         .unwrap_err();
+    assert!(e.to_string().contains("schema version 99"), "{e}");
+    let e = SqlStore::open_sqlite(
+        &path,
+        TableName::new("other").unwrap(),
+        SqlOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("not a memocache store table"), "{e}");
 }

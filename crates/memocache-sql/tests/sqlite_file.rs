@@ -21,9 +21,13 @@ const KEYS: usize = 20;
 const ROUNDS: usize = 150;
 
 async fn open(path: &Path) -> SqlStore {
-    SqlStore::open_sqlite(path, TableName::new("shared").unwrap(), SqlOptions::default())
-        .await
-        .expect("open the SQLite file")
+    SqlStore::open_sqlite(
+        path,
+        TableName::new("shared").unwrap(),
+        SqlOptions::default(),
+    )
+    .await
+    .expect("open the SQLite file")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +37,9 @@ async fn a_sqlite_cache_survives_a_restart_without_a_load() {
     let build = |store: &SqlStore| -> Cache<u64, String> {
         Cache::builder()
             .capacity(1_000)
-            .tier(Tier::new(store.typed(Namespace::new("users"), Codec::json())))
+            .tier(Tier::new(
+                store.typed(Namespace::new("users"), Codec::json()),
+            ))
             .build()
             .unwrap()
     };
@@ -67,7 +73,9 @@ async fn a_sqlite_cache_survives_a_restart_without_a_load() {
     let cache = build(&store);
     for k in 0..100u64 {
         let v = cache
-            .get_or_load(k, || async { Err::<String, _>("must come from the SQLite file") })
+            .get_or_load(k, || async {
+                Err::<String, _>("must come from the SQLite file")
+            })
             .await
             .unwrap();
         assert_eq!(v, format!("user {k}"));
@@ -95,10 +103,21 @@ fn entry(v: String) -> StoredEntry<String> {
 /// Writes `ready-{who}`, then waits (at most 30 s) until the other process's is there, so
 /// both hammer the file at the same time.
 async fn barrier(typed: &Serialized<SqlStore, String, String>, who: &str, other: &str) {
-    typed.set(&format!("ready-{who}"), entry("yes".into())).await.expect("set");
+    typed
+        .set(&format!("ready-{who}"), entry("yes".into()))
+        .await
+        .expect("set");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while typed.get(&format!("ready-{other}")).await.expect("get").is_none() {
-        assert!(Instant::now() < deadline, "{who}: the other process never came");
+    while typed
+        .get(&format!("ready-{other}"))
+        .await
+        .expect("get")
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{who}: the other process never came"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -108,18 +127,28 @@ async fn barrier(typed: &Serialized<SqlStore, String, String>, who: &str, other:
 /// must decode to a value one of the two writers wrote. Returns the reads checked and how
 /// many of them showed the other process's value.
 async fn hammer(store: &SqlStore, who: &str, other: &str) -> (usize, usize) {
-    let typed: Serialized<SqlStore, String, String> = store.typed(Namespace::new("race"), Codec::json());
+    let typed: Serialized<SqlStore, String, String> =
+        store.typed(Namespace::new("race"), Codec::json());
     barrier(&typed, who, other).await;
     let keys: Vec<String> = (0..KEYS).map(|i| format!("k{i}")).collect();
     let (mut checked, mut theirs) = (0, 0);
     for round in 0..ROUNDS {
-        let items = keys.iter().map(|k| (k.clone(), entry(format!("{who}-{round}")))).collect();
+        let items = keys
+            .iter()
+            .map(|k| (k.clone(), entry(format!("{who}-{round}"))))
+            .collect();
         typed.set_many(items).await.expect("no write fails");
         if round % 3 == 0 {
-            typed.set(&keys[round % KEYS], entry(format!("{who}-{round}"))).await.expect("set");
+            typed
+                .set(&keys[round % KEYS], entry(format!("{who}-{round}")))
+                .await
+                .expect("set");
         }
         for got in typed.get_many(&keys).await.expect("no read fails") {
-            let value = got.expect("no corrupt read").expect("every key is present").value;
+            let value = got
+                .expect("no corrupt read")
+                .expect("every key is present")
+                .value;
             let (writer, n) = value.split_once('-').expect("a writer's value");
             assert!(writer == who || writer == other, "{value}");
             assert!(n.parse::<usize>().is_ok_and(|n| n < ROUNDS), "{value}");
@@ -137,10 +166,17 @@ async fn child_writer() {
     };
     let store = open(Path::new(&path)).await;
     let (_, theirs) = hammer(&store, "child", "parent").await;
-    let typed: Serialized<SqlStore, String, String> = store.typed(Namespace::new("race"), Codec::json());
-    typed.set(&"seen-child".to_string(), entry(theirs.to_string())).await.unwrap();
+    let typed: Serialized<SqlStore, String, String> =
+        store.typed(Namespace::new("race"), Codec::json());
+    typed
+        .set(&"seen-child".to_string(), entry(theirs.to_string()))
+        .await
+        .unwrap();
     // The ordering check: written after the parent last wrote it.
-    typed.set(&"last".to_string(), entry("child-final".into())).await.unwrap();
+    typed
+        .set(&"last".to_string(), entry("child-final".into()))
+        .await
+        .unwrap();
     store.close().await;
 }
 
@@ -167,16 +203,30 @@ async fn two_processes_write_the_same_keys_of_one_file() {
     assert!(status.success(), "the child process failed: {status}");
     let elapsed = start.elapsed();
 
-    let typed: Serialized<SqlStore, String, String> = store.typed(Namespace::new("race"), Codec::json());
-    let child_saw: usize = typed.get(&"seen-child".to_string()).await.unwrap().unwrap().value.parse().unwrap();
+    let typed: Serialized<SqlStore, String, String> =
+        store.typed(Namespace::new("race"), Codec::json());
+    let child_saw: usize = typed
+        .get(&"seen-child".to_string())
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .parse()
+        .unwrap();
     assert!(
         theirs + child_saw > 0,
         "the two processes' writes interleaved (each read the other's values)"
     );
     let last = typed.get(&"last".to_string()).await.unwrap().unwrap().value;
     assert_eq!(last, "child-final", "the child wrote last");
-    typed.set(&"last".to_string(), entry("parent-final".into())).await.unwrap();
-    assert_eq!(typed.get(&"last".to_string()).await.unwrap().unwrap().value, "parent-final");
+    typed
+        .set(&"last".to_string(), entry("parent-final".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        typed.get(&"last".to_string()).await.unwrap().unwrap().value,
+        "parent-final"
+    );
     common::loud(&format!(
         "TWO PROCESSES (sqlite, WAL): each wrote {KEYS} keys x {ROUNDS} rounds (set_many + set) into one file \
          while reading them back; the parent checked {checked} reads ({theirs} showed the child's \

@@ -81,7 +81,9 @@ impl fmt::Debug for StorageHandle {
     }
 }
 
-fn open_error(kind: &'static str) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> ConfigError {
+fn open_error(
+    kind: &'static str,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> ConfigError {
     move |source| ConfigError::Open { kind, source }
 }
 
@@ -198,7 +200,11 @@ impl StorageHandle {
 ///
 /// # Cancel safety
 /// Cancel safe, as [`StorageHandle::open`].
-pub async fn tier<K, V>(url: &str, namespace: Namespace, codec: Codec) -> Result<Tier<K, V>, ConfigError>
+pub async fn tier<K, V>(
+    url: &str,
+    namespace: Namespace,
+    codec: Codec,
+) -> Result<Tier<K, V>, ConfigError>
 where
     K: CacheKey + Hash + Eq + Clone + Send + Sync + 'static,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -234,7 +240,11 @@ impl Registry {
     ///
     /// # Cancel safety
     /// Cancel safe: the storage is registered only once it is open, in one step.
-    pub async fn register(&self, name: &str, url: &str) -> Result<Option<StorageHandle>, ConfigError> {
+    pub async fn register(
+        &self,
+        name: &str,
+        url: &str,
+    ) -> Result<Option<StorageHandle>, ConfigError> {
         let handle = StorageHandle::open(url).await?;
         Ok(self.insert(name, handle))
     }
@@ -269,7 +279,12 @@ impl Registry {
     ///
     /// # Errors
     /// [`ConfigError::UnknownName`] when nothing is registered as `name`.
-    pub fn tier<K, V>(&self, name: &str, namespace: Namespace, codec: Codec) -> Result<Tier<K, V>, ConfigError>
+    pub fn tier<K, V>(
+        &self,
+        name: &str,
+        namespace: Namespace,
+        codec: Codec,
+    ) -> Result<Tier<K, V>, ConfigError>
     where
         K: CacheKey + Hash + Eq + Clone + Send + Sync + 'static,
         V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -302,7 +317,11 @@ pub fn storage(name: &str) -> Option<StorageHandle> {
 ///
 /// # Errors
 /// [`ConfigError::UnknownName`] when nothing is registered as `name`.
-pub fn named_tier<K, V>(name: &str, namespace: Namespace, codec: Codec) -> Result<Tier<K, V>, ConfigError>
+pub fn named_tier<K, V>(
+    name: &str,
+    namespace: Namespace,
+    codec: Codec,
+) -> Result<Tier<K, V>, ConfigError>
 where
     K: CacheKey + Hash + Eq + Clone + Send + Sync + 'static,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,

@@ -28,7 +28,13 @@
 
 // A build without some backends leaves their helpers unused.
 #![cfg_attr(
-    not(all(feature = "redis", feature = "sqlite", feature = "postgres", feature = "mysql", feature = "fs")),
+    not(all(
+        feature = "redis",
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "fs"
+    )),
     allow(dead_code)
 )]
 
@@ -274,7 +280,11 @@ impl Params {
     /// `passed` (`None`: any).
     fn rest_of(self, url: &Url, passed: Option<&[&str]>) -> Result<String, UrlError> {
         if let Some(passed) = passed {
-            if let Some((param, _)) = self.pairs.iter().find(|(k, _)| !passed.contains(&k.as_str())) {
+            if let Some((param, _)) = self
+                .pairs
+                .iter()
+                .find(|(k, _)| !passed.contains(&k.as_str()))
+            {
                 return Err(UrlError::UnknownParam {
                     scheme: self.scheme,
                     param: param.clone(),
@@ -545,7 +555,11 @@ fn file(url: &Url, mut params: Params) -> Result<StorageUrl, UrlError> {
             }
         };
     }
-    if let Some(n) = params.parse("sweep_every", "an integer (0: only when over max_bytes)", |_: &u32| true)? {
+    if let Some(n) = params.parse(
+        "sweep_every",
+        "an integer (0: only when over max_bytes)",
+        |_: &u32| true,
+    )? {
         options.sweep_every = n;
     }
     params.finish()?;

@@ -35,15 +35,30 @@ fn bad(param: &'static str, value: &str, expected: &str) -> UrlError {
 fn every_scheme_parses() {
     assert_eq!(
         parse("memory://lru?size=10000"),
-        StorageUrl::Memory { policy: EvictionPolicy::Lru, size: 10_000 }
+        StorageUrl::Memory {
+            policy: EvictionPolicy::Lru,
+            size: 10_000
+        }
     );
     assert_eq!(
         parse("memory://tlfu?size=3000"),
-        StorageUrl::Memory { policy: EvictionPolicy::W_TINY_LFU, size: 3_000 }
+        StorageUrl::Memory {
+            policy: EvictionPolicy::W_TINY_LFU,
+            size: 3_000
+        }
     );
-    match parse("redis://:pw@127.0.0.1:6379/2?cluster=true&pool_size=100&timeout_ms=250&protocol=resp3") {
-        StorageUrl::Redis { url, cluster, options } => {
-            assert_eq!(url, "redis://:pw@127.0.0.1:6379/2?protocol=resp3", "ours removed, the client's kept");
+    match parse(
+        "redis://:pw@127.0.0.1:6379/2?cluster=true&pool_size=100&timeout_ms=250&protocol=resp3",
+    ) {
+        StorageUrl::Redis {
+            url,
+            cluster,
+            options,
+        } => {
+            assert_eq!(
+                url, "redis://:pw@127.0.0.1:6379/2?protocol=resp3",
+                "ours removed, the client's kept"
+            );
             assert!(cluster);
             assert_eq!(options.response_timeout, Duration::from_millis(250));
         }
@@ -57,13 +72,20 @@ fn every_scheme_parses() {
         other => panic!("{other:?}"),
     }
     for (url, sqlx_url) in [
-        ("sqlite:///var/cache/app/cache.db?table=cache", "sqlite:///var/cache/app/cache.db"),
+        (
+            "sqlite:///var/cache/app/cache.db?table=cache",
+            "sqlite:///var/cache/app/cache.db",
+        ),
         ("sqlite://cache.db", "sqlite://cache.db"),
         ("sqlite::memory:", "sqlite::memory:"),
         ("sqlite:relative/cache.db", "sqlite:relative/cache.db"),
     ] {
         match parse(url) {
-            StorageUrl::Sql { url: u, table, options } => {
+            StorageUrl::Sql {
+                url: u,
+                table,
+                options,
+            } => {
                 assert_eq!(u, sqlx_url);
                 assert_eq!(table.as_str(), "cache");
                 assert_eq!(options.pool_size, 50, "cacheme's default");
@@ -83,10 +105,22 @@ fn every_scheme_parses() {
         other => panic!("{other:?}"),
     }
     for (url, kind, sqlx_url) in [
-        ("postgresql://u:p@db:5432/test?table=cache&sslmode=require", "postgres", "postgresql://u:p@db:5432/test?sslmode=require"),
+        (
+            "postgresql://u:p@db:5432/test?table=cache&sslmode=require",
+            "postgres",
+            "postgresql://u:p@db:5432/test?sslmode=require",
+        ),
         ("postgres://db/test", "postgres", "postgres://db/test"),
-        ("mysql://root@127.0.0.1:3306/test?table=c2&charset=utf8mb4", "mysql", "mysql://root@127.0.0.1:3306/test?charset=utf8mb4"),
-        ("mariadb://root@127.0.0.1/test", "mysql", "mariadb://root@127.0.0.1/test"),
+        (
+            "mysql://root@127.0.0.1:3306/test?table=c2&charset=utf8mb4",
+            "mysql",
+            "mysql://root@127.0.0.1:3306/test?charset=utf8mb4",
+        ),
+        (
+            "mariadb://root@127.0.0.1/test",
+            "mysql",
+            "mariadb://root@127.0.0.1/test",
+        ),
     ] {
         let parsed = parse(url);
         assert_eq!(parsed.kind(), kind, "{url}");
@@ -110,44 +144,127 @@ fn every_scheme_parses() {
 fn every_documented_error_names_the_part_at_fault() {
     assert!(matches!(err("not a url"), UrlError::Syntax { .. }));
     assert!(matches!(err("://x"), UrlError::Syntax { .. }));
-    assert_eq!(err("mongodb://localhost/db"), UrlError::UnknownScheme { scheme: "mongodb".into() });
-    assert_eq!(err("memory://lfu?size=10"), UrlError::UnknownPolicy { policy: "lfu".into() });
-    assert_eq!(err("memory://lru"), UrlError::MissingParam { param: "size" });
-    assert_eq!(err("memory://lru?size=0"), bad("size", "0", "a positive integer"));
-    assert_eq!(err("memory://lru?size=ten"), bad("size", "ten", "a positive integer"));
+    assert_eq!(
+        err("mongodb://localhost/db"),
+        UrlError::UnknownScheme {
+            scheme: "mongodb".into()
+        }
+    );
+    assert_eq!(
+        err("memory://lfu?size=10"),
+        UrlError::UnknownPolicy {
+            policy: "lfu".into()
+        }
+    );
+    assert_eq!(
+        err("memory://lru"),
+        UrlError::MissingParam { param: "size" }
+    );
+    assert_eq!(
+        err("memory://lru?size=0"),
+        bad("size", "0", "a positive integer")
+    );
+    assert_eq!(
+        err("memory://lru?size=ten"),
+        bad("size", "ten", "a positive integer")
+    );
     assert_eq!(
         err("memory://lru?size=1&capacity=2"),
-        UrlError::UnknownParam { scheme: "memory".into(), param: "capacity".into() }
+        UrlError::UnknownParam {
+            scheme: "memory".into(),
+            param: "capacity".into()
+        }
     );
-    assert_eq!(err("memory://lru?size=1&size=2"), UrlError::DuplicateParam { param: "size".into() });
+    assert_eq!(
+        err("memory://lru?size=1&size=2"),
+        UrlError::DuplicateParam {
+            param: "size".into()
+        }
+    );
     assert_eq!(err("memory://lru?size=1#x"), UrlError::Fragment);
-    assert_eq!(err("redis://h?cluster=maybe"), bad("cluster", "maybe", "true or false"));
-    assert_eq!(err("redis://h?pool_size=0"), bad("pool_size", "0", "a positive integer"));
-    assert_eq!(err("redis://h?timeout_ms=-1"), bad("timeout_ms", "-1", "a positive integer"));
+    assert_eq!(
+        err("redis://h?cluster=maybe"),
+        bad("cluster", "maybe", "true or false")
+    );
+    assert_eq!(
+        err("redis://h?pool_size=0"),
+        bad("pool_size", "0", "a positive integer")
+    );
+    assert_eq!(
+        err("redis://h?timeout_ms=-1"),
+        bad("timeout_ms", "-1", "a positive integer")
+    );
     match err("sqlite:///c.db?table=x;DROP%20TABLE%20y") {
-        UrlError::BadParam { param: "table", value, expected } => {
+        UrlError::BadParam {
+            param: "table",
+            value,
+            expected,
+        } => {
             assert_eq!(value, "x;DROP TABLE y");
             assert!(expected.contains("valid table name"), "{expected}");
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err("sqlite:///c.db?mode=ro"), UrlError::UnknownParam { scheme: "sqlite".into(), param: "mode".into() });
-    assert_eq!(err("sqlite:///c.db?pool_size=0"), bad("pool_size", "0", "a positive integer"));
-    assert_eq!(err("sqlite:///c.db?acquire_timeout_ms=0"), bad("acquire_timeout_ms", "0", "a positive integer"));
-    assert_eq!(err("sqlite:///c.db?sweep_batch=0"), bad("sweep_batch", "0", "a positive integer"));
-    assert_eq!(err("sqlite:///"), UrlError::MissingPath { scheme: "sqlite".into() });
+    assert_eq!(
+        err("sqlite:///c.db?mode=ro"),
+        UrlError::UnknownParam {
+            scheme: "sqlite".into(),
+            param: "mode".into()
+        }
+    );
+    assert_eq!(
+        err("sqlite:///c.db?pool_size=0"),
+        bad("pool_size", "0", "a positive integer")
+    );
+    assert_eq!(
+        err("sqlite:///c.db?acquire_timeout_ms=0"),
+        bad("acquire_timeout_ms", "0", "a positive integer")
+    );
+    assert_eq!(
+        err("sqlite:///c.db?sweep_batch=0"),
+        bad("sweep_batch", "0", "a positive integer")
+    );
+    assert_eq!(
+        err("sqlite:///"),
+        UrlError::MissingPath {
+            scheme: "sqlite".into()
+        }
+    );
     assert_eq!(
         err("postgres://u:secret@h/db?busy_timeout_ms=5"),
-        UrlError::UnknownParam { scheme: "postgres".into(), param: "busy_timeout_ms".into() }
+        UrlError::UnknownParam {
+            scheme: "postgres".into(),
+            param: "busy_timeout_ms".into()
+        }
     );
     assert_eq!(
         err("mysql://h/db?tabel=x"),
-        UrlError::UnknownParam { scheme: "mysql".into(), param: "tabel".into() }
+        UrlError::UnknownParam {
+            scheme: "mysql".into(),
+            param: "tabel".into()
+        }
     );
-    assert_eq!(err("file:///d?fsync=sometimes"), bad("fsync", "sometimes", "never, data or full"));
-    assert_eq!(err("file:///d?max_bytes=0"), bad("max_bytes", "0", "a positive integer"));
-    assert_eq!(err("file:///"), UrlError::MissingPath { scheme: "file".into() });
-    assert_eq!(err("file:///d?size=1"), UrlError::UnknownParam { scheme: "file".into(), param: "size".into() });
+    assert_eq!(
+        err("file:///d?fsync=sometimes"),
+        bad("fsync", "sometimes", "never, data or full")
+    );
+    assert_eq!(
+        err("file:///d?max_bytes=0"),
+        bad("max_bytes", "0", "a positive integer")
+    );
+    assert_eq!(
+        err("file:///"),
+        UrlError::MissingPath {
+            scheme: "file".into()
+        }
+    );
+    assert_eq!(
+        err("file:///d?size=1"),
+        UrlError::UnknownParam {
+            scheme: "file".into(),
+            param: "size".into()
+        }
+    );
 }
 
 #[test]
@@ -155,7 +272,10 @@ fn no_password_reaches_an_error_or_a_debug_line() {
     let e = err("postgres://user:hunter2@h/db?table=bad-name");
     assert!(!e.to_string().contains("hunter2"), "{e}");
     let debug = format!("{:?}", parse("postgres://user:hunter2@h/db"));
-    assert!(!debug.contains("hunter2") && debug.contains("***"), "{debug}");
+    assert!(
+        !debug.contains("hunter2") && debug.contains("***"),
+        "{debug}"
+    );
     let debug = format!("{:?}", parse("redis://:hunter2@h"));
     assert!(!debug.contains("hunter2"), "{debug}");
 }
@@ -172,11 +292,13 @@ fn skip(test: &str, why: &str) {
 }
 
 fn pg_url() -> String {
-    std::env::var("MEMOCACHE_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("MEMOCACHE_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn mysql_url() -> String {
-    std::env::var("MEMOCACHE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+    std::env::var("MEMOCACHE_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
 /// Drops a store table made through the registry, and its schema row.
@@ -194,7 +316,11 @@ async fn shares_entries(registry: &Registry, name: &str, ns: &str) {
     let loads = Arc::new(AtomicUsize::new(0));
     let cache = || -> Cache<u32, String> {
         Cache::builder()
-            .tier(registry.tier(name, Namespace::new(ns).prefix("urltest"), Codec::json()).unwrap())
+            .tier(
+                registry
+                    .tier(name, Namespace::new(ns).prefix("urltest"), Codec::json())
+                    .unwrap(),
+            )
             .build()
             .unwrap()
     };
@@ -208,7 +334,10 @@ async fn shares_entries(registry: &Registry, name: &str, ns: &str) {
         .await
         .unwrap();
     assert_eq!(v, "one");
-    let v = b.get_or_load(1, || async { Err::<String, _>("must be shared") }).await.unwrap();
+    let v = b
+        .get_or_load(1, || async { Err::<String, _>("must be shared") })
+        .await
+        .unwrap();
     assert_eq!(v, "one", "{name}");
     assert_eq!(loads.load(SeqCst), 1);
     a.invalidate_all().await;
@@ -222,15 +351,26 @@ async fn registered_storages_make_working_tiers() {
     let files = format!("file://{}", dir.path().join("files").display());
     registry.register("local-db", &sqlite).await.unwrap();
     registry.register("files", &files).await.unwrap();
-    registry.register("local", "memory://lru?size=2").await.unwrap();
+    registry
+        .register("local", "memory://lru?size=2")
+        .await
+        .unwrap();
     shares_entries(&registry, "local-db", "a").await;
     shares_entries(&registry, "files", "a").await;
     for (name, url) in [
         ("pg", pg_url()),
         ("maria", mysql_url()),
-        ("redis", std::env::var("MEMOCACHE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
+        (
+            "redis",
+            std::env::var("MEMOCACHE_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
     ] {
-        let url = if name == "redis" { url } else { format!("{url}?table=t_registry_{}", std::process::id()) };
+        let url = if name == "redis" {
+            url
+        } else {
+            format!("{url}?table=t_registry_{}", std::process::id())
+        };
         match registry.register(name, &url).await {
             Ok(_) => {
                 shares_entries(&registry, name, "a").await;
@@ -238,7 +378,10 @@ async fn registered_storages_make_working_tiers() {
                     let _ = store.clear_prefix("urltest:").await;
                 }
             }
-            Err(e) => skip("registered_storages_make_working_tiers", &format!("{name}: {e}")),
+            Err(e) => skip(
+                "registered_storages_make_working_tiers",
+                &format!("{name}: {e}"),
+            ),
         }
     }
     // Drop the server tables this test made.
@@ -248,13 +391,22 @@ async fn registered_storages_make_working_tiers() {
         }
     }
     let names = registry.names();
-    assert!(["files", "local", "local-db"].iter().all(|n| names.contains(&n.to_string())), "{names:?}");
+    assert!(
+        ["files", "local", "local-db"]
+            .iter()
+            .all(|n| names.contains(&n.to_string())),
+        "{names:?}"
+    );
 
     // memory://lru?size=2 gives each tier a store of two entries: the first key is evicted.
     let loads = Arc::new(AtomicUsize::new(0));
     let remote_only: Cache<u32, u32> = Cache::builder()
         .without_memory_tier()
-        .tier(registry.tier("local", Namespace::new("m"), Codec::json()).unwrap())
+        .tier(
+            registry
+                .tier("local", Namespace::new("m"), Codec::json())
+                .unwrap(),
+        )
         .build()
         .unwrap();
     for k in [1, 2, 3, 1] {
@@ -267,7 +419,11 @@ async fn registered_storages_make_working_tiers() {
             .await
             .unwrap();
     }
-    assert_eq!(loads.load(SeqCst), 4, "size=2: key 1 was evicted by 2 and 3");
+    assert_eq!(
+        loads.load(SeqCst),
+        4,
+        "size=2: key 1 was evicted by 2 and 3"
+    );
 
     // Unknown names and bad URLs are typed errors; a failed register changes nothing.
     assert!(matches!(
@@ -279,8 +435,23 @@ async fn registered_storages_make_working_tiers() {
         Err(ConfigError::Url(UrlError::MissingParam { param: "size" }))
     ));
     assert_eq!(registry.get("local").unwrap().kind(), "memory");
-    let e = registry.register("down", "postgres://nobody@127.0.0.1:1/x?connect_timeout_ms=2000").await.unwrap_err();
-    assert!(matches!(e, ConfigError::Open { kind: "postgres", .. }), "{e}");
+    let e = registry
+        .register(
+            "down",
+            "postgres://nobody@127.0.0.1:1/x?connect_timeout_ms=2000",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::Open {
+                kind: "postgres",
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(registry.remove("files").is_some() && registry.get("files").is_none());
 }
 
@@ -288,17 +459,30 @@ async fn registered_storages_make_working_tiers() {
 async fn the_process_registry_and_the_one_call_tier() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
-    registry::register_storage("url-test-sqlite", &url).await.unwrap();
-    assert_eq!(registry::storage("url-test-sqlite").unwrap().kind(), "sqlite");
+    registry::register_storage("url-test-sqlite", &url)
+        .await
+        .unwrap();
+    assert_eq!(
+        registry::storage("url-test-sqlite").unwrap().kind(),
+        "sqlite"
+    );
     let cache: Cache<u32, String> = Cache::builder()
         .tier(registry::named_tier("url-test-sqlite", Namespace::new("g"), Codec::json()).unwrap())
         .build()
         .unwrap();
     cache.insert(1, "x".to_string()).await;
     // The one call from a URL to a tier: a second pool on the same file sees the entry.
-    let tier = registry::tier::<u32, String>(&url, Namespace::new("g"), Codec::json()).await.unwrap();
+    let tier = registry::tier::<u32, String>(&url, Namespace::new("g"), Codec::json())
+        .await
+        .unwrap();
     let other: Cache<u32, String> = Cache::builder().tier(tier).build().unwrap();
-    assert_eq!(other.get_or_load(1, || async { Err::<String, _>("shared file") }).await.unwrap(), "x");
+    assert_eq!(
+        other
+            .get_or_load(1, || async { Err::<String, _>("shared file") })
+            .await
+            .unwrap(),
+        "x"
+    );
     assert!(matches!(
         registry::named_tier::<u32, u32>("url-test-nothing", Namespace::new("g"), Codec::json()),
         Err(ConfigError::UnknownName { .. })

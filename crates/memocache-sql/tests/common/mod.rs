@@ -16,7 +16,8 @@ pub fn postgres_url() -> String {
 
 /// `MEMOCACHE_MYSQL_URL`, default the machine's MariaDB.
 pub fn mysql_url() -> String {
-    std::env::var("MEMOCACHE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+    std::env::var("MEMOCACHE_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
 /// Written straight to stderr, so `cargo test` shows it even for a passing test.
