@@ -494,11 +494,7 @@ pub async fn run_redis_row(
         Ok(c) => c,
         Err(e) => return skipped(contestant, workers, &format!("INFO commandstats: {e}")),
     };
-    let stats = cache.stats();
-    let (tier_reads, tier_errors) = stats
-        .tiers
-        .first()
-        .map_or((0, 0), |t| (t.hits() + t.misses, t.errors));
+    let (tier_reads, tier_errors) = tier_reads_and_errors(&cache);
     // Clear this row's namespace (SCAN + UNLINK of its keys only).
     cache.invalidate_all().await;
     row(contestant, keys, workers, p, loader.calls(), &m)
@@ -507,6 +503,15 @@ pub async fn run_redis_row(
         .field("redis_mget", after.mget.saturating_sub(before.mget))
         .field("tier_reads", tier_reads)
         .field("tier_errors", tier_errors)
+}
+
+/// The reads (hits and misses) and errors the cache counted on its first tier.
+pub(crate) fn tier_reads_and_errors(cache: &Cache<u64, u64>) -> (u64, u64) {
+    cache
+        .stats()
+        .tiers
+        .first()
+        .map_or((0, 0), |t| (t.hits() + t.misses, t.errors))
 }
 
 /// A row that did not run, and why.

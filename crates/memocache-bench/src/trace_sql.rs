@@ -17,7 +17,8 @@ use memocache::{Cache, Tier};
 
 use crate::report::Row;
 use crate::trace::{
-    drive, row, skipped, Contestant, Loader, Memocache, Params, TIER_POLICY, TIER_POLICY_NAME,
+    drive, row, skipped, tier_reads_and_errors, Contestant, Loader, Memocache, Params, TIER_POLICY,
+    TIER_POLICY_NAME,
 };
 use crate::zipf::KeyStream;
 
@@ -126,11 +127,7 @@ pub async fn run_sql_row(
     let before = store.statements();
     let m = drive(&label, shared, workers, c).await;
     let statements = store.statements() - before;
-    let stats = cache.stats();
-    let (tier_reads, tier_errors) = stats
-        .tiers
-        .first()
-        .map_or((0, 0), |t| (t.hits() + t.misses, t.errors));
+    let (tier_reads, tier_errors) = tier_reads_and_errors(&cache);
     cache.invalidate_all().await;
     row(contestant, keys, workers, p, loader.calls(), &m)
         .field("memory_tier", memory)

@@ -58,6 +58,16 @@ pub enum ConfigError {
     },
 }
 
+/// What a key of a tier made from a URL must be: a remote key ([`CacheKey`]) that an
+/// in-memory tier can also hold. Every such type is one.
+pub trait TierKey: CacheKey + Hash + Eq + Clone + Send + Sync + 'static {}
+impl<T: CacheKey + Hash + Eq + Clone + Send + Sync + 'static> TierKey for T {}
+
+/// What a value of a tier made from a URL must be: serializable for a remote store, and
+/// cloneable for an in-memory one. Every such type is one.
+pub trait TierValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> TierValue for T {}
+
 #[derive(Clone)]
 enum Opened {
     Memory { policy: EvictionPolicy, size: usize },
@@ -177,11 +187,7 @@ impl StorageHandle {
     /// storages keep its entries under `namespace`, encoded with `codec`, and share this
     /// handle's connection; an in-memory storage gives each tier a store of its own (and
     /// needs neither).
-    pub fn tier<K, V>(&self, namespace: Namespace, codec: Codec) -> Tier<K, V>
-    where
-        K: CacheKey + Hash + Eq + Clone + Send + Sync + 'static,
-        V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    {
+    pub fn tier<K: TierKey, V: TierValue>(&self, namespace: Namespace, codec: Codec) -> Tier<K, V> {
         match &self.opened {
             Opened::Memory { policy, size } => {
                 Tier::new(MemoryStorage::<K, V>::with_policy(*size, *policy))
@@ -200,15 +206,11 @@ impl StorageHandle {
 ///
 /// # Cancel safety
 /// Cancel safe, as [`StorageHandle::open`].
-pub async fn tier<K, V>(
+pub async fn tier<K: TierKey, V: TierValue>(
     url: &str,
     namespace: Namespace,
     codec: Codec,
-) -> Result<Tier<K, V>, ConfigError>
-where
-    K: CacheKey + Hash + Eq + Clone + Send + Sync + 'static,
-    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-{
+) -> Result<Tier<K, V>, ConfigError> {
     Ok(StorageHandle::open(url).await?.tier(namespace, codec))
 }
 
@@ -279,16 +281,12 @@ impl Registry {
     ///
     /// # Errors
     /// [`ConfigError::UnknownName`] when nothing is registered as `name`.
-    pub fn tier<K, V>(
+    pub fn tier<K: TierKey, V: TierValue>(
         &self,
         name: &str,
         namespace: Namespace,
         codec: Codec,
-    ) -> Result<Tier<K, V>, ConfigError>
-    where
-        K: CacheKey + Hash + Eq + Clone + Send + Sync + 'static,
-        V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    {
+    ) -> Result<Tier<K, V>, ConfigError> {
         let handle = self.get(name).ok_or_else(|| ConfigError::UnknownName {
             name: name.to_owned(),
         })?;
@@ -317,14 +315,10 @@ pub fn storage(name: &str) -> Option<StorageHandle> {
 ///
 /// # Errors
 /// [`ConfigError::UnknownName`] when nothing is registered as `name`.
-pub fn named_tier<K, V>(
+pub fn named_tier<K: TierKey, V: TierValue>(
     name: &str,
     namespace: Namespace,
     codec: Codec,
-) -> Result<Tier<K, V>, ConfigError>
-where
-    K: CacheKey + Hash + Eq + Clone + Send + Sync + 'static,
-    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-{
+) -> Result<Tier<K, V>, ConfigError> {
     Registry::global().tier(name, namespace, codec)
 }
