@@ -1,5 +1,5 @@
 //! File storage for [memocache](https://docs.rs/memocache), after fresco-memoize's
-//! `FileCacher`: [`FileStore`], a directory holding one file per entry, as a [`ByteStore`].
+//! `FileCacher`: [`FileStore`], a directory holding one file per entry, as a [`ByteStore`](memocache_core::storage::ByteStore).
 //! Made typed with [`FileStore::typed`], it keeps the same records as the Redis and SQL
 //! stores (the codec's header with the wall-clock lifespan, then the value).
 //!

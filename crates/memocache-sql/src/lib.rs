@@ -1,5 +1,5 @@
 //! SQL storages for [memocache](https://docs.rs/memocache): [`SqlStore`], one table of a
-//! SQLite, PostgreSQL or MySQL/MariaDB database as a [`ByteStore`], over
+//! SQLite, PostgreSQL or MySQL/MariaDB database as a [`ByteStore`](memocache_core::storage::ByteStore), over
 //! [sqlx](https://docs.rs/sqlx) on Tokio (features `sqlite` (default), `postgres`, `mysql`).
 //! Made typed with [`SqlStore::typed`], it keeps the same records as the Redis store: the
 //! codec's header with the wall-clock lifespan, then the serialized value; a record that does

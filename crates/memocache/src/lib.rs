@@ -65,7 +65,7 @@
 //! | `sqlite` | `memocache::sql`: the SQLite store (embedded, persistent; WAL) |
 //! | `postgres`, `mysql` | `memocache::sql`: the PostgreSQL, MySQL / MariaDB stores |
 //! | `fs` | `memocache::fs`: the file store (one file per entry) |
-//! | `config` (implied by every backend) | [`url`](crate::url) (storages by URL) and [`registry`](crate::registry) (storages by name) |
+//! | `config` (implied by every backend) | `memocache::url` (storages by URL) and `memocache::registry` (storages by name) |
 //! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |
 //!
 //! # Time, and testing with Tokio's paused clock
