@@ -40,6 +40,9 @@ fn options() -> SqlOptions {
 impl SqlServers {
     /// Opens a new SQLite file under the temporary directory and a new table on the
     /// PostgreSQL server at `postgres_url`, both named after `run_id`.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, it may leave the SQLite file or the table behind.
     pub async fn open(postgres_url: &str, run_id: &str, timeout: Duration) -> Self {
         let table = TableName::new(&format!("bench_{}", run_id.replace('-', "_")))
             .map_err(|e| e.to_string());
@@ -63,6 +66,9 @@ impl SqlServers {
     }
 
     /// Drops the PostgreSQL table and removes the SQLite file.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, it may leave the SQLite file or the table behind.
     pub async fn close(self) {
         if let Ok(pg) = self.postgres {
             let _ = pg.drop_table().await;
@@ -87,6 +93,9 @@ impl SqlServers {
 }
 
 /// Runs one SQL row in its own namespace (`run_id` makes it unique), which it clears after.
+///
+/// # Cancel safety
+/// Not cancel safe: dropped part-way, it leaves the row's entries in its namespace.
 pub async fn run_sql_row(
     contestant: Contestant,
     keys: &KeyStream,
