@@ -443,6 +443,36 @@ pub const REPLAYED: [(&str, EvictionPolicy); 2] = [
     ("lru-update", EvictionPolicy::LeastRecentlyUpdated),
 ];
 
+/// What a row over a remote tier starts with: the keys, the loader, the progress label, a
+/// namespace of its own (`run_id` makes it unique) and the codec (MessagePack, as cacheme's
+/// benchmark).
+pub(crate) struct RemoteRow {
+    pub(crate) shared: Arc<[u64]>,
+    pub(crate) loader: Arc<Loader>,
+    pub(crate) label: String,
+    pub(crate) namespace: Namespace,
+    pub(crate) codec: Codec,
+}
+
+impl RemoteRow {
+    pub(crate) fn new(
+        contestant: Contestant,
+        keys: &KeyStream,
+        workers: usize,
+        p: &Params,
+        run_id: &str,
+    ) -> Self {
+        RemoteRow {
+            shared: keys.keys.clone().into(),
+            loader: Arc::new(Loader::new(p.load_time)),
+            label: format!("trace {} x{}", contestant.name(), workers),
+            namespace: Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name()))
+                .prefix("memocache-bench"),
+            codec: Codec::new(Format::MessagePack, Compression::None),
+        }
+    }
+}
+
 /// Runs one Redis row against `server`, in a namespace of its own (`run_id` makes it unique),
 /// which it clears afterwards. `redis_get` / `redis_mget` are the server's command counts over
 /// the row; `tier_reads` the Redis reads the cache itself counted.
@@ -455,16 +485,16 @@ pub async fn run_redis_row(
     run_id: &str,
     timeout: Duration,
 ) -> Row {
-    let shared: Arc<[u64]> = keys.keys.clone().into();
-    let loader = Arc::new(Loader::new(p.load_time));
-    let label = format!("trace {} x{}", contestant.name(), workers);
-    let ns = Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name()))
-        .prefix("memocache-bench");
-    // MessagePack, as cacheme's benchmark.
-    let codec = Codec::new(Format::MessagePack, Compression::None);
+    let RemoteRow {
+        shared,
+        loader,
+        label,
+        namespace,
+        codec,
+    } = RemoteRow::new(contestant, keys, workers, p, run_id);
     let builder = Cache::builder()
         .name(contestant.name())
-        .tier(Tier::new(server.store.typed::<u64, u64>(ns, codec)).timeout(timeout));
+        .tier(Tier::new(server.store.typed::<u64, u64>(namespace, codec)).timeout(timeout));
     let (builder, memory) = match contestant {
         // No in-memory tier: every request that is not coalesced reads Redis, as cacheme's
         // Redis-only node does.

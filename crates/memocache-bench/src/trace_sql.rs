@@ -10,15 +10,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use memocache::codec::{Codec, Compression, Format};
-use memocache::key::Namespace;
 use memocache::sql::{SqlOptions, SqlStore, TableName};
 use memocache::{Cache, Tier};
 
 use crate::report::Row;
 use crate::trace::{
-    drive, row, skipped, tier_reads_and_errors, Contestant, Loader, Memocache, Params, TIER_POLICY,
-    TIER_POLICY_NAME,
+    drive, row, skipped, tier_reads_and_errors, Contestant, Memocache, Params, RemoteRow,
+    TIER_POLICY, TIER_POLICY_NAME,
 };
 use crate::zipf::KeyStream;
 
@@ -109,16 +107,16 @@ pub async fn run_sql_row(
         Ok(s) => s,
         Err(why) => return skipped(contestant, workers, why),
     };
-    let shared: Arc<[u64]> = keys.keys.clone().into();
-    let loader = Arc::new(Loader::new(p.load_time));
-    let label = format!("trace {} x{}", contestant.name(), workers);
-    let ns = Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name()))
-        .prefix("memocache-bench");
-    // MessagePack, as the Redis rows and cacheme's benchmark.
-    let codec = Codec::new(Format::MessagePack, Compression::None);
+    let RemoteRow {
+        shared,
+        loader,
+        label,
+        namespace,
+        codec,
+    } = RemoteRow::new(contestant, keys, workers, p, run_id);
     let builder = Cache::builder()
         .name(contestant.name())
-        .tier(Tier::new(store.typed::<u64, u64>(ns, codec)).timeout(timeout));
+        .tier(Tier::new(store.typed::<u64, u64>(namespace, codec)).timeout(timeout));
     let (builder, memory) = match contestant {
         Contestant::MemocacheSqlite => (builder.without_memory_tier(), "none".to_string()),
         _ => (
