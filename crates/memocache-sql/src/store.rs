@@ -255,7 +255,7 @@ impl SqlStore {
     }
 
     /// Closes the pool: waits for the connections in use to come back, then closes every
-    /// connection (SQLite: checkpoints the WAL into the file). Later operations of this
+    /// connection. Later operations of this
     /// store and its clones fail.
     ///
     /// # Cancel safety
