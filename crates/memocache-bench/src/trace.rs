@@ -17,7 +17,9 @@
 //! optimal policy (the floor for that tier's Redis reads), of LRU and of exact (single-list)
 //! least-recently-updated, and of memocache's own W-TinyLFU and least-recently-updated stores
 //! replaying it one request at a time. The Redis rows add the server's GET and MGET counts over
-//! the row (`INFO commandstats`) and the Redis reads the cache counted.
+//! the row (`INFO commandstats`) and the Redis reads the cache counted. The SQL rows (SQLite
+//! alone, and a 3,000-entry memory tier in front of SQLite and of PostgreSQL) are run by
+//! [`trace_sql`](crate::trace_sql).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -32,6 +34,7 @@ use crate::floor::{belady_misses, lru_misses, lru_update_misses};
 use crate::measure::{cpu_time, micros, secs, Percentiles, Progress};
 use crate::remote::Server;
 use crate::report::Row;
+use crate::trace_sql::{run_sql_row, SqlServers};
 use crate::zipf::{KeyStream, Zipf};
 use crate::Opts;
 
@@ -101,7 +104,10 @@ pub enum Rows {
     /// The Redis rows: memocache over Redis alone, with a 3,000-entry and with an unbounded
     /// memory tier in front.
     Redis,
-    /// Both.
+    /// The SQL rows: memocache over SQLite alone, and a 3,000-entry memory tier in front of
+    /// SQLite and of PostgreSQL.
+    Sql,
+    /// All of them.
     All,
 }
 
@@ -120,6 +126,12 @@ pub enum Contestant {
     MemocacheMemoryRedis,
     /// memocache with a memory tier holding every key in front of Redis.
     MemocacheUnboundedRedis,
+    /// memocache over a SQLite file alone.
+    MemocacheSqlite,
+    /// memocache with a 3,000-entry W-TinyLFU memory tier in front of SQLite.
+    MemocacheMemorySqlite,
+    /// memocache with a 3,000-entry W-TinyLFU memory tier in front of PostgreSQL.
+    MemocacheMemoryPostgres,
 }
 
 impl Contestant {
@@ -135,6 +147,12 @@ impl Contestant {
         Contestant::MemocacheMemoryRedis,
         Contestant::MemocacheUnboundedRedis,
     ];
+    /// The contestants over SQL stores.
+    pub const SQL: [Contestant; 3] = [
+        Contestant::MemocacheSqlite,
+        Contestant::MemocacheMemorySqlite,
+        Contestant::MemocacheMemoryPostgres,
+    ];
 
     /// The row's `impl` name.
     pub fn name(self) -> &'static str {
@@ -145,6 +163,9 @@ impl Contestant {
             Contestant::MemocacheRedis => "memocache-redis",
             Contestant::MemocacheMemoryRedis => "memocache-memory+redis",
             Contestant::MemocacheUnboundedRedis => "memocache-unbounded+redis",
+            Contestant::MemocacheSqlite => "memocache-sqlite",
+            Contestant::MemocacheMemorySqlite => "memocache-memory+sqlite",
+            Contestant::MemocacheMemoryPostgres => "memocache-memory+postgres",
         }
     }
 }
@@ -164,7 +185,10 @@ pub struct Args {
     /// Seed of the key stream.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Timeout of one Redis operation, in milliseconds (the tier's and the client's). The
+    /// The PostgreSQL server of the `memocache-memory+postgres` row.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres: String,
+    /// Timeout of one Redis (or SQL) operation, in milliseconds (the tier's and the client's). The
     /// library's default is 1,000; the runner waits longer by default, as cacheme's connection
     /// pool (no timeout) does, because 100,000 simultaneous requests on 2 cores queue for more
     /// than a second and a timed-out read is a miss that reloads the key.
@@ -185,6 +209,7 @@ impl Args {
             workers: workers.to_vec(),
             rows,
             redis: "redis://127.0.0.1:6379".into(),
+            postgres: "postgres://postgres@127.0.0.1:5432/test".into(),
             seed: 1,
             redis_timeout_ms: 10_000,
             repeat: 1,
@@ -232,10 +257,10 @@ pub trait Contender: Send + Sync + 'static {
     fn get(&self, key: u64) -> impl Future<Output = u64> + Send + '_;
 }
 
-/// memocache, on its in-memory store alone or with a Redis tier.
-struct Memocache {
-    cache: Cache<u64, u64>,
-    loader: Arc<Loader>,
+/// memocache, on its in-memory store alone or with a Redis or SQL tier.
+pub(crate) struct Memocache {
+    pub(crate) cache: Cache<u64, u64>,
+    pub(crate) loader: Arc<Loader>,
 }
 
 impl Contender for Memocache {
@@ -375,17 +400,13 @@ pub async fn run_memory_row(
             });
             drive(&label, shared, workers, c).await
         }
-        Contestant::MemocacheRedis
-        | Contestant::MemocacheMemoryRedis
-        | Contestant::MemocacheUnboundedRedis => {
-            unreachable!("{} is not an in-memory row", contestant.name())
-        }
+        _ => unreachable!("{} is not an in-memory row", contestant.name()),
     };
     row(contestant, keys, workers, p, loader.calls(), &m)
 }
 
 /// The result row of a measured run.
-fn row(
+pub(crate) fn row(
     contestant: Contestant,
     keys: &KeyStream,
     workers: usize,
@@ -422,6 +443,36 @@ pub const REPLAYED: [(&str, EvictionPolicy); 2] = [
     ("lru-update", EvictionPolicy::LeastRecentlyUpdated),
 ];
 
+/// What a row over a remote tier starts with: the keys, the loader, the progress label, a
+/// namespace of its own (`run_id` makes it unique) and the codec (MessagePack, as cacheme's
+/// benchmark).
+pub(crate) struct RemoteRow {
+    pub(crate) shared: Arc<[u64]>,
+    pub(crate) loader: Arc<Loader>,
+    pub(crate) label: String,
+    pub(crate) namespace: Namespace,
+    pub(crate) codec: Codec,
+}
+
+impl RemoteRow {
+    pub(crate) fn new(
+        contestant: Contestant,
+        keys: &KeyStream,
+        workers: usize,
+        p: &Params,
+        run_id: &str,
+    ) -> Self {
+        RemoteRow {
+            shared: keys.keys.clone().into(),
+            loader: Arc::new(Loader::new(p.load_time)),
+            label: format!("trace {} x{}", contestant.name(), workers),
+            namespace: Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name()))
+                .prefix("memocache-bench"),
+            codec: Codec::new(Format::MessagePack, Compression::None),
+        }
+    }
+}
+
 /// Runs one Redis row against `server`, in a namespace of its own (`run_id` makes it unique),
 /// which it clears afterwards. `redis_get` / `redis_mget` are the server's command counts over
 /// the row; `tier_reads` the Redis reads the cache itself counted.
@@ -434,16 +485,16 @@ pub async fn run_redis_row(
     run_id: &str,
     timeout: Duration,
 ) -> Row {
-    let shared: Arc<[u64]> = keys.keys.clone().into();
-    let loader = Arc::new(Loader::new(p.load_time));
-    let label = format!("trace {} x{}", contestant.name(), workers);
-    let ns = Namespace::new(format!("trace-{run_id}-{}-{workers}", contestant.name()))
-        .prefix("memocache-bench");
-    // MessagePack, as cacheme's benchmark.
-    let codec = Codec::new(Format::MessagePack, Compression::None);
+    let RemoteRow {
+        shared,
+        loader,
+        label,
+        namespace,
+        codec,
+    } = RemoteRow::new(contestant, keys, workers, p, run_id);
     let builder = Cache::builder()
         .name(contestant.name())
-        .tier(Tier::new(server.store.typed::<u64, u64>(ns, codec)).timeout(timeout));
+        .tier(Tier::new(server.store.typed::<u64, u64>(namespace, codec)).timeout(timeout));
     let (builder, memory) = match contestant {
         // No in-memory tier: every request that is not coalesced reads Redis, as cacheme's
         // Redis-only node does.
@@ -473,11 +524,7 @@ pub async fn run_redis_row(
         Ok(c) => c,
         Err(e) => return skipped(contestant, workers, &format!("INFO commandstats: {e}")),
     };
-    let stats = cache.stats();
-    let (tier_reads, tier_errors) = stats
-        .tiers
-        .first()
-        .map_or((0, 0), |t| (t.hits() + t.misses, t.errors));
+    let (tier_reads, tier_errors) = tier_reads_and_errors(&cache);
     // Clear this row's namespace (SCAN + UNLINK of its keys only).
     cache.invalidate_all().await.unwrap();
     row(contestant, keys, workers, p, loader.calls(), &m)
@@ -488,8 +535,17 @@ pub async fn run_redis_row(
         .field("tier_errors", tier_errors)
 }
 
+/// The reads (hits and misses) and errors the cache counted on its first tier.
+pub(crate) fn tier_reads_and_errors(cache: &Cache<u64, u64>) -> (u64, u64) {
+    cache
+        .stats()
+        .tiers
+        .first()
+        .map_or((0, 0), |t| (t.hits() + t.misses, t.errors))
+}
+
 /// A row that did not run, and why.
-fn skipped(contestant: Contestant, workers: usize, why: &str) -> Row {
+pub(crate) fn skipped(contestant: Contestant, workers: usize, why: &str) -> Row {
     Row::new("trace", contestant.name())
         .field("workers", workers as u64)
         .field("skipped", why)
@@ -589,6 +645,12 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
             .map_or(0, |d| d.as_millis())
     );
     let repeat = args.repeat.max(1);
+    let sql = match args.rows {
+        Rows::Sql | Rows::All => {
+            Some(SqlServers::open(&args.postgres, &run_id, redis_timeout).await)
+        }
+        Rows::Memory | Rows::Redis => None,
+    };
     for &workers in &args.workers {
         if matches!(args.rows, Rows::Memory | Rows::All) {
             for c in Contestant::MEMORY.into_iter().filter(|&c| args.wants(c)) {
@@ -615,6 +677,21 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
                 rows.push(median_run(runs));
             }
         }
+        if let Some(servers) = &sql {
+            for c in Contestant::SQL.into_iter().filter(|&c| args.wants(c)) {
+                let mut runs = Vec::with_capacity(repeat);
+                for rep in 0..repeat {
+                    let id = format!("{run_id}-{rep}");
+                    runs.push(
+                        run_sql_row(c, &keys, workers, &p, servers, &id, redis_timeout).await,
+                    );
+                }
+                rows.push(median_run(runs));
+            }
+        }
+    }
+    if let Some(servers) = sql {
+        servers.close().await;
     }
     rows
 }

@@ -62,6 +62,10 @@
 //! | `codecs` | all of the above |
 //! | `macros` (default) | `#[memoize]` |
 //! | `redis` | `memocache::redis`: the Redis store (single node and Cluster) |
+//! | `sqlite` | `memocache::sql`: the SQLite store (embedded, persistent; WAL) |
+//! | `postgres`, `mysql` | `memocache::sql`: the PostgreSQL, MySQL / MariaDB stores |
+//! | `fs` | `memocache::fs`: the file store (one file per entry) |
+//! | `config` (implied by every backend) | `memocache::url` (storages by URL) and `memocache::registry` (storages by name) |
 //! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |
 //!
 //! # Time, and testing with Tokio's paused clock
@@ -99,3 +103,20 @@ pub mod __private;
 pub mod redis {
     pub use memocache_redis::*;
 }
+
+/// The SQL stores (features `sqlite`, `postgres`, `mysql`): see `memocache_sql`.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub mod sql {
+    pub use memocache_sql::*;
+}
+
+/// The file store (feature `fs`): see `memocache_fs`.
+#[cfg(feature = "fs")]
+pub mod fs {
+    pub use memocache_fs::*;
+}
+
+#[cfg(feature = "config")]
+pub mod registry;
+#[cfg(feature = "config")]
+pub mod url;

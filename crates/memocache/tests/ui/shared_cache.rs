@@ -2,16 +2,16 @@ use std::sync::LazyLock;
 
 use memocache::{memoize, Cache};
 
-static SHARED: LazyLock<Cache<u64, String>> = LazyLock::new(Cache::new);
+static SHARED: LazyLock<Cache<u64, bool>> = LazyLock::new(Cache::new);
 
 #[memoize(cache = SHARED, capacity = 10)]
-async fn shared_with_capacity(id: u64) -> Result<String, std::io::Error> {
-    Ok(id.to_string())
+async fn shared_with_capacity(id: u64) -> Result<bool, std::io::Error> {
+    Ok(id > 0)
 }
 
 #[memoize(cache = SHARED)]
-async fn shared_plain(id: u64) -> String {
-    id.to_string()
+async fn shared_plain(id: u64) -> bool {
+    id > 0
 }
 
 #[memoize(cache = SHARED)]

@@ -42,10 +42,16 @@ where
     /// A store of at most `capacity` entries (at least 1), evicting the least recently
     /// updated.
     pub fn new(capacity: usize) -> Self {
+        Self::with_policy(capacity, EvictionPolicy::LeastRecentlyUpdated)
+    }
+
+    /// A store of at most `capacity` entries (at least 1), evicting by `policy` (cacheme's
+    /// `local://lru` and `local://tlfu`).
+    pub fn with_policy(capacity: usize, policy: EvictionPolicy) -> Self {
         MemoryStorage {
             store: Memory::new(MemoryOptions {
                 capacity: capacity.max(1) as u64,
-                policy: EvictionPolicy::LeastRecentlyUpdated,
+                policy,
                 weighted: false,
                 listener: None,
                 // Refreshes are the cache's business, not this storage's.
