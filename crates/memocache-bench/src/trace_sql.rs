@@ -135,7 +135,9 @@ pub async fn run_sql_row(
     let m = drive(&label, shared, workers, c).await;
     let statements = store.statements() - before;
     let (tier_reads, tier_errors) = tier_reads_and_errors(&cache);
-    cache.invalidate_all().await;
+    if let Err(e) = cache.invalidate_all().await {
+        eprintln!("trace: {label}: the clean-up's clear failed: {e}");
+    }
     row(contestant, keys, workers, p, loader.calls(), &m)
         .field("memory_tier", memory)
         .field("statements", statements)

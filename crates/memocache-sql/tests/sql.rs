@@ -270,7 +270,7 @@ async fn the_chain_reads_the_table_once_per_miss_and_refills_memory() {
             1,
             "{db:?}: one SELECT for 20 misses"
         );
-        cache.invalidate(&1).await;
+        cache.invalidate(&1).await.unwrap();
         assert!(store.get(&ns("chain").key(&1u32)).await.unwrap().is_none());
         store.finish().await;
     }

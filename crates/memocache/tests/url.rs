@@ -340,7 +340,7 @@ async fn shares_entries(registry: &Registry, name: &str, ns: &str) {
         .unwrap();
     assert_eq!(v, "one", "{name}");
     assert_eq!(loads.load(SeqCst), 1);
-    a.invalidate_all().await;
+    a.invalidate_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
