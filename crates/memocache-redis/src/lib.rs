@@ -60,7 +60,27 @@ pub const SCAN_COUNT: usize = 1000;
 #[derive(Clone)]
 enum Conn {
     Single(Box<ConnectionManager>),
+    /// A single server connected on first use ([`RedisStore::connect_lazy`]).
+    Lazy(Arc<LazySingle>),
     Cluster(ClusterConnection),
+}
+
+/// The connection of a lazily connected store: made by the first operation that needs it,
+/// tried again by the next one while the server cannot be reached.
+struct LazySingle {
+    client: redis::Client,
+    options: RedisOptions,
+    manager: tokio::sync::OnceCell<ConnectionManager>,
+}
+
+/// The connection manager's settings for `options`.
+fn manager_config(options: RedisOptions) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(options.connect_timeout)
+        .set_response_timeout(options.response_timeout)
+        .set_number_of_retries(options.reconnect_retries)
+        .set_factor(50)
+        .set_max_delay(1000)
 }
 
 /// A Redis server or cluster as a [`ByteStore`]. Cheap to clone: clones share the connection.
@@ -80,6 +100,7 @@ impl fmt::Debug for RedisStore {
                 "mode",
                 &match self.conn {
                     Conn::Single(_) => "single",
+                    Conn::Lazy(_) => "single (connected on first use)",
                     Conn::Cluster(_) => "cluster",
                 },
             )
@@ -187,17 +208,59 @@ impl RedisStore {
         client: redis::Client,
         options: RedisOptions,
     ) -> Result<Self, RedisError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(options.connect_timeout)
-            .set_response_timeout(options.response_timeout)
-            .set_number_of_retries(options.reconnect_retries)
-            .set_factor(50)
-            .set_max_delay(1000);
-        let manager = ConnectionManager::new_with_config(client, config).await?;
+        let manager = ConnectionManager::new_with_config(client, manager_config(options)).await?;
         Ok(RedisStore {
             conn: Conn::Single(Box::new(manager)),
             name: Arc::from("redis"),
         })
+    }
+
+    /// A store of the server of `url` that connects on first use: it can be built (and a
+    /// cache with it) while the server is down. Until the server answers, each operation
+    /// tries to connect, within `options.connect_timeout`, and fails: the tier counts the
+    /// failures, and its circuit breaker soon skips it, as for a server lost later.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), redis::RedisError> {
+    /// use memocache_redis::{RedisOptions, RedisStore};
+    ///
+    /// // Nothing is listening on port 1: building still works.
+    /// let store = RedisStore::connect_lazy("redis://127.0.0.1:1", RedisOptions::default())?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Only when the URL is invalid.
+    pub fn connect_lazy(url: &str, options: RedisOptions) -> Result<Self, RedisError> {
+        let client = redis::Client::open(url)?;
+        Ok(RedisStore {
+            conn: Conn::Lazy(Arc::new(LazySingle {
+                client,
+                options,
+                manager: tokio::sync::OnceCell::new(),
+            })),
+            name: Arc::from("redis"),
+        })
+    }
+
+    /// The single server's connection (made now for a lazy store); `None` on a cluster.
+    async fn single(&self) -> Result<Option<ConnectionManager>, StorageError> {
+        match &self.conn {
+            Conn::Single(c) => Ok(Some(ConnectionManager::clone(c))),
+            Conn::Lazy(lazy) => {
+                let connect = || async {
+                    let config = manager_config(lazy.options);
+                    ConnectionManager::new_with_config(lazy.client.clone(), config)
+                        .await
+                        .map_err(backend)
+                };
+                Ok(Some(lazy.manager.get_or_try_init(connect).await?.clone()))
+            }
+            Conn::Cluster(_) => Ok(None),
+        }
     }
 
     /// Connects to a Redis Cluster through any of its nodes' URLs.
@@ -257,13 +320,11 @@ impl RedisStore {
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StorageError> {
-        match &self.conn {
-            Conn::Single(c) => {
-                let mut c = ConnectionManager::clone(c);
-                cmd.query_async(&mut c).await.map_err(backend)
-            }
-            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await.map_err(backend),
+        if let Conn::Cluster(c) = &self.conn {
+            return cmd.query_async(&mut c.clone()).await.map_err(backend);
         }
+        let mut c = self.single().await?.expect("not a cluster");
+        cmd.query_async(&mut c).await.map_err(backend)
     }
 
     /// The `host:port` of every master of the cluster.
@@ -405,9 +466,8 @@ impl ByteStore for RedisStore {
         items: Vec<(String, Vec<u8>, Duration)>,
     ) -> BoxFuture<'_, Result<(), StorageError>> {
         async move {
-            match &self.conn {
-                Conn::Single(c) => {
-                    let mut c = ConnectionManager::clone(c);
+            match self.single().await? {
+                Some(mut c) => {
                     let mut pipe = redis::pipe();
                     for (k, b, ttl) in items {
                         pipe.cmd("SET")
@@ -419,7 +479,7 @@ impl ByteStore for RedisStore {
                     }
                     pipe.query_async::<()>(&mut c).await.map_err(backend)
                 }
-                Conn::Cluster(_) => {
+                None => {
                     // Keys of a batch live on different nodes: one SET each, concurrently.
                     let sets = items.into_iter().map(|(k, b, ttl)| async move {
                         self.query::<()>(redis::cmd("SET").arg(k).arg(b).arg("PX").arg(px(ttl)))
@@ -443,7 +503,7 @@ impl ByteStore for RedisStore {
         async move {
             let pattern = match_pattern(prefix);
             match &self.conn {
-                Conn::Single(_) => self.scan_unlink(&pattern, None).await,
+                Conn::Single(_) | Conn::Lazy(_) => self.scan_unlink(&pattern, None).await,
                 Conn::Cluster(c) => {
                     for master in Self::masters(&mut c.clone()).await? {
                         self.scan_unlink(&pattern, Some(master)).await?;

@@ -107,3 +107,63 @@ async fn values_that_cannot_be_encoded_never_open_the_breaker() {
     assert_eq!(cache.get(&1).await.as_deref(), Some("small"));
     assert_eq!(cache.stats().tiers[0].hits_fresh, 1);
 }
+
+/// A cache can be built while its Redis is down (`connect_lazy`): requests are served by the
+/// loader meanwhile (the tier's failures counted, its breaker skipping it), and once the
+/// server comes up the tier is used without anything being rebuilt. (`connect` refuses to
+/// build a store of a server that is down.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_built_while_redis_is_down_uses_it_once_it_is_up() {
+    if !common::have("redis-server") || !common::have("redis-cli") {
+        common::skip("lazy connect", "redis-server / redis-cli not on PATH");
+        return;
+    }
+    let port = common::free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let options = memocache_redis::RedisOptions {
+        connect_timeout: Duration::from_millis(200),
+        response_timeout: Duration::from_millis(200),
+        reconnect_retries: 0,
+    };
+    assert!(
+        RedisStore::connect_with(&url, options).await.is_err(),
+        "nothing listens yet"
+    );
+    let redis = RedisStore::connect_lazy(&url, options).unwrap();
+    let cache: Cache<u64, u64> = Cache::builder()
+        .tier(
+            Tier::new(redis.typed(common::namespace("lazy", "l"), Codec::json()))
+                .timeout(Duration::from_millis(300))
+                .circuit_breaker(memocache_core::tier::CircuitBreaker {
+                    failure_threshold: 2,
+                    cool_down: Duration::from_millis(200),
+                }),
+        )
+        .build()
+        .unwrap();
+    for k in 0..5 {
+        let v = cache
+            .get_or_load(k, move || async move { Ok::<_, std::io::Error>(k) })
+            .await
+            .unwrap();
+        assert_eq!(v, k, "served by the loader while Redis is down");
+    }
+    assert!(cache.stats().tier_errors >= 2);
+    let server = common::OwnServer::start_on(port, &[]);
+    let up = Instant::now();
+    let mut k = 100;
+    while cache.stats().tiers[0].writes == 0 {
+        assert!(up.elapsed() < Duration::from_secs(10), "Redis never used");
+        cache
+            .get_or_load(k, move || async move { Ok::<_, std::io::Error>(k) })
+            .await
+            .unwrap();
+        k += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await; // the breaker's cool-down
+    }
+    common::loud(&format!(
+        "LAZY CONNECT: built while Redis was down; Redis written {:?} after it came up",
+        up.elapsed()
+    ));
+    assert!(server.cli(&["DBSIZE"]).is_some_and(|n| n.trim() != "0"));
+}

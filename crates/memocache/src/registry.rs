@@ -132,11 +132,14 @@ impl StorageHandle {
             StorageUrl::Redis {
                 url,
                 cluster,
+                lazy,
                 options,
             } => {
                 use memocache_redis::RedisStore;
                 let store = if *cluster {
                     RedisStore::connect_cluster_with([url.as_str()], *options).await
+                } else if *lazy {
+                    RedisStore::connect_lazy(url, *options)
                 } else {
                     RedisStore::connect_with(url, *options).await
                 };

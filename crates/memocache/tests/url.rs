@@ -54,6 +54,7 @@ fn every_scheme_parses() {
             url,
             cluster,
             options,
+            ..
         } => {
             assert_eq!(
                 url, "redis://:pw@127.0.0.1:6379/2?protocol=resp3",
@@ -186,6 +187,18 @@ fn every_documented_error_names_the_part_at_fault() {
         err("redis://h?cluster=maybe"),
         bad("cluster", "maybe", "true or false")
     );
+    assert_eq!(
+        err("redis://h?cluster=true&lazy=true"),
+        bad(
+            "lazy",
+            "true",
+            "false with cluster=true (a cluster connects at once)"
+        )
+    );
+    match parse("redis://127.0.0.1:1?lazy=true") {
+        StorageUrl::Redis { lazy, .. } => assert!(lazy),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         err("redis://h?pool_size=0"),
         bad("pool_size", "0", "a positive integer")
@@ -493,4 +506,14 @@ async fn the_process_registry_and_the_one_call_tier() {
         registry::tier::<u32, u32>("memory://tlfu", Namespace::new("g"), Codec::json()).await,
         Err(ConfigError::Url(UrlError::MissingParam { param: "size" }))
     ));
+}
+
+/// A `lazy=true` Redis URL opens while nothing listens (issue 18: a cache can be built while
+/// its Redis is down); without it, opening fails with the connection error.
+#[tokio::test]
+async fn a_lazy_redis_url_opens_while_the_server_is_down() {
+    let down = "redis://127.0.0.1:1?connect_timeout_ms=200";
+    assert!(StorageHandle::open(down).await.is_err());
+    let lazy = StorageHandle::open(&format!("{down}&lazy=true")).await;
+    assert!(lazy.is_ok(), "{:?}", lazy.err());
 }

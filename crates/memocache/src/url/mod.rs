@@ -5,7 +5,7 @@
 //! | URL | storage | parameters |
 //! |---|---|---|
 //! | `memory://lru?size=10000`, `memory://tlfu?size=10000` | an in-memory tier (LRU or W-TinyLFU) | `size` (required) |
-//! | `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS) | Redis (feature `redis`) | `cluster` (`true`/`false`), `pool_size`, `connect_timeout_ms`, `timeout_ms` |
+//! | `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS) | Redis (feature `redis`) | `cluster` (`true`/`false`), `lazy` (`true`: connect on first use, single server), `pool_size`, `connect_timeout_ms`, `timeout_ms` |
 //! | `sqlite:///abs/path/cache.db`, `sqlite://relative.db`, `sqlite::memory:` | SQLite (feature `sqlite`) | the SQL ones below, `busy_timeout_ms` |
 //! | `postgres://…`, `postgresql://user:password@host:5432/db` | PostgreSQL (feature `postgres`) | the SQL ones below |
 //! | `mysql://user:password@host:3306/db`, `mariadb://…` | MySQL / MariaDB (feature `mysql`) | the SQL ones below |
@@ -65,6 +65,9 @@ pub enum StorageUrl {
         url: String,
         /// `cluster=true`: a Redis Cluster reached through this node.
         cluster: bool,
+        /// `lazy=true` (single server only): connect on first use, so that the storage can be
+        /// opened while the server is down ([`RedisStore::connect_lazy`](memocache_redis::RedisStore::connect_lazy)).
+        lazy: bool,
         /// The client's options (`connect_timeout_ms`, `timeout_ms`).
         options: memocache_redis::RedisOptions,
     },

@@ -126,6 +126,14 @@ pub(super) fn memory(url: &Url, mut params: Params) -> Result<StorageUrl, UrlErr
 #[cfg(feature = "redis")]
 pub(super) fn redis(url: &Url, mut params: Params) -> Result<StorageUrl, UrlError> {
     let cluster = params.flag("cluster")?.unwrap_or(false);
+    let lazy = params.flag("lazy")?.unwrap_or(false);
+    if lazy && cluster {
+        return Err(UrlError::BadParam {
+            param: "lazy",
+            value: "true".into(),
+            expected: "false with cluster=true (a cluster connects at once)".into(),
+        });
+    }
     // Checked for cacheme's URLs; the store multiplexes one connection.
     let _pool_size = params.count::<u32>("pool_size")?;
     let mut options = memocache_redis::RedisOptions::default();
@@ -138,6 +146,7 @@ pub(super) fn redis(url: &Url, mut params: Params) -> Result<StorageUrl, UrlErro
     Ok(StorageUrl::Redis {
         url: params.rest_of(url, None)?,
         cluster,
+        lazy,
         options,
     })
 }
