@@ -14,12 +14,12 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::builder::CacheBuilder;
-use crate::error::{panic_message, Error};
+use crate::error::Error;
 use crate::load::clear::ClearGate;
 use crate::load::flight::Flights;
 use crate::load::{self, write};
 use crate::memory::{Lookup, Memory, MemoryOptions};
-use crate::shared::{Config, Postprocess, Running, Shared};
+use crate::shared::{Config, Running, Shared};
 use crate::stats::{Stats, StatsCounter};
 use crate::storage::StorageError;
 use crate::tiers::Tiers;
@@ -174,17 +174,8 @@ where
     fn post<E>(&self, v: V) -> Result<V, Error<E>> {
         match &self.inner.config.postprocess {
             None => Ok(v),
-            Some(p) => self.post_guarded(p, v).map_err(Error::Panicked),
+            Some(p) => self.inner.postprocess(p, v).map_err(Error::Panicked),
         }
-    }
-
-    fn post_guarded(&self, p: &Postprocess<V>, v: V) -> Result<V, Arc<str>> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p(v))).map_err(|panic| {
-            let message = panic_message(&*panic);
-            let shared = &self.inner;
-            shared.callback_panicked("post-processing function", "nothing served", &message);
-            message
-        })
     }
 
     /// Returns the value of `key`, loading it with `loader` if the cache has no servable value.

@@ -175,6 +175,16 @@ where
         self.config.weigher.as_ref().map_or(1, |w| w(key, value))
     }
 
+    /// Runs the post-processing function `p` on a value about to be served; a panic in it is
+    /// caught, counted and logged, and returned as its message (nothing is served).
+    pub(crate) fn postprocess(&self, p: &Postprocess<V>, v: V) -> Result<V, Arc<str>> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| p(v))).map_err(|panic| {
+            let message = panic_message(&*panic);
+            self.callback_panicked("post-processing function", "nothing served", &message);
+            message
+        })
+    }
+
     /// Counts and logs a panic of a user callback outside a load's outcome; `then` says what
     /// the cache did instead.
     pub(crate) fn callback_panicked(&self, what: &str, then: &str, message: &str) {
