@@ -1,7 +1,7 @@
 //! memocache's workload runner: the scenarios behind `cargo run --release -p memocache-bench`.
 //!
 //! - [`dogpile`]: py-memoize's dog-piling scenario (backend calls, waiting requests);
-//! - [`trace`]: cacheme's 200k-request Zipf trace drained by 1k–100k workers ([`trace_sql`]:
+//! - [`trace`]: cacheme's 200k-request Zipf trace drained by 1k–100k workers ([`trace::sql`]:
 //!   its SQLite and PostgreSQL rows);
 //! - [`batch`]: cacheme's batch `get_all` scenario;
 //! - [`policy`]: eviction policies and in-memory speed next to moka, quick_cache, cached, `lru`
@@ -23,7 +23,6 @@ pub mod remote;
 pub mod report;
 pub mod soak;
 pub mod trace;
-pub mod trace_sql;
 pub mod zipf;
 
 use report::Row;

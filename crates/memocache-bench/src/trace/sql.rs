@@ -11,14 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use memocache::sql::{SqlOptions, SqlStore, TableName};
-use memocache::{Cache, Tier};
 
 use crate::report::Row;
-use crate::trace::{
-    drive, row, skipped, tier_reads_and_errors, Contestant, Memocache, Params, RemoteRow,
-    TIER_POLICY, TIER_POLICY_NAME,
-};
 use crate::zipf::KeyStream;
+
+use super::remote::{bounded_memory_tier, tier_reads_and_errors, RemoteRow};
+use super::{drive, row, skipped, Contestant, Memocache, Params};
 
 /// How long the runner waits to open a SQL store before skipping its rows.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,38 +105,25 @@ pub async fn run_sql_row(
         Ok(s) => s,
         Err(why) => return skipped(contestant, workers, why),
     };
-    let RemoteRow {
-        shared,
-        loader,
-        label,
-        namespace,
-        codec,
-    } = RemoteRow::new(contestant, keys, workers, p, run_id);
-    let builder = Cache::builder()
-        .name(contestant.name())
-        .tier(Tier::new(store.typed::<u64, u64>(namespace, codec)).timeout(timeout));
+    let typed = |namespace, codec| store.typed::<u64, u64>(namespace, codec);
+    let start = RemoteRow::new(contestant, keys, workers, p, run_id, timeout, typed);
     let (builder, memory) = match contestant {
-        Contestant::MemocacheSqlite => (builder.without_memory_tier(), "none".to_string()),
-        _ => (
-            builder
-                .capacity(p.tier_capacity)
-                .eviction_policy(TIER_POLICY),
-            format!("{TIER_POLICY_NAME} {}", p.tier_capacity),
-        ),
+        Contestant::MemocacheSqlite => (start.builder.without_memory_tier(), "none".to_string()),
+        _ => bounded_memory_tier(start.builder, p),
     };
     let cache = builder.build().expect("valid options");
     let c = Arc::new(Memocache {
         cache: cache.clone(),
-        loader: loader.clone(),
+        loader: start.loader.clone(),
     });
     let before = store.statements();
-    let m = drive(&label, shared, workers, c).await;
+    let m = drive(&start.label, start.shared, workers, c).await;
     let statements = store.statements() - before;
     let (tier_reads, tier_errors) = tier_reads_and_errors(&cache);
     if let Err(e) = cache.invalidate_all().await {
-        eprintln!("trace: {label}: the clean-up's clear failed: {e}");
+        eprintln!("trace: {}: the clean-up's clear failed: {e}", start.label);
     }
-    row(contestant, keys, workers, p, loader.calls(), &m)
+    row(contestant, keys, workers, p, start.loader.calls(), &m)
         .field("memory_tier", memory)
         .field("statements", statements)
         .field("tier_reads", tier_reads)
