@@ -50,14 +50,10 @@ fn part(number: &str, unit: usize) -> Option<Duration> {
     }
 }
 
-/// The reference: `Ok(Some(d))` for a valid text, `Ok(None)` for a valid text whose total
-/// overflows, `Err(())` for a text outside the grammar.
-fn reference(text: &str) -> Result<Option<Duration>, ()> {
-    if text.is_empty() {
-        return Err(());
-    }
-    let mut total = Some(Duration::ZERO);
-    let mut last: Option<usize> = None;
+/// The `(number, unit index)` parts of a text of the documented grammar: at least one part,
+/// each ASCII digits then a unit, units strictly largest first; `None` for any other text.
+fn parts(text: &str) -> Option<Vec<(&str, usize)>> {
+    let mut out: Vec<(&str, usize)> = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest
@@ -68,18 +64,25 @@ fn reference(text: &str) -> Result<Option<Duration>, ()> {
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(after.len());
         let (unit, after) = after.split_at(letters);
-        if number.is_empty() {
-            return Err(());
+        let index = UNITS.iter().position(|u| *u == unit)?;
+        if number.is_empty() || out.last().is_some_and(|&(_, l)| l >= index) {
+            return None;
         }
-        let index = UNITS.iter().position(|u| *u == unit).ok_or(())?;
-        if last.is_some_and(|l| l >= index) {
-            return Err(());
-        }
-        last = Some(index);
-        total = total.and_then(|t| t.checked_add(part(number, index)?));
+        out.push((number, index));
         rest = after;
     }
-    Ok(total)
+    (!out.is_empty()).then_some(out)
+}
+
+/// The reference: `Ok(Some(d))` for a valid text, `Ok(None)` for a valid text whose total
+/// overflows, `Err(())` for a text outside the grammar.
+fn reference(text: &str) -> Result<Option<Duration>, ()> {
+    let parts = parts(text).ok_or(())?;
+    Ok(parts
+        .iter()
+        .try_fold(Duration::ZERO, |total, &(number, unit)| {
+            total.checked_add(part(number, unit)?)
+        }))
 }
 
 /// The target.
@@ -123,33 +126,13 @@ fn check_duration(d: Duration) {
 /// A valid text in shortest form: no leading zero, no zero part, no part that a larger unit
 /// could take (`60s`, `1000ms`).
 fn is_shortest(text: &str) -> bool {
-    let mut rest = text;
-    let mut last: Option<usize> = None;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(digits);
-        let letters = after
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(letters);
-        let Some(index) = UNITS.iter().position(|u| *u == unit) else {
-            return false;
-        };
-        if number.is_empty() || number.starts_with('0') || last.is_some_and(|l| l >= index) {
-            return false;
-        }
-        // The number a part may have before the next larger unit takes it (none for `d`).
-        let cap: u128 = [u128::MAX, 24, 60, 60, 1_000, 1_000, 1_000][index];
-        match number.parse::<u128>() {
-            Ok(n) if n < cap => {}
-            _ => return false,
-        }
-        last = Some(index);
-        rest = after;
-    }
-    last.is_some()
+    parts(text).is_some_and(|parts| {
+        parts.iter().all(|&(number, unit)| {
+            // The number a part may have before the next larger unit takes it (none for `d`).
+            let cap: u128 = [u128::MAX, 24, 60, 60, 1_000, 1_000, 1_000][unit];
+            !number.starts_with('0') && number.parse::<u128>().is_ok_and(|n| n < cap)
+        })
+    })
 }
 
 /// `<digits><unit>` parts: numbers of up to 60 digits, sometimes with leading zeros, units
