@@ -284,7 +284,8 @@ impl Codec {
         self.compression
     }
 
-    /// The record of `entry`.
+    /// The record of `entry`. Times out of order are put in order first (`created` and
+    /// `update_at` cut to `expire_at`), so every record this writes reads back.
     ///
     /// # Errors
     /// When the value does not serialize, or the record would exceed the size limit.
@@ -320,9 +321,12 @@ impl Codec {
         out[3] = self.format.id();
         out[4] = compression.id();
         out[5] = 0;
-        out[6..14].copy_from_slice(&millis(entry.created).to_le_bytes());
-        out[14..22].copy_from_slice(&millis(entry.update_at).to_le_bytes());
-        out[22..30].copy_from_slice(&millis(entry.expire_at).to_le_bytes());
+        let expire_at = millis(entry.expire_at);
+        let created = millis(entry.created).min(expire_at);
+        let update_at = millis(entry.update_at).min(expire_at);
+        out[6..14].copy_from_slice(&created.to_le_bytes());
+        out[14..22].copy_from_slice(&update_at.to_le_bytes());
+        out[22..30].copy_from_slice(&expire_at.to_le_bytes());
         out[30..34].copy_from_slice(&(raw_len as u32).to_le_bytes());
         Ok(out)
     }
@@ -525,6 +529,32 @@ mod tests {
             Duration::from_secs(5),
             Duration::from_secs(10),
         )
+    }
+
+    #[test]
+    fn an_entry_from_a_clock_ahead_capped_by_a_tier_reads_back() {
+        // Written by a process whose clock is an hour ahead, then capped to 10 s by a tier of
+        // a process with the right time: created after expire_at (BadTimes before the fix).
+        let now = SystemTime::now();
+        let ahead = now + Duration::from_secs(3600);
+        let e = StoredEntry::created_at(
+            ahead,
+            "v".to_owned(),
+            Duration::from_secs(60),
+            Duration::from_secs(7200),
+        );
+        let capped = e.clone().capped(now, Some(Duration::from_secs(10)));
+        assert!(capped.created <= capped.expire_at);
+        let mut raw = e;
+        raw.expire_at = now; // built by hand, out of order: encode puts it in order
+        for &f in Format::all() {
+            let codec = Codec::new(f, Compression::None);
+            let back = codec
+                .decode::<String>(&codec.encode(&capped).unwrap())
+                .unwrap();
+            assert_eq!(millis(back.expire_at), millis(capped.expire_at));
+            assert!(codec.decode::<String>(&codec.encode(&raw).unwrap()).is_ok());
+        }
     }
 
     #[test]

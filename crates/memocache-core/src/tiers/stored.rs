@@ -77,12 +77,14 @@ impl<V> StoredEntry<V> {
     }
 
     /// The same entry with its deadlines cut so that it expires at most `cap` after `now`
-    /// (a tier's lifespan limit).
+    /// (a tier's lifespan limit). A `created` after the new expiry (a writer whose clock was
+    /// ahead) is cut to it, so the times stay in order.
     pub fn capped(mut self, now: SystemTime, cap: Option<Duration>) -> Self {
         if let Some(cap) = cap {
             let limit = wall_deadline(now, cap);
             self.expire_at = self.expire_at.min(limit);
             self.update_at = self.update_at.min(self.expire_at);
+            self.created = self.created.min(self.expire_at);
         }
         self
     }
