@@ -11,6 +11,7 @@ use crate::error::BuildError;
 use crate::memory::policy::{EvictionPolicy, RemovalCause};
 use crate::memory::{Backoff, Listener, MemoryOptions};
 use crate::shared::{Config, Postprocess, Weigher};
+use crate::tags::{Tagging, Zone};
 use crate::tiers::{self, Tier, Tiers};
 
 /// Default capacity: 4096 entries.
@@ -78,6 +79,7 @@ pub struct CacheBuilder<K, V> {
     memory: bool,
     refresh_backoff: Duration,
     refresh_backoff_max: Duration,
+    tagging: Tagging<K>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -100,6 +102,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
             memory: true,
             refresh_backoff: DEFAULT_REFRESH_BACKOFF,
             refresh_backoff_max: DEFAULT_REFRESH_BACKOFF_MAX,
+            tagging: Tagging::default(),
             _types: PhantomData,
         }
     }
@@ -124,6 +127,9 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("memory", &self.memory)
             .field("refresh_backoff", &self.refresh_backoff)
             .field("refresh_backoff_max", &self.refresh_backoff_max)
+            .field("zone", &self.tagging.zone.as_ref().map(Zone::name))
+            .field("zone_key", &self.tagging.zone_key.is_some())
+            .field("tags", &self.tagging.tags.len())
             .finish()
     }
 }
@@ -264,6 +270,70 @@ where
         self
     }
 
+    /// Makes the cache a member of `zone` (fresco-memoize's `zone=`): the zone's
+    /// [`invalidate_all`](Zone::invalidate_all) clears it, and its
+    /// [`invalidate`](Zone::invalidate) clears the entries whose zone key (below) is the
+    /// dependency given. See the [`Zone`] documentation.
+    pub fn zone(mut self, zone: &Zone) -> Self {
+        self.tagging.zone = Some(zone.clone());
+        self
+    }
+
+    /// The cache's own zone key (fresco-memoize's `zonekey=`): the dependency of the entry of
+    /// `key` in the cache's zone (its `Display` text names it), instead of the zone's key
+    /// function. Without a zone, it is a tag of its own, invalidated with
+    /// [`Cache::invalidate_tags`](crate::Cache::invalidate_tags).
+    ///
+    /// It runs when a load starts and during invalidations, never on a hit; it must be a pure
+    /// function of the key (see [`Tag`](crate::Tag)). A panic in it is caught and counted; the key then
+    /// counts as depending on everything (an invalidation removes it).
+    pub fn zone_key<D: fmt::Display>(
+        mut self,
+        key: impl Fn(&K) -> D + Send + Sync + 'static,
+    ) -> Self {
+        self.tagging.set_zone_key(key);
+        self
+    }
+
+    /// Explicit tags of each entry (cashews' tags, `#[memoize(tags = [...])]`): every item's
+    /// `Display` text is a dependency, like a zone key's (in the cache's zone if it has one).
+    /// Invalidate them with [`Cache::invalidate_tags`](crate::Cache::invalidate_tags) (or the
+    /// zone's [`invalidate`](Zone::invalidate)). Same rules as [`zone_key`](Self::zone_key).
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use memocache::Cache;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // (user, post) -> rendered post, tagged with its user.
+    /// let posts: Cache<(u32, u32), String> = Cache::builder()
+    ///     .tags(|&(user, _post): &(u32, u32)| [format!("user:{user}")])
+    ///     .build()?;
+    /// posts.insert((1, 10), "hello".into()).await;
+    /// posts.insert((2, 20), "world".into()).await;
+    /// posts.invalidate_tags(["user:1"]).await?;
+    /// assert_eq!(posts.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tags<I>(mut self, tags: impl Fn(&K) -> I + Send + Sync + 'static) -> Self
+    where
+        I: IntoIterator,
+        I::Item: fmt::Display,
+    {
+        self.tagging.add_tags(tags);
+        self
+    }
+
+    /// Tags every entry with the tag of the memoized function named `name`, so that one
+    /// generation bump invalidates them all in every tier (`Memo::invalidate_all`).
+    #[doc(hidden)]
+    pub fn own_tag(mut self, name: &str) -> Self {
+        self.tagging.own = Some(Tagging::<K>::own_tag(name));
+        self
+    }
+
     /// Adds a storage tier below the memory (and below the tiers added before it): cacheme's
     /// chain `caches=[local, redis]` is a cache with one tier. See the [`tier` module](crate::tier) for
     /// how the chain is read, backfilled and written, and for the failure policy.
@@ -384,6 +454,11 @@ where
         };
         let name = self.name.as_deref().unwrap_or("");
         let tiers = Tiers::new(self.tiers, name);
+        if let (false, Some(tiers)) = (self.tagging.is_empty(), &tiers) {
+            tiers
+                .keep_tags()
+                .map_err(|tier| BuildError::TagsUnsupported { tier })?;
+        }
         let config = Config {
             capacity: self.capacity,
             method_timeout: self.method_timeout,
@@ -397,6 +472,7 @@ where
             weigher: self.weigher,
             memory_cap: self.memory_cap,
             memory: self.memory,
+            tagging: self.tagging,
         };
         Ok(Cache::from_parts(config, memory, tiers))
     }

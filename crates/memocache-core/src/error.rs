@@ -154,6 +154,13 @@ pub enum BuildError {
     /// `refresh_backoff` of zero would retry a failing refresh on every stale hit.
     #[error("refresh_backoff must be greater than zero")]
     ZeroRefreshBackoff,
+    /// The cache has tags (a zone, a zone key, tags) and one of its tiers cannot keep them
+    /// (its storage's [`tag_store`](crate::storage::Storage::tag_store) is `None`).
+    #[error("the tier {tier:?} cannot keep tagged entries (zones, zone keys, tags): its storage has no tag store")]
+    TagsUnsupported {
+        /// The tier's storage name.
+        tier: String,
+    },
     /// The longest refresh backoff cannot be shorter than the first one.
     #[error("refresh_backoff_max ({max:?}) must not be less than refresh_backoff ({backoff:?})")]
     RefreshBackoffMaxBelowBackoff {

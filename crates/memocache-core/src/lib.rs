@@ -47,6 +47,7 @@ mod memory;
 mod shared;
 mod stats;
 mod sync;
+mod tags;
 mod tiers;
 
 pub use builder::{
@@ -58,6 +59,7 @@ pub use entry::{EntryBuilder, FixedLifespan, Lifespan};
 pub use error::{BuildError, Error};
 pub use memory::policy::{EvictionPolicy, RemovalCause};
 pub use stats::Stats;
+pub use tags::{Scope, Scoped, Tag, Zone};
 #[cfg(feature = "serialized")]
 pub use tiers::key;
 pub use tiers::{codec, storage, tier, Tier, TierStats};

@@ -5,7 +5,7 @@
 
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
@@ -18,6 +18,8 @@ use crate::memory::{Memory, NewEntry, Removed};
 use crate::stats::StatsCounter;
 use crate::storage::StoredEntry;
 use crate::sync::{AtomicUsize, Ordering::SeqCst};
+use crate::tags::Tagging;
+use crate::tags::{Tag, Tagger};
 use crate::tiers::Tiers;
 use tokio::sync::Notify;
 
@@ -45,6 +47,8 @@ pub(crate) struct Config<K, V> {
     pub(crate) memory_cap: Option<Duration>,
     /// `false`: nothing is written to memory (`without_memory_tier`).
     pub(crate) memory: bool,
+    /// What the builder's zone and tag options give each key.
+    pub(crate) tagging: Tagging<K>,
 }
 
 /// The state every handle of a cache and every task of its flights share.
@@ -59,6 +63,9 @@ pub(crate) struct Shared<K, V> {
     pub(crate) running: Arc<Running>,
     pub(crate) stats: StatsCounter,
     pub(crate) config: Config<K, V>,
+    /// The tags of a key (set once: at build from the builder's options, or by
+    /// [`Cache::join_scope`](crate::Cache::join_scope)); unset: entries carry no tag.
+    pub(crate) tagger: OnceLock<Tagger<K>>,
 }
 
 /// A count of the tasks a cache has running, and a wake-up when it falls to zero.
@@ -169,6 +176,26 @@ where
     pub(crate) fn weigh(&self, key: &K, value: &V) -> Result<u32, Arc<str>> {
         std::panic::catch_unwind(AssertUnwindSafe(|| self.weigh_unguarded(key, value)))
             .map_err(|panic| panic_message(&*panic))
+    }
+
+    /// The full tags of `key`, or `None` when entries carry no tag. A panic of the user's
+    /// tag function is caught, counted and logged, and returned as its message.
+    pub(crate) fn tags(&self, key: &K) -> Option<Result<Vec<Tag>, Arc<str>>> {
+        let tagger = self.tagger.get()?;
+        let mut out = Vec::new();
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| tagger(key, &mut out)));
+        Some(match run {
+            Ok(()) => Ok(out),
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                self.callback_panicked(
+                    "zone key or tag function",
+                    "the key counts as tagged by anything",
+                    &message,
+                );
+                Err(message)
+            }
+        })
     }
 
     fn weigh_unguarded(&self, key: &K, value: &V) -> u32 {

@@ -5,6 +5,7 @@
 //! - [`task`]: one flight's task from start to finish, step by step, with the guard that
 //!   retires it on every exit path;
 //! - [`write`]: `insert`, `invalidate`, `invalidate_all` — memory at once, tiers in a flight;
+//! - [`untag`]: invalidation by tag (zones, scopes): tiers, flights, memory;
 //! - [`clear`]: the gate that holds tier reads and writes back while `invalidate_all` clears
 //!   the tiers.
 //!
@@ -17,6 +18,7 @@
 pub(crate) mod clear;
 pub(crate) mod flight;
 mod task;
+pub(crate) mod untag;
 pub(crate) mod write;
 
 use std::future::Future;

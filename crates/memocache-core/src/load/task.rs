@@ -30,6 +30,7 @@ use crate::entry::Lifespan;
 use crate::error::panic_message;
 use crate::shared::{Expiry, Prepared, RunningGuard, Shared};
 use crate::storage::{StorageError, StoredEntry};
+use crate::tags::Tag;
 use crate::tiers::Unavailable;
 
 /// What the tier half of a write sends.
@@ -70,6 +71,17 @@ pub(crate) enum Landing<V> {
     Failed(FlightError),
 }
 
+/// A key's tags, as a task knows them.
+enum Tags {
+    /// Not computed yet.
+    Unknown,
+    /// The key's tags (`None`: the cache has none).
+    Known(Option<Arc<[Tag]>>),
+    /// The tag function panicked (counted and logged): the tiers cannot check or stamp this
+    /// key's entries, so the task reads nothing from them and writes nothing to them.
+    Failed,
+}
+
 /// The task of one flight: owns its key (while the table says so) until it lands.
 pub(crate) struct Task<K, V>
 where
@@ -84,6 +96,8 @@ where
     loader_ran: bool,
     /// Tiers that failed this flight's read: its writes skip them.
     unavailable: Unavailable,
+    /// The key's tags, computed once when the task starts (outside every lock).
+    tags: Tags,
     landed: bool,
     /// Counts the task as running until it is dropped (last, after `Drop::drop` landed it).
     _running: RunningGuard,
@@ -115,6 +129,7 @@ where
             flight,
             loader_ran: false,
             unavailable: Unavailable::default(),
+            tags: Tags::Unknown,
             landed: false,
             _running: running,
         }
@@ -149,6 +164,7 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
+        self.compute_tags();
         if read_tiers {
             match self.read_tiers().await {
                 Ok(Some(entry)) => {
@@ -187,6 +203,7 @@ where
 
     /// A `get`'s read: the tiers, then memory. Tier errors are misses here.
     async fn read(&mut self) {
+        self.compute_tags();
         let landing = match self.read_tiers().await {
             Ok(Some(entry)) => {
                 let weight = self.weigh(&entry.value);
@@ -202,6 +219,7 @@ where
     /// failure lands as the flight's error (a removal's always; a write's under
     /// [`OnError::Propagate`](crate::tier::OnError::Propagate)), for the caller to report.
     async fn write(&mut self, op: TierOp<V>) {
+        self.compute_tags();
         for flight in self.flight.follows().to_vec() {
             flight.settled().await;
         }
@@ -209,10 +227,15 @@ where
         if let Some(tiers) = &self.shared.tiers {
             let key = &self.key;
             let done = match op {
-                TierOp::Set(entry) => {
-                    let all = Unavailable::default();
-                    self.tier_write(tiers.write(key, &entry, all)).await
-                }
+                TierOp::Set(entry) => match self.tag_list() {
+                    Ok(tags) => {
+                        let all = Unavailable::default();
+                        let tags = tags.as_deref();
+                        self.tier_write(tiers.write(key, &entry, tags, all)).await
+                    }
+                    // The entry cannot be stamped: the old one goes instead.
+                    Err(()) => self.tier_write(tiers.remove(key)).await,
+                },
                 TierOp::Remove => self.tier_write(tiers.remove(key)).await,
             };
             if let Some(Err(e)) = done {
@@ -239,6 +262,26 @@ where
         self.flight.kind
     }
 
+    /// Computes the key's tags, once (the user's functions, panics caught).
+    fn compute_tags(&mut self) {
+        if let Tags::Unknown = self.tags {
+            self.tags = match self.shared.tags(&self.key) {
+                None => Tags::Known(None),
+                Some(Ok(tags)) => Tags::Known(Some(tags.into())),
+                Some(Err(_)) => Tags::Failed,
+            };
+        }
+    }
+
+    /// The key's tags for the tiers; `Err` when its tag function panicked.
+    fn tag_list(&self) -> Result<Option<Arc<[Tag]>>, ()> {
+        match &self.tags {
+            Tags::Known(tags) => Ok(tags.clone()),
+            Tags::Unknown => Ok(None),
+            Tags::Failed => Err(()),
+        }
+    }
+
     /// Runs the tier write `op` if the flight still owns its key (checked under the lock),
     /// marked as writing meanwhile, so that whoever displaces it waits for `op` to be over
     /// before touching the same key's tiers. `None`: displaced, nothing written.
@@ -261,15 +304,19 @@ where
         let Some(tiers) = &self.shared.tiers else {
             return Ok(None);
         };
-        let mut unavailable = self.unavailable;
-        let read = tiers.read(&self.key, &mut unavailable).await;
-        self.unavailable = unavailable;
-        let Some(found) = read? else {
+        let Ok(tags) = self.tag_list() else {
             return Ok(None);
         };
-        let skip = self.unavailable;
-        self.tier_write(tiers.backfill(&self.key, &found, skip))
+        let tags = tags.as_deref();
+        let mut unavailable = self.unavailable;
+        let read = tiers.read(&self.key, tags, &mut unavailable).await;
+        let Some(found) = read? else {
+            self.unavailable = unavailable;
+            return Ok(None);
+        };
+        self.tier_write(tiers.backfill(&self.key, &found, tags, unavailable))
             .await;
+        self.unavailable = unavailable;
         Ok(Some(found.entry))
     }
 
@@ -315,10 +362,15 @@ where
                 Lifespan::Store {
                     update_after,
                     expire_after,
-                } => {
-                    let entry = StoredEntry::new(value.clone(), update_after, expire_after);
-                    tiers.write(&self.key, &entry, self.unavailable).await
-                }
+                } => match self.tag_list() {
+                    Ok(tags) => {
+                        let entry = StoredEntry::new(value.clone(), update_after, expire_after);
+                        let tags = tags.as_deref();
+                        tiers.write(&self.key, &entry, tags, self.unavailable).await
+                    }
+                    // Not stampable: the value is served and kept in memory only.
+                    Err(()) => tiers.remove(&self.key).await,
+                },
                 Lifespan::DoNotStore => tiers.remove(&self.key).await,
             };
             written.map_err(FlightError::Storage)?;

@@ -440,6 +440,21 @@ where
         }
     }
 
+    /// Calls `f` with the keys of each shard in turn (copied under the shard's read lock,
+    /// `f` called outside it).
+    pub(crate) fn for_each_shard_keys(&self, mut f: impl FnMut(Vec<K>)) {
+        for shard in self.shards.iter() {
+            let keys = shard
+                .read()
+                .hot
+                .iter()
+                .flatten()
+                .map(|e| e.key.clone())
+                .collect();
+            f(keys);
+        }
+    }
+
     /// Entries held, including expired ones not yet removed.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().len()).sum()

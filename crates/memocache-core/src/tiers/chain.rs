@@ -10,7 +10,9 @@ use futures_util::future::join_all;
 
 use super::breaker::{Op, TierState, TierStats};
 use super::options::Tier;
+use super::stamp;
 use super::storage::{StorageError, StoredEntry};
+use crate::tags::Tag;
 
 /// The tiers that failed (or were skipped by their open breaker) during one flight: its
 /// writes skip them, so a hung server costs a miss one timeout, not one per operation.
@@ -64,15 +66,19 @@ where
     /// tier's lifespan cap. Undecodable records are misses (counted and logged); other errors
     /// end the read under [`OnError::Propagate`](crate::tier::OnError::Propagate) and are
     /// misses otherwise, the tier marked in `unavailable`.
+    ///
+    /// With `tags` (the key's, in a cache with tags), a tier that keeps tags answers only with
+    /// an entry whose stamp is current (see [`stamp`](super::stamp)).
     pub(crate) async fn read(
         &self,
         key: &K,
+        tags: Option<&[Tag]>,
         unavailable: &mut Unavailable,
     ) -> Result<Option<Found<V>>, StorageError> {
         let cache = &*self.cache;
         for (index, t) in self.tiers.iter().enumerate() {
             let c = &t.counters;
-            match t.run(Op::Get, cache, |s| s.get(key)).await {
+            match t.run(Op::Get, cache, |s| stamp::read(s, key, tags)).await {
                 Ok(Some(Some(entry))) => {
                     let now = SystemTime::now();
                     // A record's deadlines are the writer's: not trusted past this tier's cap.
@@ -117,9 +123,15 @@ where
     /// Copies what [`read`](Self::read) found into every tier above the one that answered
     /// (but those in `skip`), each with its own lifespan cap. Errors are counted and logged,
     /// never returned: a backfill is an optimisation of the next read.
-    pub(crate) async fn backfill(&self, key: &K, found: &Found<V>, skip: Unavailable) {
+    pub(crate) async fn backfill(
+        &self,
+        key: &K,
+        found: &Found<V>,
+        tags: Option<&[Tag]>,
+        skip: Unavailable,
+    ) {
         let _ = self
-            .write_upto(key, &found.entry, found.answered_by, skip)
+            .write_upto(key, &found.entry, tags, found.answered_by, skip)
             .await;
     }
 
@@ -130,9 +142,11 @@ where
         &self,
         key: &K,
         entry: &StoredEntry<V>,
+        tags: Option<&[Tag]>,
         skip: Unavailable,
     ) -> Result<(), StorageError> {
-        self.write_upto(key, entry, self.tiers.len(), skip).await
+        self.write_upto(key, entry, tags, self.tiers.len(), skip)
+            .await
     }
 
     /// Writes `entry` to the first `upto` tiers, but those in `skip`.
@@ -140,6 +154,7 @@ where
         &self,
         key: &K,
         entry: &StoredEntry<V>,
+        tags: Option<&[Tag]>,
         upto: usize,
         skip: Unavailable,
     ) -> Result<(), StorageError> {
@@ -155,7 +170,9 @@ where
         let writes = live.map(|(_, t)| {
             let e = entry.clone().capped(now, t.tier.expire_cap);
             async move {
-                let r = t.run(Op::Set, cache, |s| s.set(key, e)).await;
+                let r = t
+                    .run(Op::Set, cache, |s| stamp::write(s, key, e, tags))
+                    .await;
                 if let Ok(Some(())) = r {
                     t.counters.writes.fetch_add(1, Relaxed);
                 }
@@ -174,6 +191,35 @@ where
             .iter()
             .map(|t| async move { t.run(Op::Remove, cache, |s| s.remove(key)).await.map(drop) });
         join_all(ops).await.into_iter().collect()
+    }
+
+    /// Gives each of `tags` a new generation in every tier that keeps tags: their entries
+    /// there become misses, in every process. Every failure is returned.
+    pub(crate) async fn bump(&self, tags: &[Tag]) -> Result<(), StorageError> {
+        let cache = &*self.cache;
+        let generations: Vec<(Tag, u64)> = tags
+            .iter()
+            .map(|t| (t.clone(), stamp::new_generation()))
+            .collect();
+        let generations = &generations;
+        let ops = self.tiers.iter().map(|t| async move {
+            t.run(Op::Remove, cache, |s| stamp::bump(s, generations))
+                .await
+                .map(drop)
+        });
+        join_all(ops).await.into_iter().collect()
+    }
+
+    /// Whether every tier keeps tags; else the name of the first that does not.
+    pub(crate) fn keep_tags(&self) -> Result<(), String> {
+        match self
+            .tiers
+            .iter()
+            .find(|t| t.tier.storage.tag_store().is_none())
+        {
+            Some(t) => Err(t.name().to_string()),
+            None => Ok(()),
+        }
     }
 
     /// Clears every tier's namespace, with no overall timeout (each storage times its own
@@ -249,7 +295,7 @@ mod tests {
         .unwrap();
         for _ in 0..2 {
             assert!(tiers
-                .read(&1, &mut Unavailable::default())
+                .read(&1, None, &mut Unavailable::default())
                 .await
                 .unwrap()
                 .is_none());
@@ -258,7 +304,7 @@ mod tests {
         assert_eq!((s.errors, s.skipped, s.breaker_opened), (2, 0, 1));
         for _ in 0..10 {
             assert!(tiers
-                .read(&1, &mut Unavailable::default())
+                .read(&1, None, &mut Unavailable::default())
                 .await
                 .unwrap()
                 .is_none());
@@ -267,7 +313,7 @@ mod tests {
         assert_eq!((s.errors, s.skipped), (2, 10), "open: not attempted");
         tokio::time::advance(Duration::from_secs(5)).await;
         assert!(tiers
-            .read(&1, &mut Unavailable::default())
+            .read(&1, None, &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -278,7 +324,7 @@ mod tests {
             "one probe, reopened"
         );
         assert!(tiers
-            .read(&1, &mut Unavailable::default())
+            .read(&1, None, &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -298,11 +344,11 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            tiers.read(&1, &mut Unavailable::default()).await,
+            tiers.read(&1, None, &mut Unavailable::default()).await,
             Err(StorageError::Backend(_))
         ));
         assert!(matches!(
-            tiers.read(&1, &mut Unavailable::default()).await,
+            tiers.read(&1, None, &mut Unavailable::default()).await,
             Err(StorageError::CircuitOpen)
         ));
     }
@@ -320,7 +366,10 @@ mod tests {
         )
         .unwrap();
         let e = StoredEntry::new(7, Duration::from_secs(60), Duration::from_secs(600));
-        tiers.write(&1, &e, Unavailable::default()).await.unwrap();
+        tiers
+            .write(&1, &e, None, Unavailable::default())
+            .await
+            .unwrap();
         let in_a = a.get(&1).await.unwrap().unwrap();
         let in_b = b.get(&1).await.unwrap().unwrap();
         assert!(in_a.expire_at <= SystemTime::now() + Duration::from_secs(10));
@@ -377,7 +426,7 @@ mod tests {
         let tier = Tier::from_arc(flaky.clone()).circuit_breaker(breaker);
         let tiers = Tiers::new(vec![tier], "c").unwrap();
         assert!(tiers
-            .read(&1, &mut Unavailable::default())
+            .read(&1, None, &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -386,14 +435,14 @@ mod tests {
         flaky.0.store(HANG, Relaxed);
         assert!(
             tiers
-                .read(&1, &mut Unavailable::default())
+                .read(&1, None, &mut Unavailable::default())
                 .now_or_never()
                 .is_none(),
             "the probe hangs, then is dropped"
         );
         flaky.0.store(ANSWER, Relaxed);
         assert!(tiers
-            .read(&1, &mut Unavailable::default())
+            .read(&1, None, &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -405,7 +454,7 @@ mod tests {
             "probed and answered, not skipped"
         );
         assert!(tiers
-            .read(&1, &mut Unavailable::default())
+            .read(&1, None, &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());

@@ -412,6 +412,7 @@ impl Codec {
             created: from_millis(created),
             update_at: from_millis(update_at),
             expire_at: from_millis(expire_at),
+            stamp: Default::default(),
         })
     }
 

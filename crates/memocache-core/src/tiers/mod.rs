@@ -10,7 +10,9 @@
 //! - [`tier`] (public): the failure policy (`OnError`, `CircuitBreaker`) and its docs;
 //! - [`options`]: [`Tier`](crate::Tier), one storage with its options, and their validation;
 //! - [`breaker`]: a tier at run time — breaker, timeout, counters;
-//! - [`chain`]: [`Tiers`], the chain: read-through with backfill, write-to-all.
+//! - [`chain`]: [`Tiers`], the chain: read-through with backfill, write-to-all;
+//! - [`stamp`]: tags below the memory — the [`Stamp`](storage::Stamp) of a tagged entry, the
+//!   [`TagStore`](storage::TagStore) of generations, the record envelope.
 //!
 //! The memory never calls into this folder on a hit; the [load](crate::load) does, inside a
 //! key's single flight.
@@ -21,6 +23,7 @@ pub mod codec;
 #[cfg(feature = "serialized")]
 pub mod key;
 mod options;
+mod stamp;
 pub mod storage;
 mod stored;
 pub mod tier;

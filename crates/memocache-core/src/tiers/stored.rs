@@ -7,6 +7,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::stamp::Stamp;
 use crate::clock::Clock;
 
 /// One value with its lifespan, as a storage keeps it.
@@ -20,6 +21,9 @@ pub struct StoredEntry<V> {
     pub update_at: SystemTime,
     /// From this moment on the entry is never served.
     pub expire_at: SystemTime,
+    /// Its tags' generations when it was written (empty without tags): see
+    /// [`stamp`](Self::stamp).
+    pub(crate) stamp: Stamp,
 }
 
 impl<V> StoredEntry<V> {
@@ -43,7 +47,21 @@ impl<V> StoredEntry<V> {
             created,
             update_at,
             expire_at,
+            stamp: Stamp::default(),
         }
+    }
+
+    /// The generations its tags had when it was written, which a storage that keeps tags
+    /// ([`Storage::tag_store`](crate::storage::Storage::tag_store)) stores with it and
+    /// returns with it. Empty for entries of a cache without tags.
+    pub fn stamp(&self) -> &Stamp {
+        &self.stamp
+    }
+
+    /// The same entry with `stamp` (a storage reading back a stamped entry).
+    pub fn with_stamp(mut self, stamp: Stamp) -> Self {
+        self.stamp = stamp;
+        self
     }
 
     /// `true` when the entry must not be served at `now`.

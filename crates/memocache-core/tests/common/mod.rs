@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use memocache_core::storage::{MemoryStorage, Storage, StorageError, StoredEntry};
+use memocache_core::storage::{MemoryStorage, Storage, StorageError, StoredEntry, TagStore};
 use memocache_core::{Cache, Tier};
 use tokio::sync::Notify;
 
@@ -130,6 +130,9 @@ where
             self.inner().set(key, entry).await
         }
         .boxed()
+    }
+    fn tag_store(&self) -> Option<&dyn TagStore> {
+        self.inner.tag_store()
     }
     fn remove<'a>(&'a self, key: &'a K) -> BoxFuture<'a, Result<(), StorageError>> {
         async move {

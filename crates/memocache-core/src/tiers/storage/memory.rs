@@ -9,17 +9,28 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{Fetched, Storage, StorageError, StoredEntry};
+use std::collections::HashMap;
+
+use super::{Fetched, Storage, StorageError, StoredEntry, TagStore};
 use crate::memory::policy::{EvictionPolicy, RemovalCause};
 use crate::memory::{Backoff, Lookup, Memory, MemoryOptions, NewEntry};
+use crate::sync::Mutex;
+use crate::tags::Tag;
 
 /// An in-memory [`Storage`] keeping values (not bytes): the same bounded, sharded store a
 /// [`Cache`](crate::Cache) uses for its first tier, usable as an extra tier or on its own.
 ///
 /// Deadlines are kept both as wall-clock times (returned with the entry) and as Tokio
 /// instants (used for expiry, so paused test time applies).
+///
+/// It can hold the entries of a cache with tags: it keeps their stamps, and its tags'
+/// generations in a map of at most four per entry of capacity (at least 4096), emptied when
+/// full (which makes every tagged entry it holds a miss: a generation lost never revives an
+/// entry).
 pub struct MemoryStorage<K, V> {
     store: Memory<K, StoredEntry<V>>,
+    generations: Mutex<HashMap<Tag, u64>>,
+    max_generations: usize,
 }
 
 impl<K, V> fmt::Debug for MemoryStorage<K, V>
@@ -49,6 +60,8 @@ where
     /// `local://lru` and `local://tlfu`).
     pub fn with_policy(capacity: usize, policy: EvictionPolicy) -> Self {
         MemoryStorage {
+            generations: Mutex::new(HashMap::new()),
+            max_generations: capacity.saturating_mul(4).max(4096),
             store: Memory::new(MemoryOptions {
                 capacity: capacity.max(1) as u64,
                 policy,
@@ -160,6 +173,37 @@ where
 
     fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
         self.store.clear();
+        std::future::ready(Ok(())).boxed()
+    }
+
+    fn tag_store(&self) -> Option<&dyn TagStore> {
+        Some(self)
+    }
+}
+
+impl<K, V> TagStore for MemoryStorage<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn generations<'a>(
+        &'a self,
+        tags: &'a [Tag],
+    ) -> BoxFuture<'a, Result<Vec<Option<u64>>, StorageError>> {
+        let map = self.generations.lock();
+        let found = tags.iter().map(|t| map.get(t).copied()).collect();
+        std::future::ready(Ok(found)).boxed()
+    }
+
+    fn set_generations<'a>(
+        &'a self,
+        generations: &'a [(Tag, u64)],
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let mut map = self.generations.lock();
+        if map.len() + generations.len() > self.max_generations {
+            map.clear();
+        }
+        map.extend(generations.iter().cloned());
         std::future::ready(Ok(())).boxed()
     }
 }

@@ -32,6 +32,7 @@ use futures_util::FutureExt;
 
 use crate::codec::{DecodeError, EncodeError};
 
+pub use super::stamp::{new_generation, Stamp, TagStore, GENERATION_TTL};
 pub use super::stored::StoredEntry;
 pub use bytes::ByteStore;
 pub use memory::MemoryStorage;
@@ -156,6 +157,14 @@ pub trait Storage<K, V>: Send + Sync + 'static {
 
     /// Removes every entry of this storage's namespace.
     fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>>;
+
+    /// Where this storage keeps tag generations, if it can hold the entries of a cache with
+    /// tags (zones, `tags`, shared-cache scopes): it must then store each entry's
+    /// [`stamp`](StoredEntry::stamp) with it. The default: `None`, the storage cannot (a cache
+    /// with tags refuses it at build). [`Serialized`] and [`MemoryStorage`] can.
+    fn tag_store(&self) -> Option<&dyn TagStore> {
+        None
+    }
 }
 
 impl<K, V, S: Storage<K, V> + ?Sized> Storage<K, V> for Arc<S> {
@@ -197,5 +206,8 @@ impl<K, V, S: Storage<K, V> + ?Sized> Storage<K, V> for Arc<S> {
     }
     fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
         (**self).clear()
+    }
+    fn tag_store(&self) -> Option<&dyn TagStore> {
+        (**self).tag_store()
     }
 }

@@ -10,9 +10,12 @@ use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{ByteStore, Fetched, Storage, StorageError, StoredEntry};
-use crate::codec::Codec;
+use super::{
+    ByteStore, Fetched, Stamp, Storage, StorageError, StoredEntry, TagStore, GENERATION_TTL,
+};
+use crate::codec::{Codec, EncodeError};
 use crate::key::{CacheKey, Namespace};
+use crate::tags::Tag;
 
 /// A typed [`Storage`] over a [`ByteStore`]: keys become `{prefix}:{name}:{version}:{key}`
 /// ([`Namespace`], [`CacheKey`]) and entries become records of the [`Codec`] (a header with the
@@ -82,8 +85,33 @@ where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     fn decode(&self, bytes: &[u8], now: SystemTime) -> Fetched<V> {
-        let entry = self.codec.decode::<V>(bytes)?;
+        let (stamp, record) = Stamp::split(bytes)?;
+        let entry = self.codec.decode::<V>(record)?.with_stamp(stamp);
         Ok((!entry.is_expired(now)).then_some(entry))
+    }
+
+    /// The record of `entry`: the codec's, behind the envelope of its stamp if it has one.
+    fn encode(&self, entry: &StoredEntry<V>) -> Result<Vec<u8>, StorageError> {
+        let record = self.codec.encode(entry)?;
+        if entry.stamp().is_empty() {
+            return Ok(record);
+        }
+        let mut out = Vec::with_capacity(record.len() + 64);
+        entry
+            .stamp()
+            .write_envelope(&mut out)
+            .map_err(|e| StorageError::Encode(EncodeError::Serialize(e.to_string())))?;
+        out.extend_from_slice(&record);
+        Ok(out)
+    }
+
+    /// The remote key of `tag`'s generation: `{prefix}:{name}:{version}::{tag}`. No entry's
+    /// key starts with `:` (the key encoding escapes it), so the two never meet, and clearing
+    /// the namespace removes the generations too (which invalidates, never revives).
+    fn generation_key(&self, tag: &Tag) -> String {
+        let full = self.namespace.key(tag.as_str());
+        let prefix = self.namespace.key_prefix();
+        format!("{prefix}:{}", &full[prefix.len()..])
     }
 }
 
@@ -144,7 +172,7 @@ where
             match entry.time_to_live(SystemTime::now()) {
                 None => self.store.remove(&k).await,
                 Some(ttl) => {
-                    let bytes = self.codec.encode(&entry)?;
+                    let bytes = self.encode(&entry)?;
                     self.store.set(&k, bytes, ttl).await
                 }
             }
@@ -163,7 +191,7 @@ where
             for (key, entry) in &entries {
                 let k = self.namespace.key(key);
                 match entry.time_to_live(now) {
-                    Some(ttl) => items.push((k, self.codec.encode(entry)?, ttl)),
+                    Some(ttl) => items.push((k, self.encode(entry)?, ttl)),
                     None => expired.push(k),
                 }
             }
@@ -184,5 +212,56 @@ where
 
     fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
         async move { self.store.clear_prefix(self.namespace.key_prefix()).await }.boxed()
+    }
+
+    fn tag_store(&self) -> Option<&dyn TagStore> {
+        Some(self)
+    }
+}
+
+/// Generations are 8-byte records (u64 LE) under [`generation_key`](Serialized::generation_key);
+/// anything else there counts as no generation (a miss for the entries, never a match).
+impl<B, K, V> TagStore for Serialized<B, K, V>
+where
+    B: ByteStore,
+    K: CacheKey + Send + Sync + 'static,
+    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn generations<'a>(
+        &'a self,
+        tags: &'a [Tag],
+    ) -> BoxFuture<'a, Result<Vec<Option<u64>>, StorageError>> {
+        async move {
+            if tags.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<String> = tags.iter().map(|t| self.generation_key(t)).collect();
+            let raw = self.store.get_many(&keys).await?;
+            Ok(raw
+                .into_iter()
+                .map(|b| b.and_then(|b| Some(u64::from_le_bytes(b.try_into().ok()?))))
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn set_generations<'a>(
+        &'a self,
+        generations: &'a [(Tag, u64)],
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            let items = generations
+                .iter()
+                .map(|(t, g)| {
+                    (
+                        self.generation_key(t),
+                        g.to_le_bytes().to_vec(),
+                        GENERATION_TTL,
+                    )
+                })
+                .collect();
+            self.store.set_many(items).await
+        }
+        .boxed()
     }
 }

@@ -3,7 +3,9 @@
 //! A request hashes its key once and looks it up in the [memory](crate::memory): a fresh
 //! value returns at once; a stale one returns at once and, when due, starts a background
 //! refresh; a miss goes to the [load](crate::load), which joins the flight that owns the key
-//! or starts one. `insert` and the invalidations go to [`load::write`](crate::load::write).
+//! or starts one. `insert` and the invalidations ([`writes`]) go to
+//! [`load::write`](crate::load::write); invalidations by tag, zone or scope ([`groups`]) to
+//! [`load::untag`](crate::load::untag).
 //! Nothing here touches a tier or holds a lock across an await.
 
 use std::borrow::Borrow;
@@ -15,14 +17,16 @@ use std::sync::Arc;
 
 use crate::builder::CacheBuilder;
 use crate::error::Error;
+use crate::load;
 use crate::load::clear::ClearGate;
 use crate::load::flight::Flights;
-use crate::load::{self, write};
 use crate::memory::{Lookup, Memory, MemoryOptions};
 use crate::shared::{Config, Running, Shared};
 use crate::stats::{Stats, StatsCounter};
-use crate::storage::StorageError;
 use crate::tiers::Tiers;
+
+mod groups;
+mod writes;
 
 /// An async cache that loads each missing key once, however many callers ask for it, and
 /// refreshes stale entries in the background.
@@ -132,7 +136,7 @@ where
         memory: MemoryOptions<K, V>,
         tiers: Option<Tiers<K, V>>,
     ) -> Self {
-        Cache {
+        let cache = Cache {
             inner: Arc::new(Shared {
                 memory: Memory::new(memory),
                 flights: Flights::new(),
@@ -140,9 +144,18 @@ where
                 clearing: ClearGate::new(),
                 running: Arc::new(Running::new()),
                 stats: StatsCounter::new(),
+                tagger: std::sync::OnceLock::new(),
                 config,
             }),
+        };
+        let inner = &cache.inner;
+        if let Some(tagger) = inner.config.tagging.clone().into_tagger() {
+            let _ = inner.tagger.set(tagger);
         }
+        if let Some(zone) = &inner.config.tagging.zone {
+            zone.join(Arc::downgrade(inner) as std::sync::Weak<dyn crate::tags::Member>);
+        }
+        cache
     }
 
     /// The name given on the builder, if any.
@@ -460,99 +473,6 @@ where
         // Out of line (boxed): the hit path's future stays small.
         let found = Box::pin(load::get(&self.inner, hash, key.to_owned())).await;
         self.post::<Infallible>(found?).ok()
-    }
-
-    /// Stores `value` for `key` with the lifespan the entry builder gives it, replacing any
-    /// entry. A load of `key` in flight still hands its value to its waiters, but writes it
-    /// nowhere: this value wins.
-    ///
-    /// With storage tiers the entry is then written to every tier (tier errors are counted
-    /// and logged, never returned); the call returns once they are written. A panic in the
-    /// entry builder or the weigher stores nothing (the old entry is removed everywhere),
-    /// and is counted (`Stats::callback_panics`) and logged.
-    ///
-    /// # Cancel safety
-    /// All or nothing: dropped before its first poll, it did nothing; from its first poll on,
-    /// memory holds the new value and the tier writes run in their own task, which completes
-    /// whether or not the caller is still waiting. Memory and tiers agree afterwards.
-    pub async fn insert(&self, key: K, value: V) {
-        write::insert(&self.inner, key, value).await;
-    }
-
-    /// Removes the entry of `key`. A load of `key` in flight still hands its value to the
-    /// callers already waiting for it, but writes it nowhere, and callers arriving after this
-    /// call start a new load: after `invalidate` returns, no value loaded or read before it
-    /// is served from the cache. This also frees a key whose load is stuck.
-    ///
-    /// With storage tiers the key is removed from every tier too; the call returns once they
-    /// are done. Another process may write the key again at any time: across processes, the
-    /// tiers are as consistent as the order of writes.
-    ///
-    /// `Q: ToOwned<Owned = K>` lets a cache with storage tiers remove the key from every tier.
-    ///
-    /// # Errors
-    /// The first tier that could not remove the key (failed, timed out, or skipped by an open
-    /// circuit breaker), whatever its [`OnError`](crate::tier::OnError): that tier may still
-    /// hold the old value, and serve it to a later miss. Memory is cleared of the key in every
-    /// case. A memory-only cache never fails.
-    ///
-    /// # Cancel safety
-    /// All or nothing, as [`insert`](Self::insert): from its first poll on, memory no longer
-    /// has the key and the tier removals complete in their own task (a failure is then only
-    /// counted and logged).
-    pub async fn invalidate<Q>(&self, key: &Q) -> Result<(), StorageError>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
-        if self.inner.tiers.is_some() {
-            write::invalidate(&self.inner, key.to_owned()).await
-        } else {
-            write::invalidate_in_memory(&self.inner, key);
-            Ok(())
-        }
-    }
-
-    /// Removes the entry of `key` from the memory only, leaving the storage tiers and any
-    /// load in flight alone: the next request reads it back from the first tier that has it
-    /// (and refills the memory) instead of loading it.
-    pub fn invalidate_memory<Q>(&self, key: &Q)
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let inner = &*self.inner;
-        let hash = inner.memory.hash(key);
-        let removed = {
-            let _table = inner.flights.lock(hash);
-            inner
-                .memory
-                .remove(hash, key, crate::RemovalCause::Explicit)
-        };
-        inner.notify(Some(removed));
-    }
-
-    /// Removes every entry. Loads in flight still hand their values to the callers already
-    /// waiting for them, but write them nowhere. With storage tiers, each tier's namespace is
-    /// cleared too; until that is done, misses wait (instead of reading what is being
-    /// cleared) and writes are sent after it.
-    ///
-    /// A tier's clear has no overall timeout: it walks the whole namespace (a Redis `SCAN`
-    /// over every key of the server, say), each step under the storage's own timeout, and
-    /// finishes.
-    ///
-    /// # Errors
-    /// The first tier whose clear failed part-way (or was skipped by an open circuit breaker),
-    /// whatever its [`OnError`](crate::tier::OnError): that tier may still hold some of the
-    /// namespace's entries. Memory is cleared in every case. A memory-only cache never fails.
-    ///
-    /// # Cancel safety
-    /// All or nothing, as [`insert`](Self::insert): from its first poll on, memory is cleared
-    /// and the tiers' clear completes in its own task (a failure is then only counted and
-    /// logged). Only the runtime shutting down before that task ran stops it: the gate then
-    /// opens without the tiers cleared.
-    pub async fn invalidate_all(&self) -> Result<(), StorageError> {
-        write::invalidate_all(&self.inner).await
     }
 
     /// Entries in memory, including expired ones not yet removed.
