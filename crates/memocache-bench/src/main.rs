@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
-use memocache_bench::{batch, chart, dogpile, headline, policy, report, soak, trace, Opts};
+use memocache_bench::{batch, chart, dogpile, groups, headline, policy, report, soak, trace, Opts};
 
 /// Counts live heap bytes for `policy`'s memory table (one relaxed add per allocation).
 #[global_allocator]
@@ -32,6 +32,9 @@ enum Command {
     Trace(trace::Args),
     /// cacheme's batch get_all scenario.
     Batch(batch::Args),
+    /// One memoized function's invalidate_all on a Redis holding 1M other keys (a generation
+    /// bump), next to clearing a namespace (a SCAN of the server).
+    Invalidate(groups::Args),
     /// A long mixed run over a flapping Redis: values right, memory flat, nothing left
     /// running, statistics adding up (RELIABILITY.md).
     Soak(soak::Args),
@@ -65,6 +68,7 @@ async fn main() {
         Some(Command::Dogpile) => dogpile::run_cli(&opts).await,
         Some(Command::Trace(args)) => trace::run(&args, &opts).await,
         Some(Command::Batch(args)) => batch::run(&args),
+        Some(Command::Invalidate(args)) => groups::run(&args).await,
         Some(Command::Soak(args)) => soak::run(&args, &opts).await,
         Some(Command::Policy(args)) => {
             let report = policy::run(&args, &opts);

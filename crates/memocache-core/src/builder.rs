@@ -454,7 +454,7 @@ where
         };
         let name = self.name.as_deref().unwrap_or("");
         let tiers = Tiers::new(self.tiers, name);
-        if let (false, Some(tiers)) = (self.tagging.is_empty(), &tiers) {
+        if let (true, Some(tiers)) = (self.tagging.has_deps(), &tiers) {
             tiers
                 .keep_tags()
                 .map_err(|tier| BuildError::TagsUnsupported { tier })?;

@@ -23,8 +23,11 @@ struct Names {
     name_str: String,
     body_name: Ident,
     handle_name: Ident,
+    /// The hidden function that owns the function's [`Scope`] in a shared cache.
+    scope_name: Ident,
     body_path: TokenStream,
     handle_path: TokenStream,
+    scope_path: TokenStream,
     /// An expression for the cache's name: the function's path.
     display_name: TokenStream,
 }
@@ -39,14 +42,19 @@ fn names(item: &ItemFn, args: &Args) -> Names {
         || mentions_self_type(item.block.to_token_stream());
     let body_name = format_ident!("__memocache_{}", name_str);
     let handle_name = format_ident!("{}_memo", name_str);
+    let scope_name = format_ident!("__memocache_scope_{}", name_str);
     // A free function's body is nested in the wrapper; a method's is a sibling. The handle is
     // always a sibling: for an associated function the macro took for a free one, the error
     // is on the function's name, and the compiler suggests `Self::<name>_memo`.
-    let (body_path, handle_path) = if in_impl {
-        (quote!(Self::#body_name), quote!(Self::#handle_name))
+    let (body_path, handle_path, scope_path) = if in_impl {
+        (
+            quote!(Self::#body_name),
+            quote!(Self::#handle_name),
+            quote!(Self::#scope_name),
+        )
     } else {
         let on_name = format_ident!("{}_memo", name_str, span = name.span());
-        (quote!(#body_name), quote!(#on_name))
+        (quote!(#body_name), quote!(#on_name), quote!(#scope_name))
     };
     let display_name = if in_impl {
         quote!(::std::format!("{}::{}", ::std::any::type_name::<Self>(), #name_str))
@@ -60,8 +68,10 @@ fn names(item: &ItemFn, args: &Args) -> Names {
         name_str,
         body_name,
         handle_name,
+        scope_name,
         body_path,
         handle_path,
+        scope_path,
         display_name,
     }
 }
@@ -74,6 +84,7 @@ pub(crate) fn items(options: &Options, item: &ItemFn, out: &Output, args: &Args)
         name_str,
         handle_name,
         handle_path,
+        display_name,
         ..
     } = &names;
 
@@ -88,9 +99,23 @@ pub(crate) fn items(options: &Options, item: &ItemFn, out: &Output, args: &Args)
     let key = args.key(options.key.as_ref());
     let key_ty = &key.ty;
     let key_expr = &key.expr;
-    let key_fn_ty = &key.fn_ty;
     let key_fn_pats = &key.fn_pats;
-    let key_fn_expr = &key.fn_expr;
+    let shared = options.cache.is_some();
+    let scope_path = &names.scope_path;
+    // In a shared cache the key is `Scoped<K>`: the function's scope, then its key.
+    let (cache_key_ty, key_expr, key_fn_expr) = if shared {
+        let fn_expr = &key.fn_expr;
+        (
+            quote!(::memocache::Scoped<#key_ty>),
+            quote!(::memocache::Scoped::new(#scope_path(), #key_expr)),
+            quote!(::memocache::Scoped::new(#scope_path(), { #fn_expr })),
+        )
+    } else {
+        (key_ty.clone(), key_expr.clone(), key.fn_expr.clone())
+    };
+    let key_fn_inputs = &key.fn_inputs;
+    let key_fn_ty = quote!(fn(#(#key_fn_inputs),*) -> #cache_key_ty);
+    let tagging = tagging(options, args, key_ty);
 
     // Compile-time checks of the types, on the user's tokens, with messages that say what to
     // do (`__private`'s traits carry them). The helpers the expansion calls are bounded by the
@@ -98,7 +123,8 @@ pub(crate) fn items(options: &Options, item: &ItemFn, out: &Output, args: &Args)
     let mut checks = args.key_checks(options.key.as_ref());
     checks.extend(value_checks(item, out));
 
-    let cache_init = cache_init(options, out, key_ty, &value_ty, &names.display_name);
+    let cache_init = cache_init(options, out, key_ty, &value_ty, &names, &tagging);
+    let scope_fn = scope_fn(options, &names, key_ty, &tagging, &item.attrs);
 
     // --- attributes --------------------------------------------------------------------------
     let cfgs: Vec<&Attribute> = item.attrs.iter().filter(|a| is_cfg_attr(a)).collect();
@@ -138,8 +164,8 @@ pub(crate) fn items(options: &Options, item: &ItemFn, out: &Output, args: &Args)
         #result_note
         #vis async fn #name #generics (#wrapper_inputs) -> #output_ty #where_clause {
             #[allow(clippy::let_unit_value)]
-            let __memocache_key: #key_ty = #key_expr;
-            let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> =
+            let __memocache_key: #cache_key_ty = #key_expr;
+            let __memocache_cache: &'static ::memocache::Cache<#cache_key_ty, #value_ty> =
                 ::memocache::__private::cache_of(&#handle_path());
             let __memocache_load = #loader;
             #nested_body
@@ -148,14 +174,25 @@ pub(crate) fn items(options: &Options, item: &ItemFn, out: &Output, args: &Args)
 
         #sibling_body
 
+        #scope_fn
+
         #(#cfgs)*
         #[doc = #handle_doc]
-        #vis fn #handle_name() -> ::memocache::Memo<#key_ty, #value_ty, #key_fn_ty> {
+        #vis fn #handle_name() -> ::memocache::Memo<#cache_key_ty, #value_ty, #key_fn_ty> {
             #(#checks)*
             #cache_init
+            static __MEMOCACHE_NAME: ::std::sync::OnceLock<::std::string::String> =
+                ::std::sync::OnceLock::new();
+            let __memocache_name: &'static str = __MEMOCACHE_NAME.get_or_init(|| #display_name);
             #[allow(unused_variables, clippy::redundant_clone, clippy::unused_unit)]
-            let __memocache_key_fn: #key_fn_ty = |#(#key_fn_pats),*| -> #key_ty { #key_fn_expr };
-            ::memocache::__private::memo(__memocache_cache, __memocache_key_fn)
+            let __memocache_key_fn: #key_fn_ty =
+                |#(#key_fn_pats),*| -> #cache_key_ty { #key_fn_expr };
+            ::memocache::__private::memo(
+                __memocache_cache,
+                __memocache_key_fn,
+                __memocache_name,
+                #shared,
+            )
         }
     }
 }
@@ -220,17 +257,26 @@ fn cache_init(
     out: &Output,
     key_ty: &TokenStream,
     value_ty: &Type,
-    display_name: &TokenStream,
+    names: &Names,
+    tagging: &TokenStream,
 ) -> TokenStream {
+    let display_name = &names.display_name;
     if let Some(shared) = &options.cache {
         let e = &shared.value;
-        return quote_spanned! {e.span()=>
-            let __memocache_cache: &'static ::memocache::Cache<#key_ty, #value_ty> = &*(#e);
+        let scope_path = &names.scope_path;
+        let cache = quote_spanned! {e.span()=>
+            let __memocache_cache: &'static ::memocache::Cache<::memocache::Scoped<#key_ty>, #value_ty> = &*(#e);
+        };
+        return quote! {
+            #cache
+            static __MEMOCACHE_JOINED: ::std::sync::Once = ::std::sync::Once::new();
+            __MEMOCACHE_JOINED.call_once(|| __memocache_cache.join_scope(#scope_path()));
         };
     }
     let builder = match &options.config {
-        Some(c) => quote_spanned!(c.span()=> #c),
-        None => quote!(::core::default::Default::default()),
+        Some(c) if tagging.is_empty() => quote_spanned!(c.span()=> #c),
+        Some(c) => quote_spanned!(c.span()=> (#c) #tagging),
+        None => quote!(::memocache::CacheBuilder::<#key_ty, #value_ty>::default() #tagging),
     };
     let dur = |d: Option<std::time::Duration>| match d {
         Some(d) => {
@@ -285,6 +331,63 @@ fn cache_init(
                     || #display_name,
                 )
             });
+    }
+}
+
+/// The builder calls that give entries their zone and dependencies: `.zone(..)`,
+/// `.zone_key(..)`, `.tags(..)` (a `CacheBuilder`'s or a `Scope`'s), with the arguments (or
+/// `key`) bound by reference from the key.
+fn tagging(options: &Options, args: &Args, key_ty: &TokenStream) -> TokenStream {
+    let bind = args.key_bindings(options.key.as_ref());
+    let zone = options
+        .zone
+        .as_ref()
+        .map(|z| quote_spanned!(z.span()=> .zone(&(#z))));
+    let zone_key = options.zone_key.as_ref().map(|e| {
+        quote_spanned! {e.span()=>
+            .zone_key(move |__memocache_k: &#key_ty| -> ::std::string::String {
+                #bind
+                ::std::string::ToString::to_string(&(#e))
+            })
+        }
+    });
+    let tags = options.tags.as_ref().map(|tags| {
+        quote! {
+            .tags(move |__memocache_k: &#key_ty| -> ::std::vec::Vec<::memocache::Tag> {
+                #bind
+                ::std::vec![#(::memocache::Tag::new(&(#tags))),*]
+            })
+        }
+    });
+    quote!(#zone #zone_key #tags)
+}
+
+/// For a function in a shared cache: the hidden function that owns its [`Scope`] (named by
+/// the function's path, with its zone and dependencies).
+fn scope_fn(
+    options: &Options,
+    names: &Names,
+    key_ty: &TokenStream,
+    tagging: &TokenStream,
+    attrs: &[Attribute],
+) -> TokenStream {
+    if options.cache.is_none() {
+        return quote!();
+    }
+    let cfgs = attrs.iter().filter(|a| is_cfg_attr(a));
+    let Names {
+        scope_name,
+        display_name,
+        ..
+    } = names;
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        fn #scope_name() -> &'static ::memocache::Scope<#key_ty> {
+            static __MEMOCACHE_SCOPE: ::std::sync::OnceLock<::memocache::Scope<#key_ty>> =
+                ::std::sync::OnceLock::new();
+            __MEMOCACHE_SCOPE.get_or_init(|| ::memocache::Scope::new(#display_name) #tagging)
+        }
     }
 }
 

@@ -24,6 +24,7 @@ mod validate;
 /// - [Methods](#methods)
 /// - [The handle: invalidation, statistics, the cache](#the-handle-invalidation-statistics-the-cache)
 /// - [Options](#options)
+/// - [Shared caches, zones and tags](#shared-caches-zones-and-tags)
 /// - [Concurrent calls and cancellation](#concurrent-calls-and-cancellation)
 /// - [Limitations](#limitations)
 /// - [Compile errors](#compile-errors)
@@ -198,7 +199,9 @@ mod validate;
 ///   tuple: `()` for none, `(a,)` for one, `(a, b)` for two, the receiver first when the key
 ///   uses `self` (py-memoize's `invalidate_for_arguments`); a load of that key in flight
 ///   still answers its callers but is not stored;
-/// - `invalidate_all().await` empties the cache;
+/// - `invalidate_all().await` removes every entry of this function, and only its (in a
+///   shared cache the other functions keep theirs; in a storage tier it is one write, however
+///   many keys the tier holds: see [Shared caches, zones and tags](#shared-caches-zones-and-tags));
 /// - `key(args)` is the key a call with these arguments uses;
 /// - `stats()` ([`Stats`]), `len()`, and `cache()`, the underlying [`Cache`] (`&'static`).
 ///
@@ -214,14 +217,16 @@ mod validate;
 /// | `max_hits` | integer ≥ 1 | an entry is dropped after being served this many times from the cache (fresco-memoize) |
 /// | `key` | `key: Type = expr` | the key, see [Keys](#keys) |
 /// | `config` | expression | a whole [`CacheBuilder`] (py-memoize's `configuration=`): eviction policy, entry builder, post-processing, ...; the options above are applied on top of it |
-/// | `cache` | expression | a shared cache: `&*expr` must be a `&'static Cache<K, V>` (a `static` `LazyLock<Cache<K, V>>`); excludes the options that configure a cache |
+/// | `cache` | expression | a shared cache: `&*expr` must be a `&'static Cache<Scoped<K>, V>` (a `static` `LazyLock<Cache<Scoped<K>, V>>`); excludes the options that configure a cache; see [below](#shared-caches-zones-and-tags) |
 /// | `name` | string | the cache's name, in its `Debug` output and logs (default: the function's path) |
+/// | `zone` | expression | a [`Zone`] the function's entries belong to (`&expr` must deref to a `&Zone`: a `static` `LazyLock<Zone>`) |
+/// | `zone_key` | expression over the arguments | the entry's dependency in its zone (its `Display` text), instead of the zone's key function (fresco-memoize's `zonekey=`) |
+/// | `tags` | `[expr, ...]` over the arguments | more dependencies of the entry (their `Display` texts), invalidated with [`Cache::invalidate_tags`] or the zone's `invalidate` |
 ///
 /// Durations are strings of `<integer><unit>` parts, largest unit first: `"200ms"`, `"30s"`,
 /// `"10m"`, `"2h"`, `"1h30m"`, `"1d"` (units `d`, `h`, `m`, `s`, `ms`, `us`, `ns`).
 ///
 /// ```
-/// use std::sync::LazyLock;
 /// use std::time::Duration;
 /// use memocache::{memoize, Cache, EvictionPolicy};
 ///
@@ -235,27 +240,74 @@ mod validate;
 ///     Ok(format!("report {day}"))
 /// }
 ///
-/// // One cache shared by two functions with the same key and value types.
-/// static NAMES: LazyLock<Cache<u64, String>> = LazyLock::new(Cache::new);
-///
-/// #[memoize(cache = NAMES)]
-/// async fn name_from_db(id: u64) -> Result<String, std::io::Error> {
-///     Ok(format!("user {id}"))
-/// }
-///
-/// #[memoize(cache = NAMES)]
-/// async fn name_from_api(id: u64) -> Result<String, std::io::Error> {
-///     Ok(format!("user {id}"))
-/// }
-///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), memocache::Error<std::io::Error>> {
 /// assert_eq!(report(1).await?, "report 1");
 /// assert_eq!(report_memo().cache().capacity(), 100);
-/// name_from_db(1).await?;
-/// assert_eq!(NAMES.len(), 1);
-/// name_from_api(1).await?; // the entry of key 1 is shared: no load
-/// assert_eq!(NAMES.stats().loads_started, 1);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Shared caches, zones and tags
+/// **Shared caches.** `cache = SHARED` puts the function's entries in a cache that other
+/// functions use too (one capacity, one set of tiers), yet **two functions never share an
+/// entry**: the cache's keys are [`Scoped`], the function's scope (named by its path) and its
+/// key, so equal arguments of two functions are two entries, in memory and in every storage
+/// tier (the scope's name is part of the remote key). `name_memo().invalidate_all()` removes
+/// the function's entries only.
+///
+/// **Zones** (fresco-memoize's): `zone = BOOKS` makes the function a member of the [`Zone`]
+/// `BOOKS`: `BOOKS.invalidate_all()` clears every member, and `BOOKS.invalidate(dep)` every
+/// entry, in every member, whose *zone key* is `dep`. The zone key is the zone's key function
+/// ([`Zone::key`], for members whose key type it takes) or the function's own `zone_key = expr`.
+/// **Tags**: `tags = [expr, ...]` gives more dependencies. `zone_key` and `tags` are
+/// expressions over the arguments, by reference (with `key: T = ...`, over `key`), evaluated
+/// when a load starts and during invalidations, never on a hit; since equal keys share an
+/// entry, a dependency must be a function of the key.
+///
+/// Invalidation reaches every storage tier through per-tag generations (one write per tag,
+/// whatever number of entries carry it) and so reaches entries other processes wrote there;
+/// another process's memory keeps its copies until they expire. After `invalidate` returns,
+/// no member serves a value whose load started before the call.
+/// ```
+/// use std::sync::LazyLock;
+/// use memocache::{memoize, Cache, Scoped, Zone};
+///
+/// static BOOKS: LazyLock<Zone> = LazyLock::new(|| Zone::new("books").key(|author: &u64| *author));
+/// static SHARED: LazyLock<Cache<Scoped<u64>, String>> = LazyLock::new(Cache::new);
+///
+/// #[memoize(zone = BOOKS)] // keyed by author: the zone's key function applies
+/// async fn author_bio(author: u64) -> Result<String, std::io::Error> {
+///     Ok(format!("bio of {author}"))
+/// }
+///
+/// #[memoize(zone = BOOKS, zone_key = author, tags = [format!("lang:{lang}")])]
+/// async fn title(author: u64, book: u32, lang: &str) -> Result<String, std::io::Error> {
+///     Ok(format!("book {book} by {author} ({lang})"))
+/// }
+///
+/// #[memoize(cache = SHARED)]
+/// async fn name_from_db(id: u64) -> Result<String, std::io::Error> {
+///     Ok(format!("db {id}"))
+/// }
+///
+/// #[memoize(cache = SHARED)]
+/// async fn name_from_api(id: u64) -> Result<String, std::io::Error> {
+///     Ok(format!("api {id}"))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// author_bio(7).await?;
+/// title(7, 1, "en").await?;
+/// title(8, 2, "en").await?;
+/// BOOKS.invalidate(7).await?; // everything that depends on author 7
+/// assert_eq!((author_bio_memo().len(), title_memo().len()), (0, 1));
+///
+/// assert_eq!(name_from_db(1).await?, "db 1");
+/// assert_eq!(name_from_api(1).await?, "api 1"); // same arguments, its own entry
+/// name_from_db_memo().invalidate_all().await?; // the API's entry stays
+/// assert_eq!(SHARED.len(), 1);
 /// # Ok(())
 /// # }
 /// ```
@@ -337,6 +389,10 @@ mod validate;
 /// [Error]: https://docs.rs/memocache/latest/memocache/enum.Error.html
 /// [`Memo`]: https://docs.rs/memocache/latest/memocache/memo/struct.Memo.html
 /// [`Stats`]: https://docs.rs/memocache/latest/memocache/struct.Stats.html
+/// [`Scoped`]: https://docs.rs/memocache/latest/memocache/struct.Scoped.html
+/// [`Zone`]: https://docs.rs/memocache/latest/memocache/struct.Zone.html
+/// [`Zone::key`]: https://docs.rs/memocache/latest/memocache/struct.Zone.html#method.key
+/// [`Cache::invalidate_tags`]: https://docs.rs/memocache/latest/memocache/struct.Cache.html#method.invalidate_tags
 #[proc_macro_attribute]
 pub fn memoize(attr: TokenStream, item: TokenStream) -> TokenStream {
     let original = proc_macro2::TokenStream::from(item.clone());

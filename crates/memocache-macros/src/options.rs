@@ -12,8 +12,8 @@ use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token, Type};
 use crate::duration;
 
 /// The names accepted, in the order the error message lists them.
-const NAMES: &str =
-    "capacity, update_after, expire_after, timeout, max_hits, key, config, cache, name";
+const NAMES: &str = "capacity, update_after, expire_after, timeout, max_hits, key, config, \
+                     cache, name, zone, zone_key, tags";
 
 /// py-memoize's defaults, mirrored from `memocache-core` for the compile-time checks.
 const DEFAULT_UPDATE_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -43,6 +43,12 @@ pub(crate) struct Options {
     pub(crate) config: Option<Expr>,
     pub(crate) cache: Option<Spanned<Expr>>,
     pub(crate) name: Option<LitStr>,
+    /// `zone = ZONE`: an expression that derefs to a `Zone`.
+    pub(crate) zone: Option<Expr>,
+    /// `zone_key = expr`: the entry's dependency, an expression over the arguments.
+    pub(crate) zone_key: Option<Expr>,
+    /// `tags = [expr, ...]`: more dependencies, expressions over the arguments.
+    pub(crate) tags: Option<Vec<Expr>>,
 }
 
 /// One `name = value` (or `key: Type = value`) as written.
@@ -243,6 +249,25 @@ impl Options {
             "cache" => {
                 duplicate(&self.cache, &name)?;
                 self.cache = Some(Spanned { value, span });
+            }
+            "zone" => {
+                duplicate(&self.zone, &name)?;
+                self.zone = Some(value);
+            }
+            "zone_key" => {
+                duplicate(&self.zone_key, &name)?;
+                self.zone_key = Some(value);
+            }
+            "tags" => {
+                duplicate(&self.tags, &name)?;
+                let Expr::Array(array) = value else {
+                    return Err(syn::Error::new(
+                        span,
+                        "`tags` takes a list of expressions over the arguments, as in \
+                         `tags = [format!(\"user:{id}\")]`",
+                    ));
+                };
+                self.tags = Some(array.elems.into_iter().collect());
             }
             _ => {
                 return Err(syn::Error::new(

@@ -46,12 +46,13 @@ pub(crate) struct Key {
     pub(crate) ty: TokenStream,
     /// The wrapper's key expression.
     pub(crate) expr: TokenStream,
-    /// The handle's key function: `fn(<receiver if the key uses it>, <arguments>) -> K`...
-    pub(crate) fn_ty: TokenStream,
-    /// ...its parameters...
+    /// The handle's key function, `fn(<receiver if the key uses it>, <arguments>) -> K`: its
+    /// parameters...
     pub(crate) fn_pats: Vec<TokenStream>,
-    /// ...and its body: the key expression with `self` renamed.
+    /// ...and its body: the key expression with `self` renamed...
     pub(crate) fn_expr: TokenStream,
+    /// ...and its parameter types.
+    pub(crate) fn_inputs: Vec<TokenStream>,
 }
 
 /// The name of the receiver's copy in the loader and of the receiver in the key function.
@@ -152,13 +153,27 @@ impl Args {
             fn_pats.push(p.ident.to_token_stream());
         }
         let fn_expr = rename_self(expr.clone(), &self_ident);
-        let fn_ty = quote!(fn(#(#fn_tys),*) -> #ty);
         Key {
             ty,
             expr,
-            fn_ty,
             fn_pats,
             fn_expr,
+            fn_inputs: fn_tys,
+        }
+    }
+
+    /// Statements that bind, from `__memocache_k: &K`, the names a `zone_key` or `tags`
+    /// expression uses: each argument by reference (the default key is made of them), or
+    /// `key` with a `key:` option.
+    pub(crate) fn key_bindings(&self, option: Option<&KeyOption>) -> TokenStream {
+        if option.is_some() {
+            return quote!(let key = __memocache_k;);
+        }
+        let ids: Vec<&Ident> = self.params.iter().map(|p| &p.ident).collect();
+        match ids.as_slice() {
+            [] => quote!(let _ = __memocache_k;),
+            [one] => quote!(#[allow(unused_variables)] let #one = __memocache_k;),
+            many => quote!(#[allow(unused_variables)] let (#(#many,)*) = __memocache_k;),
         }
     }
 

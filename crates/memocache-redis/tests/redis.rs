@@ -237,6 +237,7 @@ async fn concurrent_misses_read_and_write_redis_once() {
         1,
         "one Redis write for 50 waiters"
     );
+    cache.invalidate_all().await.unwrap();
 }
 
 #[tokio::test]

@@ -40,6 +40,10 @@ use crate::{Cache, Stats};
 pub struct Memo<K: 'static, V: 'static, F> {
     pub(crate) cache: &'static Cache<K, V>,
     pub(crate) key: F,
+    /// The function's path: its scope's name in a shared cache, its own tag's otherwise.
+    pub(crate) function: &'static str,
+    /// `cache = ...`: the cache is shared, its keys `Scoped`.
+    pub(crate) shared: bool,
 }
 
 impl<K, V, F: Clone> Clone for Memo<K, V, F> {
@@ -47,6 +51,8 @@ impl<K, V, F: Clone> Clone for Memo<K, V, F> {
         Memo {
             cache: self.cache,
             key: self.key.clone(),
+            function: self.function,
+            shared: self.shared,
         }
     }
 }
@@ -59,7 +65,11 @@ where
     V: Clone,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Memo").field("cache", self.cache).finish()
+        f.debug_struct("Memo")
+            .field("function", &self.function)
+            .field("shared", &self.shared)
+            .field("cache", self.cache)
+            .finish()
     }
 }
 
@@ -71,7 +81,12 @@ where
     /// A handle over `cache` whose keys `key` makes. `#[memoize]` calls this; there is
     /// rarely a reason to call it yourself.
     pub fn new(cache: &'static Cache<K, V>, key: F) -> Self {
-        Memo { cache, key }
+        Memo {
+            cache,
+            key,
+            function: "",
+            shared: false,
+        }
     }
 
     /// The cache of the function (the shared one given with `cache = ...`, if any).
@@ -112,19 +127,27 @@ where
         async move { cache.invalidate(&key).await }
     }
 
-    /// Removes every entry of the cache. With `cache = ...` that is the shared cache, so the
-    /// entries of every function sharing it go.
+    /// Removes every entry of this function, and only its: with `cache = ...` the other
+    /// functions sharing the cache keep theirs. Loads of the function in flight still answer
+    /// their callers but store nothing.
+    ///
+    /// In a storage tier this is one write, whatever else the tier holds: every entry of the
+    /// function carries its tag, and the tag gets a new generation (see
+    /// [`Cache::invalidate_tags`]); entries other processes wrote there are invalidated too
+    /// (their memory keeps its copies until they expire). In memory, the function's own cache
+    /// is cleared; a shared one is scanned for the function's keys. A function's own cache
+    /// whose tiers cannot keep tags is cleared with [`Cache::invalidate_all`] instead.
     ///
     /// # Errors
-    /// As [`Cache::invalidate_all`]: a storage tier that could not clear its namespace.
+    /// A storage tier that could not record the invalidation (or clear its namespace).
     ///
     /// # Cancel safety
-    /// As [`Cache::invalidate_all`]: all or nothing.
+    /// All or nothing, as [`Cache::invalidate_tags`].
     pub fn invalidate_all(
         &self,
     ) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
-        let cache = self.cache;
-        async move { cache.invalidate_all().await }
+        let (cache, function, shared) = (self.cache, self.function, self.shared);
+        async move { cache.invalidate_function(function, shared).await }
     }
 
     /// The cache's statistics (see [`Stats`]).

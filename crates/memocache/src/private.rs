@@ -37,9 +37,11 @@ pub struct Settings {
 pub fn build<K: Key, V: Value>(
     builder: CacheBuilder<K, V>,
     settings: Settings,
-    function: impl FnOnce() -> String,
+    function: impl Fn() -> String,
 ) -> Cache<K, V> {
-    let mut b = builder;
+    // Every entry carries the function's own tag: `Memo::invalidate_all` is one generation
+    // bump in each tier, whatever else the tier holds.
+    let mut b = builder.own_tag(&function());
     if let Some(name) = settings.name {
         b = b.name(name);
     }
@@ -68,8 +70,18 @@ pub fn build<K: Key, V: Value>(
 }
 
 /// The handle of a memoized function over its cache.
-pub fn memo<K, V, F>(cache: &'static Cache<K, V>, key: F) -> Memo<K, V, F> {
-    Memo { cache, key }
+pub fn memo<K, V, F>(
+    cache: &'static Cache<K, V>,
+    key: F,
+    function: &'static str,
+    shared: bool,
+) -> Memo<K, V, F> {
+    Memo {
+        cache,
+        key,
+        function,
+        shared,
+    }
 }
 
 /// The handle's cache, without the bounds of [`Memo::cache`].

@@ -32,6 +32,9 @@ mod invalidation;
 #[allow(dead_code)]
 #[path = "../examples/max_hits.rs"]
 mod max_hits;
+#[allow(dead_code)]
+#[path = "../examples/zones.rs"]
+mod zones;
 
 /// Runs `run` and returns its output lines.
 async fn lines<F, Fut, T>(run: F) -> Vec<String>
@@ -149,6 +152,21 @@ async fn invalidation_reloads_after_each_invalidation() {
     let stats = invalidation::expensive_computation_memo().stats();
     assert_eq!(stats.loads_started, 3);
     assert_eq!(stats.hits_fresh, 2);
+}
+
+#[tokio::test]
+async fn zones_clear_a_zone_and_by_zone_key_across_functions() {
+    let out = output!(zones);
+    let expected = [
+        "Dune: synopsis (load 1), reviews (load 1)",
+        "Dune: synopsis (load 1), reviews (load 1)",
+        "BOOKS.invalidate_all()",
+        "Dune: synopsis (load 2), reviews (load 2)",
+        "Herbert: rating (load 1); Dune: author biography (load 1); Emma: author biography (load 2)",
+        "AUTHORS.invalidate(Herbert's id)",
+        "Herbert: rating (load 2); Dune: author biography (load 3); Emma: author biography (load 2)",
+    ];
+    assert_eq!(out, expected);
 }
 
 #[tokio::test(start_paused = true)]

@@ -401,7 +401,7 @@ async fn config_gives_the_builder_and_options_apply_on_top() {
     assert_eq!(CONFIG_CALLS.get(), 6);
 }
 
-static SHARED: std::sync::LazyLock<Cache<u64, String>> =
+static SHARED: std::sync::LazyLock<Cache<memocache::Scoped<u64>, String>> =
     std::sync::LazyLock::new(|| Cache::builder().capacity(100).build().unwrap());
 
 #[memoize(cache = SHARED)]
@@ -415,14 +415,74 @@ async fn user_name_again(id: u64) -> Result<String, std::io::Error> {
 }
 
 #[tokio::test]
-async fn functions_can_share_one_cache() {
+async fn functions_sharing_one_cache_never_mix_their_entries() {
     assert_eq!(user_name(1).await.unwrap(), "user 1");
-    // Same key in the same cache: the entry is shared.
-    assert_eq!(user_name_again(1).await.unwrap(), "user 1");
-    assert_eq!(SHARED.get(&1).await.as_deref(), Some("user 1"));
-    assert!(std::ptr::eq(user_name_memo().cache(), &*SHARED));
-    user_name_again_memo().invalidate((1,)).await.unwrap();
+    // Same arguments, same cache: each function has its own entry.
     assert_eq!(user_name_again(1).await.unwrap(), "other 1");
+    assert_eq!(user_name(1).await.unwrap(), "user 1");
+    assert_eq!(SHARED.len(), 2);
+    assert!(std::ptr::eq(user_name_memo().cache(), &*SHARED));
+    assert_eq!(user_name_memo().key((1,)).key(), &1);
+    assert_eq!(
+        user_name_memo().key((1,)).scope().name(),
+        concat!(module_path!(), "::user_name")
+    );
+    user_name_again(2).await.unwrap();
+    // `invalidate_all` of one function leaves the other's entries.
+    user_name_again_memo().invalidate_all().await.unwrap();
+    assert_eq!(SHARED.len(), 1);
+    assert_eq!(
+        SHARED.get(&user_name_memo().key((1,))).await.as_deref(),
+        Some("user 1")
+    );
+    user_name_memo().invalidate((1,)).await.unwrap();
+    assert!(SHARED.is_empty());
+}
+
+// --- zones and tags ---------------------------------------------------------------------------------
+
+static AUTHORS: std::sync::LazyLock<memocache::Zone> =
+    std::sync::LazyLock::new(|| memocache::Zone::new("tests::authors").key(|author: &u64| *author));
+static ZONE_LOADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Keyed by the author: the zone's key function applies.
+#[memoize(zone = AUTHORS)]
+async fn author_name(author: u64) -> Result<String, std::io::Error> {
+    ZONE_LOADS.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("author {author}"))
+}
+
+/// Another key type: its own zone key, over the arguments by name, and explicit tags.
+#[memoize(zone = AUTHORS, zone_key = author, tags = [format!("lang:{lang}")])]
+async fn book_title(author: u64, book: u32, lang: &str) -> Result<String, std::io::Error> {
+    ZONE_LOADS.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("book {book} by {author} in {lang}"))
+}
+
+#[tokio::test]
+async fn memoized_functions_in_a_zone_are_cleared_by_dependency_and_all_at_once() {
+    author_name(1).await.unwrap();
+    author_name(2).await.unwrap();
+    book_title(1, 10, "en").await.unwrap();
+    book_title(2, 20, "fr").await.unwrap();
+    assert_eq!(ZONE_LOADS.load(Ordering::SeqCst), 4);
+    AUTHORS.invalidate(1).await.unwrap();
+    assert_eq!((author_name_memo().len(), book_title_memo().len()), (1, 1));
+    author_name(2).await.unwrap();
+    book_title(2, 20, "fr").await.unwrap();
+    assert_eq!(
+        ZONE_LOADS.load(Ordering::SeqCst),
+        4,
+        "the others are still cached"
+    );
+    book_title_memo()
+        .cache()
+        .invalidate_tags(["lang:fr"])
+        .await
+        .unwrap();
+    assert_eq!(book_title_memo().len(), 0);
+    AUTHORS.invalidate_all().await.unwrap();
+    assert!(author_name_memo().is_empty());
 }
 
 // --- argument forms ---------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::Cache;
-use crate::load::untag;
+use crate::load::{untag, write};
 use crate::storage::StorageError;
-use crate::tags::{Member, Scope, Scoped, Tag};
+use crate::tags::{Member, Scope, Scoped, Tag, Tagging};
 
 impl<K, V> Cache<K, V>
 where
@@ -48,6 +48,24 @@ where
             .map(|d| tagging.full_dep(&Tag::new(d)))
             .collect();
         untag::invalidate(&self.inner, tags).await
+    }
+
+    /// `Memo::invalidate_all` of the memoized function `function` (its path): its entries
+    /// carry its own tag (see `CacheBuilder::own_tag`, `Scope::new`). A function's own cache
+    /// (`shared == false`) without tiers is cleared; with tiers that cannot keep tags, cleared
+    /// tiers included.
+    #[doc(hidden)]
+    pub async fn invalidate_function(
+        &self,
+        function: &str,
+        shared: bool,
+    ) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let kept = inner.tiers.as_ref().map(|t| t.keep_tags().is_ok());
+        if function.is_empty() || (!shared && kept != Some(true)) {
+            return write::invalidate_all(inner).await;
+        }
+        untag::invalidate(inner, vec![Tagging::<K>::own_tag(function)]).await
     }
 }
 

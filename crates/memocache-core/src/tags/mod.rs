@@ -162,6 +162,11 @@ impl<K: 'static> Tagging<K> {
         }));
     }
 
+    /// Whether entries depend on anything but their function (a zone, a zone key, tags).
+    pub(crate) fn has_deps(&self) -> bool {
+        self.zone.is_some() || self.zone_key.is_some() || !self.tags.is_empty()
+    }
+
     /// Whether entries get any tag at all.
     pub(crate) fn is_empty(&self) -> bool {
         self.own.is_none() && self.zone.is_none() && self.zone_key.is_none() && self.tags.is_empty()

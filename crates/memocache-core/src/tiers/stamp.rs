@@ -131,10 +131,24 @@ fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
 #[error("an entry's tags do not fit a record (at most 65535 tags of at most 65535 bytes)")]
 pub(crate) struct StampTooLarge;
 
-/// Where a storage keeps its tags' generations (see the [module documentation](self)). A
-/// storage that keeps tagged entries returns one from
-/// [`Storage::tag_store`](super::storage::Storage::tag_store), and keeps each entry's
-/// [`Stamp`](crate::storage::StoredEntry::stamp) with it.
+/// Where a storage keeps its tags' generations. A storage that keeps tagged entries returns
+/// one from [`Storage::tag_store`](super::storage::Storage::tag_store), and keeps each entry's
+/// [`stamp`](crate::storage::StoredEntry::stamp) with it.
+///
+/// # Generations, not an index
+/// Invalidating a tag gives it a new random *generation* in each tier; an entry is valid only
+/// while every one of its tags still has the generation its stamp recorded. The alternative, a
+/// tag → keys index maintained on every write, makes each write of an entry with `n` tags `n`
+/// more writes (and an index to expire), and an invalidation a walk over the index. With
+/// generations a write costs one read of its tags' generations, a read fetches them together
+/// with the entry (Redis pipelines the two on one connection: one round trip), and an
+/// invalidation is one write per tag, whatever number of entries carry it. Entries of an old
+/// generation are not deleted: they are misses, overwritten by the next load or expired.
+///
+/// A tag with no generation (never invalidated, or its generation expired after
+/// [`GENERATION_TTL`] or was evicted) gets a new one from the next writer, so an entry is never
+/// valid against a missing generation: a lost generation invalidates its entries, it never
+/// revives them. Generations are random 64-bit tokens ([`new_generation`]), never counters.
 pub trait TagStore: Send + Sync {
     /// The current generation of each tag, in order (`None`: the tag has none).
     fn generations<'a>(

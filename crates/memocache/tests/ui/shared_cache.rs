@@ -1,8 +1,8 @@
 use std::sync::LazyLock;
 
-use memocache::{memoize, Cache};
+use memocache::{memoize, Cache, Scoped};
 
-static SHARED: LazyLock<Cache<u64, bool>> = LazyLock::new(Cache::new);
+static SHARED: LazyLock<Cache<Scoped<u64>, bool>> = LazyLock::new(Cache::new);
 
 #[memoize(cache = SHARED, capacity = 10)]
 async fn shared_with_capacity(id: u64) -> Result<bool, std::io::Error> {

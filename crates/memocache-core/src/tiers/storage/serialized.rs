@@ -219,7 +219,7 @@ where
     }
 }
 
-/// Generations are 8-byte records (u64 LE) under [`generation_key`](Serialized::generation_key);
+/// Generations are 8-byte records (u64 LE) under `{prefix}:{name}:{version}::{tag}`;
 /// anything else there counts as no generation (a miss for the entries, never a match).
 impl<B, K, V> TagStore for Serialized<B, K, V>
 where
