@@ -233,3 +233,42 @@ async fn two_processes_write_the_same_keys_of_one_file() {
          value, the child saw the parent's {child_saw} times), all decoded to a writer's value; no error in either process; the later write won both ways; {elapsed:?}"
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_invalidation_reaches_entries_another_pool_wrote_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zones.db");
+    let build = |store: &SqlStore, zone: &memocache_core::Zone| -> Cache<(u64, u32), String> {
+        Cache::builder()
+            .zone(zone)
+            .zone_key(|&(author, _): &(u64, u32)| author)
+            .tier(Tier::new(
+                store.typed(Namespace::new("books"), Codec::json()),
+            ))
+            .build()
+            .unwrap()
+    };
+    {
+        let store = open(&path).await;
+        let writer = build(&store, &memocache_core::Zone::new("authors"));
+        for key in [(1, 10), (1, 11), (2, 20)] {
+            writer
+                .get_or_load(key, move || async move {
+                    Ok::<_, std::io::Error>(format!("{key:?}"))
+                })
+                .await
+                .unwrap();
+        }
+        // Another pool on the same file, with its own zone handle, invalidates author 1.
+        let other = open(&path).await;
+        let zone = memocache_core::Zone::new("authors");
+        let _member = build(&other, &zone);
+        zone.invalidate(1).await.unwrap();
+    }
+    // After a restart: author 1's entries are misses, author 2's are read without a load.
+    let store = open(&path).await;
+    let cache = build(&store, &memocache_core::Zone::new("authors"));
+    assert_eq!(cache.get(&(1, 10)).await, None);
+    assert_eq!(cache.get(&(1, 11)).await, None);
+    assert_eq!(cache.get(&(2, 20)).await.as_deref(), Some("(2, 20)"));
+}

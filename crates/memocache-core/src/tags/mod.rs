@@ -1,31 +1,8 @@
 //! Groups of entries invalidated together: [`Tag`]s, [`Zone`]s (fresco-memoize's zones and
 //! zone keys) and [`Scope`]s (the key space of one memoized function in a shared cache).
 //!
-//! # Tags are a function of the key
-//! A cache with tags computes the tags of a key with the functions it was built with (its
-//! zone's, [`CacheBuilder::zone_key`](crate::CacheBuilder::zone_key),
-//! [`CacheBuilder::tags`](crate::CacheBuilder::tags)), or, for [`Scoped`] keys, with their
-//! scope's. Equal keys share one entry, so they must share its dependencies: what an entry
-//! depends on belongs in its key. The functions run only on the miss path (when a flight
-//! starts) and during an invalidation, never on a hit.
-//!
-//! # What an invalidation does
-//! [`Cache::invalidate_tags`](crate::Cache::invalidate_tags) (and [`Zone::invalidate`],
-//! [`Zone::invalidate_all`], which call it on every member):
-//! 1. in every tier that keeps tags, gives each tag a new *generation*; every record written
-//!    to such a tier carries the generations its tags had when its load started, and a read
-//!    fetches the entry with its tags' current generations (in one round trip: Redis pipelines
-//!    them) and treats a record with an older generation as a miss. So the invalidation
-//!    costs one write per tag and tier, however many entries carry the tag, and reaches the
-//!    entries other processes wrote;
-//! 2. takes every key carrying one of the tags away from the load in flight for it (that load
-//!    still answers its waiters, and writes nothing);
-//! 3. removes every entry carrying one of the tags from memory (a scan of the memory that
-//!    computes the tags of each key: O(entries)).
-//!
-//! **The rule**: once it returns, no member serves a value whose load started before the call
-//! (in this process; another process's memory keeps such a value until it expires, until
-//! invalidations travel between processes).
+//! The rules (what a tag is, what an invalidation does, what holds across processes) are
+//! documented on [`Tag`], the public page of this module.
 
 mod scope;
 mod zone;
@@ -40,6 +17,50 @@ pub use zone::Zone;
 /// A dependency label of cache entries: invalidating it invalidates every entry that carries
 /// it. Its text is its identity, the same in every process (it names the tag's generation in a
 /// shared store), so build it from stable parts: ids, names, not `Debug` output of pointers.
+///
+/// # Where tags come from
+/// A cache computes the tags of a key with the functions it was built with: its zone's key
+/// function or its own zone key ([`CacheBuilder::zone_key`](crate::CacheBuilder::zone_key)),
+/// its explicit [`tags`](crate::CacheBuilder::tags), and for the keys of a shared cache
+/// ([`Scoped`]) their scope's. Every entry of a zone also carries the zone's own tag, every
+/// entry of a memoized function or scope its function's. Equal keys share one entry, so they
+/// must share its dependencies: what an entry depends on belongs in its key. The functions run
+/// when a load starts and during an invalidation, never on a hit.
+///
+/// # What an invalidation does
+/// [`Cache::invalidate_tags`](crate::Cache::invalidate_tags), [`Zone::invalidate`],
+/// [`Zone::invalidate_all`], [`Cache::invalidate_scope`](crate::Cache::invalidate_scope) and a
+/// memoized function's `invalidate_all`, in one task of their own:
+/// 1. **storage tiers**: each tag gets a new *generation* (a random token) in each tier. Every
+///    record written to a tier carries the generations its tags had when it was written; a
+///    read fetches the entry and its tags' current generations together (Redis pipelines
+///    the two: one round trip) and treats a record with another generation as a miss. One
+///    write per tag and tier, however many entries carry the tag — and the entries other
+///    processes wrote are invalidated too. (A tag → keys index would make every write pay
+///    one more write per tag, and an invalidation a walk over the index; see
+///    [`TagStore`](crate::storage::TagStore).)
+/// 2. **loads in flight**: every key carrying one of the tags is taken away from its load
+///    (which still answers its waiters, and writes nothing);
+/// 3. **memory**: every entry carrying one of the tags is removed (a scan of the memory that
+///    computes each key's tags: O(entries)).
+///
+/// **The rule** (the same as single-key invalidation's): once the call returns, no member in
+/// this process serves a value whose load started before the call, from memory or from a
+/// tier, including loads that were in flight.
+///
+/// **Across processes**: the tiers are shared, so another process reading a tier after the
+/// call gets a miss; but another process's *memory* keeps its copies until they expire (or
+/// until it invalidates them itself), since no invalidation travels between processes yet. A
+/// load already running in another process when the call is made may still write its value
+/// afterwards, as with [`Cache::invalidate`](crate::Cache::invalidate). Keep `update_after` /
+/// `expire_after` of the memory short where that matters
+/// ([`CacheBuilder::memory_expire_cap`](crate::CacheBuilder::memory_expire_cap)).
+///
+/// A storage keeps tags if its [`Storage::tag_store`](crate::storage::Storage::tag_store) says
+/// so: [`Serialized`](crate::storage::Serialized) byte stores (Redis, SQL, files) and
+/// [`MemoryStorage`](crate::storage::MemoryStorage) do. A cache with a zone, zone key or tags
+/// and a tier that does not is refused at build
+/// ([`BuildError::TagsUnsupported`](crate::BuildError::TagsUnsupported)).
 ///
 /// ```
 /// # extern crate memocache_core as memocache;
