@@ -80,6 +80,8 @@ pub struct CacheBuilder<K, V> {
     refresh_backoff: Duration,
     refresh_backoff_max: Duration,
     tagging: Tagging<K>,
+    /// The key space of the tiers: the memoized function's path, else the cache's name.
+    space: Option<Arc<str>>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -103,6 +105,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
             refresh_backoff: DEFAULT_REFRESH_BACKOFF,
             refresh_backoff_max: DEFAULT_REFRESH_BACKOFF_MAX,
             tagging: Tagging::default(),
+            space: None,
             _types: PhantomData,
         }
     }
@@ -264,7 +267,12 @@ where
         self
     }
 
-    /// A name for this cache, shown in `Debug`, logs and (later) remote keys.
+    /// A name for this cache, shown in `Debug` and logs, and the cache's own key space in its
+    /// storage tiers: a [`Serialized`](crate::storage::Serialized) tier keys entries
+    /// `{prefix}:{name}:{version}:{cache name}:{key}`
+    /// ([`Namespace::cache`](crate::key::Namespace::cache)), so caches with different names
+    /// never share an entry even in one namespace, and two processes share a cache's entries
+    /// when they give it the same name. (A memoized function's key space is its path.)
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(Arc::from(name.into()));
         self
@@ -331,6 +339,7 @@ where
     #[doc(hidden)]
     pub fn own_tag(mut self, name: &str) -> Self {
         self.tagging.own = Some(Tagging::<K>::own_tag(name));
+        self.space = Some(Arc::from(name));
         self
     }
 
@@ -453,7 +462,12 @@ where
             },
         };
         let name = self.name.as_deref().unwrap_or("");
-        let tiers = Tiers::new(self.tiers, name);
+        let space = self.space.as_ref().or(self.name.as_ref());
+        let tiers = self.tiers.into_iter().map(|t| match space {
+            Some(space) => t.for_cache(space),
+            None => t,
+        });
+        let tiers = Tiers::new(tiers.collect(), name);
         if let (true, Some(tiers)) = (self.tagging.has_deps(), &tiers) {
             tiers
                 .keep_tags()

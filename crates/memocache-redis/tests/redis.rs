@@ -119,7 +119,6 @@ impl ByteStore for Counting {
 
 fn chained(redis: impl ByteStore, ns: memocache_core::key::Namespace) -> Cache<u32, String> {
     Cache::builder()
-        .name(ns.key_prefix().to_owned())
         .tier(Tier::new(memocache_core::storage::Serialized::new(
             redis,
             ns,
@@ -387,4 +386,39 @@ async fn a_record_past_its_expire_at_is_a_miss_whatever_the_server_ttl() {
     let many = typed.get_many(&[1]).await.unwrap();
     assert!(matches!(many.as_slice(), [Ok(None)]));
     typed.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_named_caches_in_one_namespace_never_share_an_entry() {
+    let Some(redis) = common::connect("named_caches").await else {
+        return;
+    };
+    let ns = common::namespace("named", "shared");
+    let named = |name: &str| -> Cache<u32, String> {
+        Cache::builder()
+            .name(name)
+            .tier(Tier::new(redis.typed(ns.clone(), Codec::json())))
+            .build()
+            .unwrap()
+    };
+    let (users, orders) = (named("users"), named("orders"));
+    let value = |v: &'static str| move || async move { Ok::<_, std::io::Error>(v.to_string()) };
+    assert_eq!(users.get_or_load(1, value("ann")).await.unwrap(), "ann");
+    assert_eq!(
+        orders.get_or_load(1, value("order 1")).await.unwrap(),
+        "order 1"
+    );
+    // Read back by fresh instances of the same names: each its own entry.
+    assert_eq!(named("users").get(&1).await.as_deref(), Some("ann"));
+    assert_eq!(named("orders").get(&1).await.as_deref(), Some("order 1"));
+    let raw = redis.typed::<u32, String>(ns.clone().cache("users"), Codec::json());
+    assert_eq!(
+        raw.get(&1).await.unwrap().map(|e| e.value).as_deref(),
+        Some("ann")
+    );
+    // Clearing one leaves the other.
+    users.invalidate_all().await.unwrap();
+    assert_eq!(named("users").get(&1).await, None);
+    assert_eq!(named("orders").get(&1).await.as_deref(), Some("order 1"));
+    orders.invalidate_all().await.unwrap();
 }

@@ -244,7 +244,10 @@ tuple_keys!(
 );
 
 /// Where a cache's entries live on a shared server: `{prefix}:{name}:{version}:`, followed
-/// by the [`CacheKey`] encoding of each key.
+/// by the [`CacheKey`] encoding of each key — or, for a tier of a named cache or of a
+/// memoized function, `{prefix}:{name}:{version}:{cache}:` ([`Namespace::cache`]: the cache
+/// builder adds its cache's name), so that two caches sharing one namespace never share an
+/// entry.
 ///
 /// The name keeps two caches (two memoized functions) on one server apart; the prefix keeps
 /// applications apart; bumping the version makes every old entry unreachable (for example
@@ -265,6 +268,7 @@ pub struct Namespace {
     prefix: String,
     name: String,
     version: String,
+    cache: Option<String>,
     max_key_len: usize,
     head: String,
 }
@@ -277,6 +281,7 @@ impl Namespace {
             prefix: DEFAULT_PREFIX.to_owned(),
             name: name.into(),
             version: DEFAULT_VERSION.to_owned(),
+            cache: None,
             max_key_len: DEFAULT_MAX_KEY_LEN,
             head: String::new(),
         };
@@ -298,6 +303,23 @@ impl Namespace {
         self
     }
 
+    /// The key space of one cache within the namespace: `{prefix}:{name}:{version}:{cache}:`.
+    /// A cache with a name ([`CacheBuilder::name`](crate::CacheBuilder::name)), or a memoized
+    /// function's (named by its path), sets it on its tiers' namespaces when it is built.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use memocache::key::Namespace;
+    ///
+    /// let ns = Namespace::new("shared").prefix("shop").cache("orders");
+    /// assert_eq!(ns.key(&7u64), "shop:shared:1:orders:7");
+    /// ```
+    pub fn cache(mut self, cache: impl Into<String>) -> Self {
+        self.cache = Some(cache.into());
+        self.rebuild();
+        self
+    }
+
     /// Encoded keys longer than `bytes` are replaced by `#` and their hex SHA-256 (default
     /// [`DEFAULT_MAX_KEY_LEN`]; at least 65, the length of a digest key).
     pub fn max_key_len(mut self, bytes: usize) -> Self {
@@ -307,14 +329,15 @@ impl Namespace {
 
     fn rebuild(&mut self) {
         let mut head = String::new();
-        for part in [&self.prefix, &self.name, &self.version] {
+        let parts = [&self.prefix, &self.name, &self.version];
+        for part in parts.into_iter().chain(self.cache.as_ref()) {
             encode_text(part, &mut head);
             head.push(':');
         }
         self.head = head;
     }
 
-    /// `{prefix}:{name}:{version}:`, the start of every key of this namespace.
+    /// `{prefix}:{name}:{version}:` (and `{cache}:`), the start of every key of this namespace.
     pub fn key_prefix(&self) -> &str {
         &self.head
     }

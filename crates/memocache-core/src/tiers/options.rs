@@ -53,6 +53,19 @@ impl<K, V> fmt::Debug for Tier<K, V> {
 }
 
 impl<K, V> Tier<K, V> {
+    /// The tier with its storage in the key space of the cache `cache`
+    /// ([`Storage::for_cache`]), if the storage has such spaces.
+    pub(crate) fn for_cache(mut self, cache: &str) -> Self
+    where
+        K: 'static,
+        V: 'static,
+    {
+        if let Some(storage) = self.storage.for_cache(cache) {
+            self.storage = storage;
+        }
+        self
+    }
+
     /// A tier over `storage` with the defaults: 1 s timeout, no lifespan cap, errors skipped,
     /// breaker opening after 3 failures for 5 s.
     pub fn new(storage: impl Storage<K, V>) -> Self

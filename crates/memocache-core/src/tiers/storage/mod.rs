@@ -165,6 +165,16 @@ pub trait Storage<K, V>: Send + Sync + 'static {
     fn tag_store(&self) -> Option<&dyn TagStore> {
         None
     }
+
+    /// This storage as a tier of the cache named `cache` (or of the memoized function of that
+    /// path): the same store with a key space of the cache's own, so that caches sharing the
+    /// storage never share an entry. The default: `None`, the cache uses the storage as it is
+    /// (its keys are then shared by every cache using it). [`Serialized`] adds the cache to its
+    /// [`Namespace`](crate::key::Namespace) ([`Namespace::cache`](crate::key::Namespace::cache)).
+    fn for_cache(&self, cache: &str) -> Option<Arc<dyn Storage<K, V>>> {
+        let _ = cache;
+        None
+    }
 }
 
 impl<K, V, S: Storage<K, V> + ?Sized> Storage<K, V> for Arc<S> {
@@ -209,5 +219,8 @@ impl<K, V, S: Storage<K, V> + ?Sized> Storage<K, V> for Arc<S> {
     }
     fn tag_store(&self) -> Option<&dyn TagStore> {
         (**self).tag_store()
+    }
+    fn for_cache(&self, cache: &str) -> Option<Arc<dyn Storage<K, V>>> {
+        (**self).for_cache(cache)
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures_util::future::BoxFuture;
@@ -36,7 +37,8 @@ use crate::tags::Tag;
 /// # }
 /// ```
 pub struct Serialized<B, K, V> {
-    store: B,
+    /// Shared with the storages of the caches [`Storage::for_cache`] makes.
+    store: Arc<B>,
     namespace: Namespace,
     codec: Codec,
     _types: PhantomData<fn(K) -> V>,
@@ -55,7 +57,7 @@ impl<B: ByteStore, K, V> Serialized<B, K, V> {
     /// Entries of `store` under `namespace`, encoded with `codec`.
     pub fn new(store: B, namespace: Namespace, codec: Codec) -> Self {
         Serialized {
-            store,
+            store: Arc::new(store),
             namespace,
             codec,
             _types: PhantomData,
@@ -216,6 +218,15 @@ where
 
     fn tag_store(&self) -> Option<&dyn TagStore> {
         Some(self)
+    }
+
+    fn for_cache(&self, cache: &str) -> Option<Arc<dyn Storage<K, V>>> {
+        Some(Arc::new(Serialized {
+            store: Arc::clone(&self.store),
+            namespace: self.namespace.clone().cache(cache),
+            codec: self.codec,
+            _types: PhantomData,
+        }))
     }
 }
 
