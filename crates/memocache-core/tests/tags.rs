@@ -284,3 +284,42 @@ fn a_tier_that_cannot_keep_tags_is_refused_at_build() {
     let plain = Cache::<u32, String>::builder().tier(Tier::new(NoTags(MemoryStorage::new(10))));
     assert!(plain.build().is_ok());
 }
+
+#[tokio::test]
+async fn another_instance_s_load_in_flight_during_an_invalidation_writes_a_stale_entry() {
+    // The stamp a flight writes is the one its tier read made, before its load: an
+    // invalidation made meanwhile by another instance (another process) leaves its value a
+    // miss for everyone reading the tier.
+    let tier = Arc::new(MemoryStorage::<u32, String>::new(100));
+    let build = || -> Cache<u32, String> {
+        Cache::builder()
+            .tags(|_: &u32| ["all"])
+            .tier(Tier::new(Arc::clone(&tier)))
+            .build()
+            .unwrap()
+    };
+    let (loader_side, invalidator) = (build(), build());
+    let (gate, calls) = (Arc::new(Notify::new()), Arc::new(AtomicUsize::new(0)));
+    let load = tokio::spawn({
+        let (cache, gate, calls) = (loader_side.clone(), Arc::clone(&gate), Arc::clone(&calls));
+        async move {
+            cache
+                .get_or_load(1, move || async move {
+                    calls.fetch_add(1, SeqCst);
+                    gate.notified().await;
+                    Ok::<_, Io>("loaded before".to_string())
+                })
+                .await
+        }
+    });
+    until(|| calls.load(SeqCst) == 1).await;
+    invalidator.invalidate_tags(["all"]).await.unwrap();
+    gate.notify_waiters();
+    assert_eq!(load.await.unwrap().unwrap(), "loaded before");
+    loader_side.idle().await;
+    assert!(tier.get(&1).await.unwrap().is_some(), "written to the tier");
+    assert_eq!(build().get(&1).await, None, "but stale for every reader");
+    // A load that starts after the invalidation is current again.
+    invalidator.get_or_load(1, value("after")).await.unwrap();
+    assert_eq!(build().get(&1).await.as_deref(), Some("after"));
+}

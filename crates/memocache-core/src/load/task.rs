@@ -30,8 +30,7 @@ use crate::entry::Lifespan;
 use crate::error::panic_message;
 use crate::shared::{Expiry, Prepared, RunningGuard, Shared};
 use crate::storage::{StorageError, StoredEntry};
-use crate::tags::Tag;
-use crate::tiers::Unavailable;
+use crate::tiers::{Tagged, Unavailable};
 
 /// What the tier half of a write sends.
 pub(crate) enum TierOp<V> {
@@ -75,8 +74,8 @@ pub(crate) enum Landing<V> {
 enum Tags {
     /// Not computed yet.
     Unknown,
-    /// The key's tags (`None`: the cache has none).
-    Known(Option<Arc<[Tag]>>),
+    /// The key's tags, and the stamps the flight's tier reads made.
+    Known(Tagged),
     /// The tag function panicked (counted and logged): the tiers cannot check or stamp this
     /// key's entries, so the task reads nothing from them and writes nothing to them.
     Failed,
@@ -227,11 +226,10 @@ where
         if let Some(tiers) = &self.shared.tiers {
             let key = &self.key;
             let done = match op {
-                TierOp::Set(entry) => match self.tag_list() {
-                    Ok(tags) => {
+                TierOp::Set(entry) => match self.tagged() {
+                    Ok(tagged) => {
                         let all = Unavailable::default();
-                        let tags = tags.as_deref();
-                        self.tier_write(tiers.write(key, &entry, tags, all)).await
+                        self.tier_write(tiers.write(key, &entry, tagged, all)).await
                     }
                     // The entry cannot be stamped: the old one goes instead.
                     Err(()) => self.tier_write(tiers.remove(key)).await,
@@ -266,18 +264,19 @@ where
     fn compute_tags(&mut self) {
         if let Tags::Unknown = self.tags {
             self.tags = match self.shared.tags(&self.key) {
-                None => Tags::Known(None),
-                Some(Ok(tags)) => Tags::Known(Some(tags.into())),
+                None => Tags::Known(Tagged::default()),
+                Some(Ok(tags)) => Tags::Known(Tagged::new(Some(tags.into()))),
                 Some(Err(_)) => Tags::Failed,
             };
         }
     }
 
     /// The key's tags for the tiers; `Err` when its tag function panicked.
-    fn tag_list(&self) -> Result<Option<Arc<[Tag]>>, ()> {
+    fn tagged(&self) -> Result<&Tagged, ()> {
+        static UNTAGGED: Tagged = Tagged::untagged();
         match &self.tags {
-            Tags::Known(tags) => Ok(tags.clone()),
-            Tags::Unknown => Ok(None),
+            Tags::Known(tagged) => Ok(tagged),
+            Tags::Unknown => Ok(&UNTAGGED),
             Tags::Failed => Err(()),
         }
     }
@@ -301,22 +300,27 @@ where
     /// Step 1: reads the tiers in order; the first that has a servable entry answers, and the
     /// tiers above it are backfilled (if the flight still owns the key).
     pub(crate) async fn read_tiers(&mut self) -> Result<Option<StoredEntry<V>>, StorageError> {
-        let Some(tiers) = &self.shared.tiers else {
+        let shared = Arc::clone(&self.shared);
+        let Some(tiers) = &shared.tiers else {
             return Ok(None);
         };
-        let Ok(tags) = self.tag_list() else {
-            return Ok(None);
+        let mut tagged = match &mut self.tags {
+            Tags::Known(tagged) => std::mem::take(tagged),
+            Tags::Unknown => Tagged::default(),
+            Tags::Failed => return Ok(None),
         };
-        let tags = tags.as_deref();
         let mut unavailable = self.unavailable;
-        let read = tiers.read(&self.key, tags, &mut unavailable).await;
+        let read = tiers.read(&self.key, &mut tagged, &mut unavailable).await;
+        self.tags = Tags::Known(tagged);
+        self.unavailable = unavailable;
         let Some(found) = read? else {
-            self.unavailable = unavailable;
             return Ok(None);
         };
-        self.tier_write(tiers.backfill(&self.key, &found, tags, unavailable))
+        let Tags::Known(tagged) = &self.tags else {
+            unreachable!("set above")
+        };
+        self.tier_write(tiers.backfill(&self.key, &found, tagged, unavailable))
             .await;
-        self.unavailable = unavailable;
         Ok(Some(found.entry))
     }
 
@@ -362,11 +366,12 @@ where
                 Lifespan::Store {
                     update_after,
                     expire_after,
-                } => match self.tag_list() {
-                    Ok(tags) => {
+                } => match self.tagged() {
+                    Ok(tagged) => {
                         let entry = StoredEntry::new(value.clone(), update_after, expire_after);
-                        let tags = tags.as_deref();
-                        tiers.write(&self.key, &entry, tags, self.unavailable).await
+                        tiers
+                            .write(&self.key, &entry, tagged, self.unavailable)
+                            .await
                     }
                     // Not stampable: the value is served and kept in memory only.
                     Err(()) => tiers.remove(&self.key).await,

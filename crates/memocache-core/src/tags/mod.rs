@@ -32,9 +32,10 @@ pub use zone::Zone;
 /// [`Zone::invalidate_all`], [`Cache::invalidate_scope`](crate::Cache::invalidate_scope) and a
 /// memoized function's `invalidate_all`, in one task of their own:
 /// 1. **storage tiers**: each tag gets a new *generation* (a random token) in each tier. Every
-///    record written to a tier carries the generations its tags had when it was written; a
-///    read fetches the entry and its tags' current generations together (Redis pipelines
-///    the two: one round trip) and treats a record with another generation as a miss. One
+///    record written to a tier carries the generations its tags had when its flight read the
+///    tier, before loading (an `insert` or a refresh: when it writes); a read fetches the
+///    entry and its tags' current generations together (Redis pipelines the two: one round
+///    trip) and treats a record with another generation as a miss. One
 ///    write per tag and tier, however many entries carry the tag — and the entries other
 ///    processes wrote are invalidated too. (A tag → keys index would make every write pay
 ///    one more write per tag, and an invalidation a walk over the index; see
@@ -49,12 +50,12 @@ pub use zone::Zone;
 /// tier, including loads that were in flight.
 ///
 /// **Across processes**: the tiers are shared, so another process reading a tier after the
-/// call gets a miss; but another process's *memory* keeps its copies until they expire (or
-/// until it invalidates them itself), since no invalidation travels between processes yet. A
-/// load already running in another process when the call is made may still write its value
-/// afterwards, as with [`Cache::invalidate`](crate::Cache::invalidate). Keep `update_after` /
-/// `expire_after` of the memory short where that matters
-/// ([`CacheBuilder::memory_expire_cap`](crate::CacheBuilder::memory_expire_cap)).
+/// call gets a miss — even for a value another process was loading during the call: a
+/// flight's writes carry the generations its tier read saw *before* its load, so a value
+/// loaded across an invalidation lands stale. But another process's *memory* keeps its copies
+/// (and such a value) until they expire, or until it invalidates them itself, since no
+/// invalidation travels between processes yet. Keep the memory's lifespans short where that
+/// matters ([`CacheBuilder::memory_expire_cap`](crate::CacheBuilder::memory_expire_cap)).
 ///
 /// A storage keeps tags if its [`Storage::tag_store`](crate::storage::Storage::tag_store) says
 /// so: [`Serialized`](crate::storage::Serialized) byte stores (Redis, SQL, files) and

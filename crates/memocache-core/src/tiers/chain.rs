@@ -10,7 +10,7 @@ use futures_util::future::join_all;
 
 use super::breaker::{Op, TierState, TierStats};
 use super::options::Tier;
-use super::stamp;
+use super::stamp::{self, Tagged};
 use super::storage::{StorageError, StoredEntry};
 use crate::tags::Tag;
 
@@ -67,18 +67,27 @@ where
     /// end the read under [`OnError::Propagate`](crate::tier::OnError::Propagate) and are
     /// misses otherwise, the tier marked in `unavailable`.
     ///
-    /// With `tags` (the key's, in a cache with tags), a tier that keeps tags answers only with
-    /// an entry whose stamp is current (see [`stamp`](super::stamp)).
+    /// With tags (the key's, in a cache with tags), a tier that keeps tags answers only with an
+    /// entry whose stamp is current, and `tagged` keeps the stamp each tier's read made, for
+    /// the flight's writes (see [`stamp`](super::stamp)).
     pub(crate) async fn read(
         &self,
         key: &K,
-        tags: Option<&[Tag]>,
+        tagged: &mut Tagged,
         unavailable: &mut Unavailable,
     ) -> Result<Option<Found<V>>, StorageError> {
         let cache = &*self.cache;
+        let tags = tagged.tags.clone();
         for (index, t) in self.tiers.iter().enumerate() {
             let c = &t.counters;
-            match t.run(Op::Get, cache, |s| stamp::read(s, key, tags)).await {
+            let read = t.run(Op::Get, cache, |s| stamp::read(s, key, tags.as_deref()));
+            let read = read.await.map(|r| {
+                r.map(|(entry, stamp)| {
+                    tagged.set_stamp(index, stamp);
+                    entry
+                })
+            });
+            match read {
                 Ok(Some(Some(entry))) => {
                     let now = SystemTime::now();
                     // A record's deadlines are the writer's: not trusted past this tier's cap.
@@ -127,11 +136,11 @@ where
         &self,
         key: &K,
         found: &Found<V>,
-        tags: Option<&[Tag]>,
+        tagged: &Tagged,
         skip: Unavailable,
     ) {
         let _ = self
-            .write_upto(key, &found.entry, tags, found.answered_by, skip)
+            .write_upto(key, &found.entry, tagged, found.answered_by, skip)
             .await;
     }
 
@@ -142,10 +151,10 @@ where
         &self,
         key: &K,
         entry: &StoredEntry<V>,
-        tags: Option<&[Tag]>,
+        tagged: &Tagged,
         skip: Unavailable,
     ) -> Result<(), StorageError> {
-        self.write_upto(key, entry, tags, self.tiers.len(), skip)
+        self.write_upto(key, entry, tagged, self.tiers.len(), skip)
             .await
     }
 
@@ -154,7 +163,7 @@ where
         &self,
         key: &K,
         entry: &StoredEntry<V>,
-        tags: Option<&[Tag]>,
+        tagged: &Tagged,
         upto: usize,
         skip: Unavailable,
     ) -> Result<(), StorageError> {
@@ -167,11 +176,11 @@ where
             }
             !failed_before
         });
-        let writes = live.map(|(_, t)| {
+        let writes = live.map(|(index, t)| {
             let e = entry.clone().capped(now, t.tier.expire_cap);
             async move {
                 let r = t
-                    .run(Op::Set, cache, |s| stamp::write(s, key, e, tags))
+                    .run(Op::Set, cache, |s| stamp::write(s, key, e, tagged, index))
                     .await;
                 if let Ok(Some(())) = r {
                     t.counters.writes.fetch_add(1, Relaxed);
@@ -295,7 +304,7 @@ mod tests {
         .unwrap();
         for _ in 0..2 {
             assert!(tiers
-                .read(&1, None, &mut Unavailable::default())
+                .read(&1, &mut Tagged::default(), &mut Unavailable::default())
                 .await
                 .unwrap()
                 .is_none());
@@ -304,7 +313,7 @@ mod tests {
         assert_eq!((s.errors, s.skipped, s.breaker_opened), (2, 0, 1));
         for _ in 0..10 {
             assert!(tiers
-                .read(&1, None, &mut Unavailable::default())
+                .read(&1, &mut Tagged::default(), &mut Unavailable::default())
                 .await
                 .unwrap()
                 .is_none());
@@ -313,7 +322,7 @@ mod tests {
         assert_eq!((s.errors, s.skipped), (2, 10), "open: not attempted");
         tokio::time::advance(Duration::from_secs(5)).await;
         assert!(tiers
-            .read(&1, None, &mut Unavailable::default())
+            .read(&1, &mut Tagged::default(), &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -324,7 +333,7 @@ mod tests {
             "one probe, reopened"
         );
         assert!(tiers
-            .read(&1, None, &mut Unavailable::default())
+            .read(&1, &mut Tagged::default(), &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -344,11 +353,15 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            tiers.read(&1, None, &mut Unavailable::default()).await,
+            tiers
+                .read(&1, &mut Tagged::default(), &mut Unavailable::default())
+                .await,
             Err(StorageError::Backend(_))
         ));
         assert!(matches!(
-            tiers.read(&1, None, &mut Unavailable::default()).await,
+            tiers
+                .read(&1, &mut Tagged::default(), &mut Unavailable::default())
+                .await,
             Err(StorageError::CircuitOpen)
         ));
     }
@@ -367,7 +380,7 @@ mod tests {
         .unwrap();
         let e = StoredEntry::new(7, Duration::from_secs(60), Duration::from_secs(600));
         tiers
-            .write(&1, &e, None, Unavailable::default())
+            .write(&1, &e, &Tagged::default(), Unavailable::default())
             .await
             .unwrap();
         let in_a = a.get(&1).await.unwrap().unwrap();
@@ -426,7 +439,7 @@ mod tests {
         let tier = Tier::from_arc(flaky.clone()).circuit_breaker(breaker);
         let tiers = Tiers::new(vec![tier], "c").unwrap();
         assert!(tiers
-            .read(&1, None, &mut Unavailable::default())
+            .read(&1, &mut Tagged::default(), &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -435,14 +448,14 @@ mod tests {
         flaky.0.store(HANG, Relaxed);
         assert!(
             tiers
-                .read(&1, None, &mut Unavailable::default())
+                .read(&1, &mut Tagged::default(), &mut Unavailable::default())
                 .now_or_never()
                 .is_none(),
             "the probe hangs, then is dropped"
         );
         flaky.0.store(ANSWER, Relaxed);
         assert!(tiers
-            .read(&1, None, &mut Unavailable::default())
+            .read(&1, &mut Tagged::default(), &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());
@@ -454,7 +467,7 @@ mod tests {
             "probed and answered, not skipped"
         );
         assert!(tiers
-            .read(&1, None, &mut Unavailable::default())
+            .read(&1, &mut Tagged::default(), &mut Unavailable::default())
             .await
             .unwrap()
             .is_none());

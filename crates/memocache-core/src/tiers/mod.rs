@@ -32,3 +32,4 @@ pub use breaker::TierStats;
 pub(crate) use chain::{Tiers, Unavailable};
 pub(crate) use options::validate;
 pub use options::Tier;
+pub(crate) use stamp::Tagged;

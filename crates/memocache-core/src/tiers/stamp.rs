@@ -140,13 +140,16 @@ pub(crate) struct StampTooLarge;
 /// while every one of its tags still has the generation its stamp recorded. The alternative, a
 /// tag → keys index maintained on every write, makes each write of an entry with `n` tags `n`
 /// more writes (and an index to expire), and an invalidation a walk over the index. With
-/// generations a write costs one read of its tags' generations, a read fetches them together
-/// with the entry (Redis pipelines the two on one connection: one round trip), and an
-/// invalidation is one write per tag, whatever number of entries carry it. Entries of an old
+/// generations a read fetches the entry and its tags' generations together (Redis pipelines
+/// the two on one connection: one round trip), a load's write carries the stamp that read
+/// made (nothing more to read; an `insert` or a refresh, which read nothing, reads the
+/// generations first), and an invalidation is one write per tag, whatever number of entries
+/// carry it. Because a load's stamp predates the load, a value loaded across an invalidation,
+/// in any process, lands stale. Entries of an old
 /// generation are not deleted: they are misses, overwritten by the next load or expired.
 ///
 /// A tag with no generation (never invalidated, or its generation expired after
-/// [`GENERATION_TTL`] or was evicted) gets a new one from the next writer, so an entry is never
+/// [`GENERATION_TTL`] or was evicted) gets a new one from the next reader or writer, so an entry is never
 /// valid against a missing generation: a lost generation invalidates its entries, it never
 /// revives them. Generations are random 64-bit tokens ([`new_generation`]), never counters.
 pub trait TagStore: Send + Sync {
@@ -177,47 +180,112 @@ pub fn new_generation() -> u64 {
     })
 }
 
-/// Reads `key` from `s`; with `tags` (and a storage that keeps them), fetches their current
-/// generations at the same time, and a record whose stamp is not current is a miss.
+/// A flight's view of its key's tags: the tags (`None`: the cache has none), and for each tier
+/// its read found them in, the stamp their generations made then — what the flight's writes
+/// to that tier carry, so that an invalidation made while the flight loaded (in any process)
+/// leaves its value stale.
+#[derive(Debug, Default)]
+pub(crate) struct Tagged {
+    pub(crate) tags: Option<Arc<[Tag]>>,
+    stamps: Vec<Option<Stamp>>,
+}
+
+impl Tagged {
+    /// No tags.
+    pub(crate) const fn untagged() -> Self {
+        Tagged {
+            tags: None,
+            stamps: Vec::new(),
+        }
+    }
+
+    pub(crate) fn new(tags: Option<Arc<[Tag]>>) -> Self {
+        Tagged {
+            tags,
+            stamps: Vec::new(),
+        }
+    }
+
+    fn tags(&self) -> Option<&[Tag]> {
+        self.tags.as_deref()
+    }
+
+    /// The stamp tier `index`'s read made, if it was read.
+    fn stamp(&self, index: usize) -> Option<&Stamp> {
+        self.stamps.get(index).and_then(Option::as_ref)
+    }
+
+    pub(crate) fn set_stamp(&mut self, index: usize, stamp: Option<Stamp>) {
+        if self.stamps.len() <= index {
+            self.stamps.resize(index + 1, None);
+        }
+        self.stamps[index] = stamp;
+    }
+}
+
+/// Reads `key` from tier `index`'s storage `s`. With tags (and a storage that keeps them), it
+/// fetches their current generations at the same time: a record whose stamp is not current is
+/// a miss; tags without a generation get one now (before any load), and the generations make
+/// the stamp this flight's writes to the tier carry.
 pub(crate) async fn read<K: 'static, V: 'static>(
     s: &dyn Storage<K, V>,
     key: &K,
     tags: Option<&[Tag]>,
-) -> Result<Option<StoredEntry<V>>, StorageError> {
+) -> Result<(Option<StoredEntry<V>>, Option<Stamp>), StorageError> {
     match (tags, s.tag_store()) {
         (Some(tags), Some(store)) if !tags.is_empty() => {
             let (entry, current) = join(s.get(key), store.generations(tags)).await;
             let (entry, current) = (entry?, current?);
-            Ok(entry.filter(|e| e.stamp().is_current(tags, &current)))
+            let entry = entry.filter(|e| e.stamp().is_current(tags, &current));
+            let stamp = current_stamp(store, tags, current).await?;
+            Ok((entry, Some(stamp)))
         }
-        _ => s.get(key).await,
+        _ => Ok((s.get(key).await?, None)),
     }
 }
 
-/// Writes `entry` for `key` to `s`; with `tags` (and a storage that keeps them), stamped with
-/// their current generations, giving a new one to each tag that has none first.
+/// The stamp of `tags` whose generations are `current`, giving a new generation to each that
+/// has none first.
+async fn current_stamp(
+    store: &dyn TagStore,
+    tags: &[Tag],
+    current: Vec<Option<u64>>,
+) -> Result<Stamp, StorageError> {
+    let mut created = Vec::new();
+    let stamp = tags.iter().zip(current).map(|(tag, generation)| {
+        let generation = generation.unwrap_or_else(|| {
+            let g = new_generation();
+            created.push((tag.clone(), g));
+            g
+        });
+        (tag.clone(), generation)
+    });
+    let stamp = Stamp::new(stamp.collect());
+    if !created.is_empty() {
+        store.set_generations(&created).await?;
+    }
+    Ok(stamp)
+}
+
+/// Writes `entry` for `key` to tier `index`'s storage `s`. With tags (and a storage that keeps
+/// them), the entry carries the stamp the flight's read of that tier made, or, if it did not
+/// read it (an `insert`, a refresh), the tags' generations now.
 pub(crate) async fn write<K: 'static, V: 'static>(
     s: &dyn Storage<K, V>,
     key: &K,
     entry: StoredEntry<V>,
-    tags: Option<&[Tag]>,
+    tagged: &Tagged,
+    index: usize,
 ) -> Result<(), StorageError> {
-    let entry = match (tags, s.tag_store()) {
+    let entry = match (tagged.tags(), s.tag_store()) {
         (Some(tags), Some(store)) if !tags.is_empty() => {
-            let current = store.generations(tags).await?;
-            let mut created = Vec::new();
-            let stamp = tags.iter().zip(current).map(|(tag, generation)| {
-                let generation = generation.unwrap_or_else(|| {
-                    let g = new_generation();
-                    created.push((tag.clone(), g));
-                    g
-                });
-                (tag.clone(), generation)
-            });
-            let stamp = Stamp::new(stamp.collect());
-            if !created.is_empty() {
-                store.set_generations(&created).await?;
-            }
+            let stamp = match tagged.stamp(index) {
+                Some(stamp) => stamp.clone(),
+                None => {
+                    let current = store.generations(tags).await?;
+                    current_stamp(store, tags, current).await?
+                }
+            };
             entry.with_stamp(stamp)
         }
         _ => entry,
