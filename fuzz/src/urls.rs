@@ -393,7 +393,7 @@ impl Shape {
         let (hosts, paths, names) = fitting(scheme);
         let mut s = format!("{scheme}:");
         let path = self.path.of(paths, PATHS);
-        if self.slashes % 4 != 0 {
+        if !self.slashes.is_multiple_of(4) {
             s.push_str("//");
             if self.user.0.is_some() || self.password.is_some() {
                 let users = ["user", "root", "default"];
