@@ -1,6 +1,6 @@
 //! Writes the seed inputs of every target to `corpus/<target>/seed-<name>` (run from `fuzz/`:
 //! `cargo +nightly run --example seeds`); with `--show`, also prints the keys each key seed
-//! draws.
+//! draws and the URL each storage URL seed stands for.
 
 use std::fs;
 use std::path::Path;
@@ -18,6 +18,9 @@ fn main() -> std::io::Result<()> {
         if show && *target == "remote_key" {
             println!("{name}:");
             memocache_fuzz::keys::run(input);
+        }
+        if show && *target == "storage_url" {
+            println!("{name}: {:?}", memocache_fuzz::urls::text_of(input));
         }
     }
     println!("{} seeds written under {}", seeds.len(), root.display());

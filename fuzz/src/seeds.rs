@@ -1,5 +1,5 @@
 //! Meaningful first inputs of each target: valid records of every format × compression ×
-//! value type, keys of every shape, duration texts. `cargo run --example seeds` writes them
+//! value type, keys of every shape, duration texts, storage URLs of every scheme. `cargo run --example seeds` writes them
 //! to `corpus/<target>/seed-*`; the fuzzer then grows the corpus from there.
 
 use std::collections::BTreeMap;
@@ -23,6 +23,9 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     for (name, input) in durations() {
         out.push(("duration", name, input));
+    }
+    for (name, input) in urls() {
+        out.push(("storage_url", name, input));
     }
     out
 }
@@ -157,6 +160,19 @@ fn keys() -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// `text-<i>` inputs of the text mode (byte 0 even) of the duration and storage URL targets.
+fn text_inputs(texts: &[&str]) -> Vec<(String, Vec<u8>)> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut input = vec![0];
+            input.extend_from_slice(t.as_bytes());
+            (format!("text-{i}"), input)
+        })
+        .collect()
+}
+
 fn durations() -> Vec<(String, Vec<u8>)> {
     let texts = [
         "1h30m",
@@ -184,19 +200,66 @@ fn durations() -> Vec<(String, Vec<u8>)> {
         "1µs",
         "",
     ];
-    let mut out: Vec<(String, Vec<u8>)> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let mut input = vec![0];
-            input.extend_from_slice(t.as_bytes());
-            (format!("text-{i}"), input)
-        })
-        .collect();
+    let mut out = text_inputs(&texts);
     for (i, pattern) in [[0u8; 16], [0xff; 16], [0x55; 16]].iter().enumerate() {
         let mut input = vec![1];
         input.extend_from_slice(pattern);
         out.push((format!("built-{i}"), input));
+    }
+    out
+}
+
+/// The storage URLs of `memocache::url`'s documentation and tests (passwords marked `Pw`), each
+/// parameter's edges, and pseudo-random tails for the structured mode.
+fn urls() -> Vec<(String, Vec<u8>)> {
+    let texts = [
+        "memory://lru?size=10000",
+        "memory://tlfu?size=10000",
+        "memory://lfu?size=10",
+        "memory://lru",
+        "memory://lru?size=0",
+        "memory://lru?size=18446744073709551616",
+        "memory://lru?size=1&capacity=2",
+        "memory://lru?size=1&size=2",
+        "memory://lru?size=1#x",
+        "redis://127.0.0.1:6379",
+        "redis://:Pw42@127.0.0.1:6379/2?cluster=true&pool_size=100&timeout_ms=250&protocol=resp3",
+        "redis://user:Pwxyz@h:6379/0?lazy=true&connect_timeout_ms=200",
+        "rediss://host:6380#insecure",
+        "rediss://default:Pw%40%3A1@cache.example.com:6380?cluster=false",
+        "redis://h?cluster=true&lazy=true",
+        "redis://h?cluster=maybe&timeout_ms=-1&pool_size=0",
+        "sqlite:///var/cache/app/cache.db?table=cache",
+        "sqlite://relative.db",
+        "sqlite::memory:",
+        "sqlite:relative/cache.db",
+        "sqlite:///c.db?table=users&pool_size=4&busy_timeout_ms=100&sweep_every=0&sweep_batch=10&connect_timeout_ms=5&acquire_timeout_ms=6",
+        "sqlite:///c.db?table=x;DROP%20TABLE%20y",
+        "sqlite:///c.db?mode=ro",
+        "sqlite:///",
+        "postgres://db/test",
+        "postgresql://user:Pw1234@db:5432/test?table=cache&sslmode=require&application_name=app",
+        "postgres://u:Pwsecret@h/db?busy_timeout_ms=5",
+        "postgres://user:Pwhunter2@h/db?table=bad-name",
+        "mysql://root@127.0.0.1:3306/test?table=c2&charset=utf8mb4",
+        "mysql://user:Pwq%2Fw@127.0.0.1:3306/db?ssl-mode=required&pool_size=8",
+        "mysql://h/db?tabel=x",
+        "mariadb://root:Pwmaria@127.0.0.1/test?sweep_every=4294967296",
+        "file:///var/cache/app",
+        "file:///var/cache/app?max_bytes=1000000&fsync=full&sweep_every=10",
+        "file:///d?fsync=sometimes",
+        "file:///d?max_bytes=0",
+        "file:///",
+        "file://host/d",
+        "mongodb://localhost/db",
+        "not a url",
+    ];
+    let mut out = text_inputs(&texts);
+    let mut bytes = Bytes(0x2545_f491_4f6c_dd1d);
+    for i in 0..24 {
+        let mut input = vec![1];
+        input.extend(bytes.take(16 + 8 * (i % 8)));
+        out.push((format!("shape-{i}"), input));
     }
     out
 }
