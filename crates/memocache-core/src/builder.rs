@@ -40,6 +40,10 @@ fn timers_available() -> bool {
     }
 }
 
+/// Makes a distributed cache's coordination once its key space (its name) is known.
+#[cfg(feature = "json")]
+type MakeNode<K> = Box<dyn FnOnce(Option<&str>) -> crate::coord::Node<K> + Send>;
+
 /// Builds a [`Cache`]. Get one from [`Cache::builder`].
 ///
 /// Defaults (py-memoize's): capacity 4096 entries, method timeout 2 minutes, `update_after`
@@ -82,6 +86,9 @@ pub struct CacheBuilder<K, V> {
     tagging: Tagging<K>,
     /// The key space of the tiers: the memoized function's path, else the cache's name.
     space: Option<Arc<str>>,
+    /// `distributed`: the coordination, made once the key space is known.
+    #[cfg(feature = "json")]
+    distributed: Option<MakeNode<K>>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -106,6 +113,8 @@ impl<K, V> Default for CacheBuilder<K, V> {
             refresh_backoff_max: DEFAULT_REFRESH_BACKOFF_MAX,
             tagging: Tagging::default(),
             space: None,
+            #[cfg(feature = "json")]
+            distributed: None,
             _types: PhantomData,
         }
     }
@@ -468,6 +477,14 @@ where
             None => t,
         });
         let tiers = Tiers::new(tiers.collect(), name);
+        #[cfg(feature = "json")]
+        let distributed = match self.distributed {
+            Some(_) if tiers.is_none() => return Err(BuildError::DistributedWithoutTier),
+            Some(node) => Some(node(space.map(|s| &**s))),
+            None => None,
+        };
+        #[cfg(not(feature = "json"))]
+        let distributed = None;
         if let (true, Some(tiers)) = (self.tagging.has_deps(), &tiers) {
             tiers
                 .keep_tags()
@@ -488,6 +505,37 @@ where
             memory: self.memory,
             tagging: self.tagging,
         };
-        Ok(Cache::from_parts(config, memory, tiers))
+        Ok(Cache::from_parts(config, memory, tiers, distributed))
+    }
+}
+
+#[cfg(feature = "json")]
+impl<K, V> CacheBuilder<K, V>
+where
+    K: crate::key::CacheKey
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::hash::Hash
+        + Eq
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Makes the cache one of many sharing a server (see [`Distributed`](crate::Distributed)):
+    /// one loader call per key across every process (a lease in the server), and
+    /// invalidations that reach every process's memory (events on the cache's channel). Needs a
+    /// storage tier; keys travel in events as JSON (`K: Serialize + DeserializeOwned`). The
+    /// cache's name (or memoized function's path) is added to the namespace, as for its tiers.
+    pub fn distributed(mut self, distributed: crate::Distributed) -> Self {
+        self.distributed = Some(Box::new(move |space: Option<&str>| {
+            let mut d = distributed;
+            if let Some(space) = space {
+                d.namespace = d.namespace.cache(space);
+            }
+            crate::coord::Node::new(d)
+        }));
+        self
     }
 }

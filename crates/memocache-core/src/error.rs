@@ -161,6 +161,10 @@ pub enum BuildError {
         /// The tier's storage name.
         tier: String,
     },
+    /// A distributed cache ([`CacheBuilder::distributed`](crate::CacheBuilder::distributed))
+    /// needs a storage tier, where one process's load is read by the others.
+    #[error("a distributed cache needs a storage tier shared by its processes")]
+    DistributedWithoutTier,
     /// The longest refresh backoff cannot be shorter than the first one.
     #[error("refresh_backoff_max ({max:?}) must not be less than refresh_backoff ({backoff:?})")]
     RefreshBackoffMaxBelowBackoff {

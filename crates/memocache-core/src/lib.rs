@@ -40,6 +40,7 @@
 mod builder;
 mod cache;
 mod clock;
+mod coord;
 mod entry;
 mod error;
 mod load;
@@ -55,6 +56,9 @@ pub use builder::{
     DEFAULT_REFRESH_BACKOFF, DEFAULT_REFRESH_BACKOFF_MAX, DEFAULT_UPDATE_AFTER,
 };
 pub use cache::Cache;
+pub use coord::Coordinator;
+#[cfg(feature = "json")]
+pub use coord::{Distributed, DistributedStats, DEFAULT_LEASE, DEFAULT_POLL};
 pub use entry::{EntryBuilder, FixedLifespan, Lifespan};
 pub use error::{BuildError, Error};
 pub use memory::policy::{EvictionPolicy, RemovalCause};

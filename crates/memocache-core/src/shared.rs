@@ -66,6 +66,9 @@ pub(crate) struct Shared<K, V> {
     /// The tags of a key (set once: at build from the builder's options, or by
     /// [`Cache::join_scope`](crate::Cache::join_scope)); unset: entries carry no tag.
     pub(crate) tagger: OnceLock<Tagger<K>>,
+    /// The cross-process coordination of a distributed cache.
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
+    pub(crate) distributed: crate::coord::hooks::Slot<K>,
 }
 
 /// A count of the tasks a cache has running, and a wake-up when it falls to zero.

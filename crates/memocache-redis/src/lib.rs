@@ -8,6 +8,12 @@
 //! keys live on many nodes), `UNLINK` to remove, and `SCAN MATCH <namespace>*` + `UNLINK` (on
 //! every master of a cluster) to clear one namespace — never `KEYS`, never `FLUSHDB`.
 //!
+//! It is also a [`Coordinator`](memocache_core::Coordinator) for distributed caches
+//! ([`CacheBuilder::distributed`](memocache_core::CacheBuilder::distributed)): leases with
+//! `SET NX PX` and compare-and-delete / compare-and-extend scripts, events with `PUBLISH` and a
+//! `SUBSCRIBE` connection of its own per cache (on a cluster, to its first node: messages
+//! reach every node).
+//!
 //! URLs: `redis://[user[:password]@]host[:port][/db]`, and `rediss://…` for TLS (feature
 //! `tls`, on by default).
 //!
@@ -33,6 +39,8 @@
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+mod coordinator;
 
 use std::fmt;
 use std::sync::Arc;
@@ -91,6 +99,8 @@ fn manager_config(options: RedisOptions) -> ConnectionManagerConfig {
 pub struct RedisStore {
     conn: Conn,
     name: Arc<str>,
+    /// A client of one server (a cluster's first node), for pub/sub subscriptions.
+    subscriber: redis::Client,
 }
 
 impl fmt::Debug for RedisStore {
@@ -208,10 +218,12 @@ impl RedisStore {
         client: redis::Client,
         options: RedisOptions,
     ) -> Result<Self, RedisError> {
-        let manager = ConnectionManager::new_with_config(client, manager_config(options)).await?;
+        let manager =
+            ConnectionManager::new_with_config(client.clone(), manager_config(options)).await?;
         Ok(RedisStore {
             conn: Conn::Single(Box::new(manager)),
             name: Arc::from("redis"),
+            subscriber: client,
         })
     }
 
@@ -237,6 +249,7 @@ impl RedisStore {
     pub fn connect_lazy(url: &str, options: RedisOptions) -> Result<Self, RedisError> {
         let client = redis::Client::open(url)?;
         Ok(RedisStore {
+            subscriber: client.clone(),
             conn: Conn::Lazy(Arc::new(LazySingle {
                 client,
                 options,
@@ -296,6 +309,8 @@ impl RedisStore {
         S: AsRef<str>,
     {
         let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
+        // Pub/sub messages reach every node of a cluster: one node serves subscriptions.
+        let subscriber = redis::Client::open(urls.first().map_or("", String::as_str))?;
         let client = ClusterClient::builder(urls)
             .connection_timeout(options.connect_timeout)
             .response_timeout(options.response_timeout)
@@ -305,6 +320,7 @@ impl RedisStore {
         Ok(RedisStore {
             conn: Conn::Cluster(conn),
             name: Arc::from("redis-cluster"),
+            subscriber,
         })
     }
 

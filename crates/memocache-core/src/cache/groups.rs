@@ -50,6 +50,29 @@ where
         untag::invalidate(&self.inner, tags).await
     }
 
+    /// What the cross-process coordination of a distributed cache
+    /// ([`CacheBuilder::distributed`](crate::CacheBuilder::distributed)) did; `None` for any
+    /// other cache.
+    #[cfg(feature = "json")]
+    pub fn distributed_stats(&self) -> Option<crate::DistributedStats> {
+        self.inner.distributed.as_ref().map(|n| n.stats())
+    }
+
+    /// Waits until a distributed cache's subscription to its channel is established (at once
+    /// for any other cache): from then on it applies the invalidations other processes make.
+    /// The subscription starts when the cache is built inside a Tokio runtime (or at this
+    /// call).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only waits.
+    pub async fn subscribed(&self) {
+        crate::coord::hooks::start(&self.inner);
+        #[cfg(feature = "json")]
+        if let Some(node) = &self.inner.distributed {
+            node.subscribed().await;
+        }
+    }
+
     /// `Memo::invalidate_all` of the memoized function `function` (its path): its entries
     /// carry its own tag (see `CacheBuilder::own_tag`, `Scope::new`). A function's own cache
     /// (`shared == false`) without tiers is cleared; with tiers that cannot keep tags, cleared

@@ -135,6 +135,7 @@ where
         config: Config<K, V>,
         memory: MemoryOptions<K, V>,
         tiers: Option<Tiers<K, V>>,
+        distributed: crate::coord::hooks::Slot<K>,
     ) -> Self {
         let cache = Cache {
             inner: Arc::new(Shared {
@@ -145,6 +146,7 @@ where
                 running: Arc::new(Running::new()),
                 stats: StatsCounter::new(),
                 tagger: std::sync::OnceLock::new(),
+                distributed,
                 config,
             }),
         };
@@ -155,6 +157,7 @@ where
         if let Some(zone) = &inner.config.tagging.zone {
             zone.join(Arc::downgrade(inner) as std::sync::Weak<dyn crate::tags::Member>);
         }
+        crate::coord::hooks::start(inner);
         cache
     }
 

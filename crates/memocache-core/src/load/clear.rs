@@ -102,6 +102,8 @@ where
             Some(tiers) => tiers.clear().await,
             None => Ok(()),
         };
+        // The other instances of a distributed cache clear their memory.
+        crate::coord::hooks::publish_all(&self.shared).await;
         self.open(Err(match cleared {
             Ok(()) => FlightError::Absent,
             Err(e) => FlightError::Storage(e),

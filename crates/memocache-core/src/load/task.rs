@@ -70,6 +70,21 @@ pub(crate) enum Landing<V> {
     Failed(FlightError),
 }
 
+/// What the cross-process lease decided for a load or refresh.
+enum Leased<V> {
+    /// Not distributed, or the server failed: load under this process's single flight.
+    Local,
+    /// This process holds the lease: load, write the tiers, release.
+    #[cfg(feature = "json")]
+    Holder(crate::coord::Held),
+    /// Another process's value, read from the tiers after its release.
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
+    Served(StoredEntry<V>),
+    /// Waited the method timeout for another process's load.
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
+    TimedOut(std::time::Duration),
+}
+
 /// A key's tags, as a task knows them.
 enum Tags {
     /// Not computed yet.
@@ -186,18 +201,94 @@ where
                 }
             }
         }
-        let value = match self.call(loader).await {
-            Ok(value) => value,
-            Err(e) => {
-                self.finish(Landing::Failed(e));
+        let held = match self.lease().await {
+            Leased::Local => None,
+            #[cfg(feature = "json")]
+            Leased::Holder(held) => Some(held),
+            Leased::Served(entry) => {
+                let weight = self.weigh(&entry.value);
+                self.finish(Landing::FromTier(entry, weight));
+                return;
+            }
+            Leased::TimedOut(limit) => {
+                self.finish(Landing::Failed(FlightError::Timeout(limit)));
                 return;
             }
         };
-        let landing = match self.write_tiers(&value).await {
-            Ok(prepared) => Landing::Loaded(value, prepared),
+        #[cfg(feature = "json")]
+        let called = match &held {
+            Some(held) => {
+                use futures_util::future::{select, Either};
+                let (call, keep) = (self.call(loader), held.keep_alive());
+                match select(std::pin::pin!(call), std::pin::pin!(keep)).await {
+                    Either::Left((called, _)) => called,
+                    Either::Right(((), _)) => unreachable!("keep_alive never ends"),
+                }
+            }
+            None => self.call(loader).await,
+        };
+        #[cfg(not(feature = "json"))]
+        let called = self.call(loader).await;
+        let landing = match called {
+            Ok(value) => match self.write_tiers(&value).await {
+                Ok(prepared) => Landing::Loaded(value, prepared),
+                Err(e) => Landing::Failed(e),
+            },
             Err(e) => Landing::Failed(e),
         };
+        // The value is in the tiers: the other processes' waiting loads read it now.
+        #[cfg(feature = "json")]
+        if let Some(held) = held {
+            held.release().await;
+        }
+        #[cfg(not(feature = "json"))]
+        let _: Option<()> = held;
         self.finish(landing);
+    }
+
+    /// Before the loader of a distributed cache's load or refresh: takes the key's lease, or
+    /// waits for its holder in another process and serves what it wrote (see
+    /// [`coord`](crate::coord)). Waiting is bounded by the method timeout; a server failure
+    /// falls back to this process's single flight.
+    #[cfg(feature = "json")]
+    async fn lease(&mut self) -> Leased<V> {
+        let shared = Arc::clone(&self.shared);
+        let Some(node) = &shared.distributed else {
+            return Leased::Local;
+        };
+        let lease_key = node.lease_key(&self.key);
+        let limit = shared.config.method_timeout;
+        let deadline = Instant::now() + limit;
+        loop {
+            let seen = match node.try_lease(&lease_key).await {
+                Ok((Some(held), _)) => return Leased::Holder(held),
+                Ok((None, seen)) => seen,
+                Err(e) => {
+                    let cache = shared.name();
+                    tracing::warn!(cache, error = %e, "lease not taken: loading under this process's single flight");
+                    return Leased::Local;
+                }
+            };
+            node.count_wait();
+            let now = Instant::now();
+            if now >= deadline {
+                return Leased::TimedOut(limit);
+            }
+            let wait = node.options.poll.min(deadline - now);
+            node.wait_released(&lease_key, seen, wait).await;
+            if let Ok(Some(entry)) = self.read_tiers().await {
+                if self.kind() == Kind::Load || entry.is_fresh(SystemTime::now()) {
+                    node.count_served_by_others();
+                    return Leased::Served(entry);
+                }
+            }
+        }
+    }
+
+    /// Without distributed caches, every load is local.
+    #[cfg(not(feature = "json"))]
+    async fn lease(&mut self) -> Leased<V> {
+        Leased::Local
     }
 
     /// A `get`'s read: the tiers, then memory. Tier errors are misses here.
@@ -239,6 +330,8 @@ where
             if let Some(Err(e)) = done {
                 landing = Landing::Failed(FlightError::Storage(e));
             }
+            // The other instances of a distributed cache drop their copies.
+            crate::coord::hooks::publish_key(&self.shared, &self.key).await;
         }
         self.finish(landing);
     }

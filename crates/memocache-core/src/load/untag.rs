@@ -59,25 +59,65 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let carries = |key: &K| match shared.tags(key) {
-        None => false,
-        Some(Ok(own)) => own.iter().any(|t| tags.contains(t)),
-        Some(Err(_)) => true,
-    };
     // 1. Tiers.
     let mut result = Ok(());
     if let Some(tiers) = &shared.tiers {
         result = tiers.bump(tags).await;
     }
-    // 2. Flights: the candidates under each shard's lock, their tags outside it, then each
-    // displaced if the same flight still owns its key.
+    // 2. Flights (and, if one was writing, the tiers again); 3. memory.
+    let was_writing = displace_flights(shared, tags).await;
+    if was_writing {
+        if let Some(tiers) = &shared.tiers {
+            let again = tiers.bump(tags).await;
+            result = result.and(again);
+        }
+    }
+    scan_memory(shared, tags);
+    // The other instances of a distributed cache do 2 and 3 in their process.
+    crate::coord::hooks::publish_tags(shared, tags).await;
+    result
+}
+
+#[cfg(feature = "json")]
+/// Another instance invalidated `tags` (an event on the cache's channel): steps 2 and 3 here,
+/// the tiers being done.
+pub(crate) async fn forget<K, V>(shared: &Arc<Shared<K, V>>, tags: &[Tag])
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    displace_flights(shared, tags).await;
+    scan_memory(shared, tags);
+}
+
+/// Whether `key` carries one of `tags` (a panicking tag function: yes).
+fn carries<K, V>(shared: &Shared<K, V>, tags: &[Tag], key: &K) -> bool
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    match shared.tags(key) {
+        None => false,
+        Some(Ok(own)) => own.iter().any(|t| tags.contains(t)),
+        Some(Err(_)) => true,
+    }
+}
+
+/// Step 2: displaces every flight whose key carries one of `tags` (candidates under each
+/// shard's lock, their tags outside it, each displaced if the same flight still owns its key),
+/// and waits for the tier writes they had under way. Returns whether one was writing.
+async fn displace_flights<K, V>(shared: &Arc<Shared<K, V>>, tags: &[Tag]) -> bool
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     let mut flights = Vec::new();
     shared.flights.for_each_shard(|table| {
         flights.extend(table.iter().map(|(k, f)| (k.clone(), Arc::clone(f))));
     });
     let mut follow = Vec::new();
     for (key, flight) in flights {
-        if !carries(&key) {
+        if !carries(shared, tags, &key) {
             continue;
         }
         let hash = shared.memory.hash(&key);
@@ -91,17 +131,19 @@ where
         was_writing |= flight.is_writing();
         flight.settled().await;
     }
-    if was_writing {
-        if let Some(tiers) = &shared.tiers {
-            let again = tiers.bump(tags).await;
-            result = result.and(again);
-        }
-    }
-    // 3. Memory.
+    was_writing
+}
+
+/// Step 3: removes every entry whose key carries one of `tags` from memory.
+fn scan_memory<K, V>(shared: &Shared<K, V>, tags: &[Tag])
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     let mut keys = Vec::new();
-    shared
-        .memory
-        .for_each_shard_keys(|shard| keys.extend(shard.into_iter().filter(|k| carries(k))));
+    shared.memory.for_each_shard_keys(|shard| {
+        keys.extend(shard.into_iter().filter(|k| carries(shared, tags, k)))
+    });
     for key in keys {
         let hash = shared.memory.hash(&key);
         let removed = {
@@ -110,7 +152,6 @@ where
         };
         shared.notify(Some(removed));
     }
-    result
 }
 
 impl<K, V> Member for Shared<K, V>

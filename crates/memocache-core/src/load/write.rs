@@ -204,3 +204,37 @@ where
     crate::sync::spawn(guard.run(follows));
     outcome(gate.wait().await)
 }
+
+#[cfg(feature = "json")]
+/// Another instance of the cache invalidated or rewrote `key` (an event on its channel): the
+/// key leaves memory and its load in flight, if any, writes nothing. The tiers are that
+/// instance's business; a write of this instance's own in flight is left alone.
+pub(crate) fn forget<K, V>(shared: &Shared<K, V>, key: K)
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let hash = shared.memory.hash(&key);
+    let removed = {
+        let mut table = shared.flights.lock(hash);
+        if table.get(&key).is_some_and(|f| f.kind != Kind::Write) {
+            table.remove(&key);
+        }
+        shared.memory.remove(hash, &key, RemovalCause::Explicit)
+    };
+    shared.notify(Some(removed));
+}
+
+#[cfg(feature = "json")]
+/// Another instance cleared the cache (or events may have been missed): every load in flight
+/// is displaced and memory cleared; the tiers are left alone.
+pub(crate) fn forget_all<K, V>(shared: &Shared<K, V>)
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    shared.flights.for_each_shard(|table| {
+        table.retain(|_, f| matches!(f.kind, Kind::Write | Kind::Clear));
+    });
+    shared.memory.clear();
+}

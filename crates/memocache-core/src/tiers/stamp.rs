@@ -26,6 +26,7 @@ use std::time::Duration;
 use futures_util::future::{join, BoxFuture};
 
 use super::storage::{Storage, StorageError, StoredEntry};
+#[cfg(feature = "serialized")]
 use crate::codec::DecodeError;
 use crate::tags::Tag;
 
@@ -71,6 +72,7 @@ impl Stamp {
     /// Writes the envelope of a stamped record (nothing for an empty stamp): `MT`, version
     /// 1, the number of tags (u16 LE), then each tag as its length (u16 LE), its UTF-8 text
     /// and its generation (u64 LE). The codec record follows.
+    #[cfg(feature = "serialized")]
     pub(crate) fn write_envelope(&self, out: &mut Vec<u8>) -> Result<(), StampTooLarge> {
         let gens = self.generations();
         if gens.is_empty() {
@@ -91,6 +93,7 @@ impl Stamp {
 
     /// Splits a stored record into its stamp (empty if it has no envelope) and its codec
     /// record.
+    #[cfg(feature = "serialized")]
     pub(crate) fn split(bytes: &[u8]) -> Result<(Stamp, &[u8]), DecodeError> {
         if bytes.len() < 2 || bytes[0..2] != ENVELOPE_MAGIC {
             return Ok((Stamp(None), bytes));
@@ -114,9 +117,12 @@ impl Stamp {
 }
 
 /// The first bytes of a stamped record (a codec record starts with `MC`).
+#[cfg(feature = "serialized")]
 const ENVELOPE_MAGIC: [u8; 2] = *b"MT";
+#[cfg(feature = "serialized")]
 const ENVELOPE_VERSION: u8 = 1;
 
+#[cfg(feature = "serialized")]
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
     if rest.len() < n {
         return Err(DecodeError::Truncated);
@@ -126,6 +132,7 @@ fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
     Ok(head)
 }
 
+#[cfg(feature = "serialized")]
 /// A stamp with more than 65,535 tags, or a tag over 65,535 bytes: not storable.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("an entry's tags do not fit a record (at most 65535 tags of at most 65535 bytes)")]
@@ -304,7 +311,7 @@ pub(crate) async fn bump<K: 'static, V: 'static>(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serialized"))]
 mod tests {
     use super::*;
 

@@ -1,0 +1,318 @@
+//! Distributed caches over the shared Redis: cross-process single flight (4 OS processes — this
+//! test binary run again with `MEMOCACHE_DIST_CHILD` set — each with 1,000 concurrent
+//! requests for one missing key: one loader call in all, counted in Redis), a holder killed
+//! with SIGKILL mid-load (replaced once its lease expires: 2 loader calls, nobody waits past
+//! the method timeout), and invalidations reaching the other instances' memory (p50/p99
+//! printed). Each run uses its own prefix and deletes its keys. Unreachable server: loud SKIP,
+//! or failure under `CI`.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use memocache_core::codec::Codec;
+use memocache_core::key::Namespace;
+use memocache_core::{Cache, Distributed, RemovalCause, Tier};
+use memocache_redis::redis::{self, aio::MultiplexedConnection};
+use memocache_redis::RedisStore;
+
+const CHILD: &str = "MEMOCACHE_DIST_CHILD";
+const PREFIX: &str = "MEMOCACHE_DIST_PREFIX";
+const REQUESTS: usize = 1_000;
+
+async fn admin() -> MultiplexedConnection {
+    redis::Client::open(common::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// The cache every process builds: memory, the Redis tier, a lease of `lease`.
+fn cache(redis: &RedisStore, prefix: &str, lease: Duration) -> Cache<u64, String> {
+    let ns = Namespace::new("dist").prefix(prefix);
+    Cache::builder()
+        .name("stampede")
+        .method_timeout(Duration::from_secs(5))
+        .tier(Tier::new(redis.typed(ns.clone(), Codec::json())))
+        .distributed(
+            Distributed::new(Arc::new(redis.clone()), ns)
+                .lease(lease)
+                .poll(Duration::from_millis(50)),
+        )
+        .build()
+        .unwrap()
+}
+
+/// A child process: waits until `processes` children are ready, then sends 1,000 concurrent
+/// requests for key 1 whose loader counts itself in Redis (`{prefix}:calls`) and takes
+/// `load_ms`; prints `ANSWERED <n> MAXWAIT_MS <ms>`.
+async fn child(prefix: String, processes: u64, load_ms: u64) {
+    let redis = RedisStore::connect(&common::redis_url()).await.unwrap();
+    let cache = cache(&redis, &prefix, Duration::from_secs(1));
+    cache.subscribed().await;
+    let mut c = admin().await;
+    let _: i64 = redis::cmd("INCR")
+        .arg(format!("{prefix}:ready"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    loop {
+        let ready: Option<u64> = redis::cmd("GET")
+            .arg(format!("{prefix}:ready"))
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        if ready >= Some(processes) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let calls_key = format!("{prefix}:calls");
+    let requests = (0..REQUESTS).map(|_| {
+        let (cache, calls_key) = (cache.clone(), calls_key.clone());
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let v = cache
+                .get_or_load(1, move || async move {
+                    let mut c = admin().await;
+                    let _: i64 = redis::cmd("INCR")
+                        .arg(&calls_key)
+                        .query_async(&mut c)
+                        .await
+                        .unwrap();
+                    tokio::time::sleep(Duration::from_millis(load_ms)).await;
+                    Ok::<_, std::io::Error>("v".to_string())
+                })
+                .await;
+            (v.ok(), start.elapsed())
+        })
+    });
+    let mut answered = 0;
+    let mut max_wait = Duration::ZERO;
+    for r in futures_util::future::join_all(requests).await {
+        let (v, waited) = r.unwrap();
+        answered += usize::from(v.as_deref() == Some("v"));
+        max_wait = max_wait.max(waited);
+    }
+    println!("ANSWERED {answered} MAXWAIT_MS {}", max_wait.as_millis());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_process() {
+    let Ok(mode) = std::env::var(CHILD) else {
+        return; // run only as a child
+    };
+    let prefix = std::env::var(PREFIX).unwrap();
+    match mode.as_str() {
+        "stampede" => child(prefix, 4, 300).await,
+        // The holder: its load outlasts the test (it is killed).
+        "holder" => child(prefix, 1, 60_000).await,
+        "waiter" => child(prefix, 1, 100).await,
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+fn spawn_child(mode: &str, prefix: &str) -> tokio::process::Child {
+    tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_process",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD, mode)
+        .env(PREFIX, prefix)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// `(answered, max wait)` from a child's output.
+async fn report(child: tokio::process::Child) -> (usize, Duration) {
+    let out = child.wait_with_output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = text
+        .find("ANSWERED")
+        .unwrap_or_else(|| panic!("no report from the child: {text}"));
+    let parts: Vec<&str> = text[at..].split_whitespace().collect();
+    (
+        parts[1].parse().unwrap(),
+        Duration::from_millis(parts[3].parse().unwrap()),
+    )
+}
+
+async fn cleanup(c: &mut MultiplexedConnection, prefix: &str) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(c)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL").arg(keys).query_async(c).await.unwrap();
+    }
+}
+
+async fn calls(c: &mut MultiplexedConnection, prefix: &str) -> u64 {
+    let n: Option<u64> = redis::cmd("GET")
+        .arg(format!("{prefix}:calls"))
+        .query_async(c)
+        .await
+        .unwrap();
+    n.unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_of_1000_requests_make_one_loader_call() {
+    if std::env::var_os(CHILD).is_some() || common::connect("four_processes").await.is_none() {
+        return;
+    }
+    let prefix = common::unique_prefix("dist-stampede");
+    let children: Vec<_> = (0..4).map(|_| spawn_child("stampede", &prefix)).collect();
+    let mut answered = 0;
+    for child in children {
+        answered += report(child).await.0;
+    }
+    let mut c = admin().await;
+    let loader_calls = calls(&mut c, &prefix).await;
+    common::loud(&format!(
+        "DISTRIBUTED SINGLE FLIGHT: 4 processes x {REQUESTS} concurrent requests for one missing key: {answered} answered, {loader_calls} loader call(s) in all (counted in Redis)"
+    ));
+    cleanup(&mut c, &prefix).await;
+    assert_eq!(answered, 4 * REQUESTS);
+    assert_eq!(loader_calls, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_killed_mid_load_is_replaced_when_its_lease_expires() {
+    if std::env::var_os(CHILD).is_some() || common::connect("killed_holder").await.is_none() {
+        return;
+    }
+    let prefix = common::unique_prefix("dist-kill");
+    let mut c = admin().await;
+    let mut holder = spawn_child("holder", &prefix);
+    // The holder has the lease once its loader has counted itself.
+    let start = Instant::now();
+    while calls(&mut c, &prefix).await == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the holder never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let waiters: Vec<_> = (0..3).map(|_| spawn_child("waiter", &prefix)).collect();
+    // Let the waiters find the lease held (they wait whatever the timing: the holder keeps
+    // extending it until it dies).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed_at = Instant::now();
+    holder.start_kill().unwrap();
+    let _ = holder.wait().await;
+    let mut answered = 0;
+    let mut max_wait = Duration::ZERO;
+    for w in waiters {
+        let (n, waited) = report(w).await;
+        answered += n;
+        max_wait = max_wait.max(waited);
+    }
+    let after_kill = killed_at.elapsed();
+    let loader_calls = calls(&mut c, &prefix).await;
+    common::loud(&format!(
+        "KILLED HOLDER: the holder SIGKILLed mid-load; 3 processes x {REQUESTS} requests answered {answered}; {loader_calls} loader calls in all; longest request {max_wait:?} (method timeout 5 s, lease 1 s); all answered {after_kill:?} after the kill"
+    ));
+    cleanup(&mut c, &prefix).await;
+    assert_eq!(answered, 3 * REQUESTS);
+    assert_eq!(loader_calls, 2);
+    assert!(max_wait < Duration::from_secs(5), "{max_wait:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidations_reach_every_other_instance_s_memory() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let Some(first) = common::connect("dist_invalidation").await else {
+        return;
+    };
+    let prefix = common::unique_prefix("dist-inval");
+    let ns = Namespace::new("inval").prefix(&prefix);
+    // Each observer records when each key leaves its memory by an invalidation.
+    type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
+    let build = |redis: &RedisStore, seen: Option<Seen>| -> Cache<u64, String> {
+        let mut b = Cache::builder()
+            .tier(Tier::new(redis.typed(ns.clone(), Codec::json())))
+            .distributed(Distributed::new(Arc::new(redis.clone()), ns.clone()));
+        if let Some(seen) = seen {
+            b = b.eviction_listener(move |k: u64, _v: String, cause| {
+                if cause == RemovalCause::Explicit {
+                    seen.lock().unwrap().push((k, Instant::now()));
+                }
+            });
+        }
+        b.build().unwrap()
+    };
+    let origin = build(&first, None);
+    let mut observers = Vec::new();
+    for _ in 0..3 {
+        let redis = common::connect("dist_invalidation").await.unwrap();
+        let seen: Seen = Arc::default();
+        let cache = build(&redis, Some(Arc::clone(&seen)));
+        cache.subscribed().await;
+        observers.push((cache, seen));
+    }
+    origin.subscribed().await;
+    let loads = Arc::new(AtomicU64::new(0));
+    let mut latencies = Vec::new();
+    const N: u64 = 1_000;
+    for k in 0..N {
+        let loads = Arc::clone(&loads);
+        origin
+            .get_or_load(k, move || async move {
+                loads.fetch_add(1, SeqCst);
+                Ok::<_, std::io::Error>(format!("v{k}"))
+            })
+            .await
+            .unwrap();
+        for (o, _) in &observers {
+            assert_eq!(o.get(&k).await.as_deref(), Some(format!("v{k}").as_str()));
+        }
+        let sent = Instant::now();
+        origin.invalidate(&k).await.unwrap();
+        for (o, seen) in &observers {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let at = loop {
+                if let Some(&(_, at)) = seen.lock().unwrap().iter().find(|(key, _)| *key == k) {
+                    break at;
+                }
+                assert!(Instant::now() < deadline, "key {k} never left an observer");
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            };
+            latencies.push(at.saturating_duration_since(sent));
+            assert_eq!(o.len(), 0, "the observer's memory no longer has key {k}");
+        }
+    }
+    latencies.sort();
+    let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    common::loud(&format!(
+        "INVALIDATION LATENCY: {N} invalidations x 3 observers (own connections): p50 {:?}, p99 {:?}, max {:?}; {} loader calls",
+        p(0.5),
+        p(0.99),
+        latencies.last().unwrap(),
+        loads.load(SeqCst)
+    ));
+    assert_eq!(
+        loads.load(SeqCst),
+        N,
+        "observers read the origin's values from Redis"
+    );
+    let stats = observers[0].0.distributed_stats().unwrap();
+    assert_eq!(stats.events_applied, N);
+    origin.invalidate_all().await.unwrap();
+    let mut c = admin().await;
+    cleanup(&mut c, &prefix).await;
+}
