@@ -58,7 +58,9 @@ pub use builder::{
 pub use cache::Cache;
 pub use coord::Coordinator;
 #[cfg(feature = "json")]
-pub use coord::{Distributed, DistributedStats, DEFAULT_LEASE, DEFAULT_POLL};
+pub use coord::{
+    Distributed, DistributedStats, DEFAULT_COORDINATION_TIMEOUT, DEFAULT_LEASE, DEFAULT_POLL,
+};
 pub use entry::{EntryBuilder, FixedLifespan, Lifespan};
 pub use error::{BuildError, Error};
 pub use memory::policy::{EvictionPolicy, RemovalCause};

@@ -316,3 +316,119 @@ async fn invalidations_reach_every_other_instance_s_memory() {
     let mut c = admin().await;
     cleanup(&mut c, &prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_seeing_one_stale_entry_make_one_refresh() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let Some(first) = common::connect("dist_refresh").await else {
+        return;
+    };
+    let prefix = common::unique_prefix("dist-refresh");
+    let ns = Namespace::new("refresh").prefix(&prefix);
+    let build = |redis: &RedisStore| -> Cache<u64, String> {
+        Cache::builder()
+            .update_after(Duration::from_millis(300))
+            .expire_after(Duration::from_secs(60))
+            .tier(Tier::new(redis.typed(ns.clone(), Codec::json())))
+            .distributed(
+                Distributed::new(Arc::new(redis.clone()), ns.clone())
+                    .poll(Duration::from_millis(20)),
+            )
+            .build()
+            .unwrap()
+    };
+    let mut caches = vec![build(&first)];
+    for _ in 0..3 {
+        caches.push(build(&common::connect("dist_refresh").await.unwrap()));
+    }
+    for c in &caches {
+        c.subscribed().await;
+    }
+    let loads = Arc::new(AtomicU64::new(0));
+    let loader = |loads: Arc<AtomicU64>| {
+        move || async move {
+            let n = loads.fetch_add(1, SeqCst) + 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, std::io::Error>(format!("v{n}"))
+        }
+    };
+    for c in &caches {
+        assert_eq!(
+            c.get_or_load(7, loader(Arc::clone(&loads))).await.unwrap(),
+            "v1"
+        );
+    }
+    // Past update_after (wall-clock deadlines: real time must pass), every instance serves the
+    // stale value at once and wants a refresh; one of them gets the lease.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stale = caches
+        .iter()
+        .map(|c| c.get_or_load(7, loader(Arc::clone(&loads))));
+    for v in futures_util::future::join_all(stale).await {
+        assert_eq!(v.unwrap(), "v1");
+    }
+    for c in &caches {
+        c.idle().await;
+    }
+    assert_eq!(
+        loads.load(SeqCst),
+        2,
+        "one load, one refresh for four instances"
+    );
+    for c in &caches {
+        assert_eq!(
+            c.get(&7).await.as_deref(),
+            Some("v2"),
+            "every instance has the refreshed value"
+        );
+    }
+    caches[0].invalidate_all().await.unwrap();
+    let mut c = admin().await;
+    cleanup(&mut c, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_each_process_falls_back_to_its_own_single_flight() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let down = RedisStore::connect_lazy(
+        &format!("redis://127.0.0.1:{}", common::free_port()),
+        memocache_redis::RedisOptions::default(),
+    )
+    .unwrap();
+    let cache = cache(&down, "unreachable", Duration::from_secs(1));
+    let loads = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let requests = (0..100).map(|_| {
+        let (cache, loads) = (cache.clone(), Arc::clone(&loads));
+        async move {
+            cache
+                .get_or_load(1, move || async move {
+                    loads.fetch_add(1, SeqCst);
+                    Ok::<_, std::io::Error>("local".to_string())
+                })
+                .await
+        }
+    });
+    for v in futures_util::future::join_all(requests).await {
+        assert_eq!(v.unwrap(), "local", "never an error");
+    }
+    let took = start.elapsed();
+    let stats = cache.distributed_stats().unwrap();
+    common::loud(&format!(
+        "REDIS DOWN: 100 concurrent requests answered in {took:?} by {} local load(s); lease fallbacks {}",
+        loads.load(SeqCst),
+        stats.fallbacks
+    ));
+    assert_eq!(
+        loads.load(SeqCst),
+        1,
+        "this process's single flight still holds"
+    );
+    assert!(stats.fallbacks >= 1);
+    // Not a speed target: a bound that a hang (waiting on the server) would break.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}

@@ -114,6 +114,10 @@ pub trait Coordinator: Send + Sync + 'static {
 /// Default lease lifetime: 5 seconds (extended while the holder's loader runs).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 #[cfg(feature = "json")]
+/// Default timeout of one coordination operation: 1 second.
+#[cfg(feature = "json")]
+pub const DEFAULT_COORDINATION_TIMEOUT: Duration = Duration::from_secs(1);
+#[cfg(feature = "json")]
 /// Default poll interval of a process waiting for another's lease: 100 ms.
 pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 
@@ -144,6 +148,7 @@ pub struct Distributed {
     pub(crate) namespace: Namespace,
     pub(crate) lease: Duration,
     pub(crate) poll: Duration,
+    pub(crate) timeout: Duration,
 }
 
 #[cfg(feature = "json")]
@@ -153,6 +158,7 @@ impl fmt::Debug for Distributed {
             .field("namespace", &self.namespace)
             .field("lease", &self.lease)
             .field("poll", &self.poll)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -167,7 +173,16 @@ impl Distributed {
             namespace,
             lease: DEFAULT_LEASE,
             poll: DEFAULT_POLL,
+            timeout: DEFAULT_COORDINATION_TIMEOUT,
         }
+    }
+
+    /// The longest one coordination operation (a lease attempt, an extension, a release, a
+    /// publication) may take; past it, it counts as failed (a lease attempt then falls back to
+    /// this process's single flight). At least 1 ms.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
     }
 
     /// The lease lifetime: how long a dead holder keeps others waiting. The holder extends

@@ -150,11 +150,14 @@ impl<K> Node<K> {
         }
         let seen = self.releases_of(lease_key).seen.load(Relaxed);
         let token = new_generation();
-        let taken = self
+        let attempt = self
             .options
             .coordinator
-            .try_lease(lease_key, token, self.options.lease)
-            .await;
+            .try_lease(lease_key, token, self.options.lease);
+        let limit = self.options.timeout;
+        let taken = tokio::time::timeout(limit, attempt)
+            .await
+            .unwrap_or(Err(StorageError::Timeout(limit)));
         match taken {
             Ok(true) => {
                 self.counters.leases_taken.fetch_add(1, Relaxed);
@@ -162,6 +165,7 @@ impl<K> Node<K> {
                     coordinator: Arc::clone(&self.options.coordinator),
                     channel: self.channel.clone(),
                     lease: self.options.lease,
+                    timeout: self.options.timeout,
                     key: lease_key.to_owned(),
                     token,
                     released: false,
@@ -213,12 +217,12 @@ impl<K> Node<K> {
     /// Publishes `event` (one of this instance's invalidations); a failure is logged.
     async fn publish(&self, event: Event) {
         let bytes = event.encode();
-        match self
-            .options
-            .coordinator
-            .publish(&self.channel, &bytes)
+        let publish = self.options.coordinator.publish(&self.channel, &bytes);
+        let limit = self.options.timeout;
+        let published = tokio::time::timeout(limit, publish)
             .await
-        {
+            .unwrap_or(Err(StorageError::Timeout(limit)));
+        match published {
             Ok(()) => {
                 self.counters.events_published.fetch_add(1, Relaxed);
             }
@@ -383,6 +387,7 @@ pub(crate) struct Held {
     coordinator: Arc<dyn super::Coordinator>,
     channel: String,
     lease: Duration,
+    timeout: Duration,
     key: String,
     token: u64,
     released: bool,
@@ -393,11 +398,11 @@ impl Held {
     pub(crate) async fn keep_alive(&self) {
         loop {
             tokio::time::sleep(self.lease / 3).await;
-            let extended = self
+            let extend = self
                 .coordinator
-                .extend_lease(&self.key, self.token, self.lease)
-                .await;
-            if let Ok(false) = extended {
+                .extend_lease(&self.key, self.token, self.lease);
+            let extended = tokio::time::timeout(self.timeout, extend).await;
+            if let Ok(Ok(false)) = extended {
                 tracing::warn!(
                     lease = self.key,
                     "lease lost while loading (the load outlived it): another process may load too"
@@ -410,13 +415,24 @@ impl Held {
     /// Releases the lease and announces it.
     pub(crate) async fn release(mut self) {
         self.released = true;
-        release(&*self.coordinator, &self.channel, &self.key, self.token).await;
+        let (c, t) = (&*self.coordinator, self.timeout);
+        release(c, &self.channel, &self.key, self.token, t).await;
     }
 }
 
-async fn release(coordinator: &dyn super::Coordinator, channel: &str, key: &str, token: u64) {
+async fn release(
+    coordinator: &dyn super::Coordinator,
+    channel: &str,
+    key: &str,
+    token: u64,
+    limit: Duration,
+) {
     let message = Event::Released(key.to_owned()).encode();
-    if let Err(e) = coordinator.release(key, token, channel, &message).await {
+    let release = coordinator.release(key, token, channel, &message);
+    let released = tokio::time::timeout(limit, release)
+        .await
+        .unwrap_or(Err(StorageError::Timeout(limit)));
+    if let Err(e) = released {
         tracing::warn!(lease = key, error = %e, "lease not released: it expires on its own");
     }
 }
@@ -435,6 +451,7 @@ impl Drop for Held {
             std::mem::take(&mut self.key),
             self.token,
         );
-        runtime.spawn(async move { release(&*coordinator, &channel, &key, token).await });
+        let limit = self.timeout;
+        runtime.spawn(async move { release(&*coordinator, &channel, &key, token, limit).await });
     }
 }
