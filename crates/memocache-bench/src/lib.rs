@@ -4,6 +4,8 @@
 //! - [`trace`]: cacheme's 200k-request Zipf trace drained by 1k–100k workers ([`trace::sql`]:
 //!   its SQLite and PostgreSQL rows);
 //! - [`batch`]: cacheme's batch `get_all` scenario;
+//! - [`distributed`]: the trace split over several processes sharing Redis, with and without
+//!   cross-process single flight, and the invalidation latency between processes;
 //! - [`groups`]: a memoized function's `invalidate_all` on a Redis holding 1M other keys;
 //! - [`policy`]: eviction policies and in-memory speed next to moka, quick_cache, cached, `lru`
 //!   and a `Mutex<HashMap>` (hit latency, throughput, hit ratio, bytes per entry);
@@ -15,6 +17,7 @@
 
 pub mod batch;
 pub mod chart;
+pub mod distributed;
 pub mod dogpile;
 pub mod floor;
 pub mod groups;

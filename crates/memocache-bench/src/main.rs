@@ -4,7 +4,9 @@
 
 use clap::{Parser, Subcommand};
 
-use memocache_bench::{batch, chart, dogpile, groups, headline, policy, report, soak, trace, Opts};
+use memocache_bench::{
+    batch, chart, distributed, dogpile, groups, headline, policy, report, soak, trace, Opts,
+};
 
 /// Counts live heap bytes for `policy`'s memory table (one relaxed add per allocation).
 #[global_allocator]
@@ -32,6 +34,12 @@ enum Command {
     Trace(trace::Args),
     /// cacheme's batch get_all scenario.
     Batch(batch::Args),
+    /// cacheme's trace split over several OS processes sharing Redis, with and without
+    /// cross-process single flight, and the invalidation latency between processes.
+    Distributed(distributed::Args),
+    /// One process of `distributed` (started by it).
+    #[command(hide = true, name = "distributed-child")]
+    DistributedChild(distributed::ChildArgs),
     /// One memoized function's invalidate_all on a Redis holding 1M other keys (a generation
     /// bump), next to clearing a namespace (a SCAN of the server).
     Invalidate(groups::Args),
@@ -69,6 +77,11 @@ async fn main() {
         Some(Command::Trace(args)) => trace::run(&args, &opts).await,
         Some(Command::Batch(args)) => batch::run(&args),
         Some(Command::Invalidate(args)) => groups::run(&args).await,
+        Some(Command::Distributed(args)) => distributed::run(&args, &opts).await,
+        Some(Command::DistributedChild(args)) => {
+            distributed::child(&args, &opts).await;
+            Vec::new()
+        }
         Some(Command::Soak(args)) => soak::run(&args, &opts).await,
         Some(Command::Policy(args)) => {
             let report = policy::run(&args, &opts);

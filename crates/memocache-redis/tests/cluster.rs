@@ -189,3 +189,71 @@ async fn a_three_master_cluster_serves_the_contract_and_a_chain() {
         cluster.sizes()
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_cache_on_a_cluster_leases_in_the_value_s_slot_and_gets_events() {
+    if !common::have("redis-server") || !common::have("redis-cli") {
+        common::skip("cluster test", "redis-server / redis-cli not on PATH");
+        return;
+    }
+    let cluster = Cluster::start();
+    let ns = memocache_core::key::Namespace::new("dist").prefix("cluster");
+    // A lease key `{<value key>}:lease` hashes to its value key's slot.
+    let slot =
+        |key: &str| -> String { cluster.nodes[0].cli(&["cluster", "keyslot", key]).unwrap() };
+    for k in [1u64, 7, 12_345] {
+        let value_key = ns.key(&k);
+        assert_eq!(slot(&format!("{{{value_key}}}:lease")), slot(&value_key));
+    }
+    let build = |redis: RedisStore| -> Cache<u64, String> {
+        Cache::builder()
+            .tier(Tier::new(redis.typed(ns.clone(), Codec::json())))
+            .distributed(memocache_core::Distributed::new(
+                Arc::new(redis),
+                ns.clone(),
+            ))
+            .build()
+            .unwrap()
+    };
+    let a = build(RedisStore::connect_cluster(cluster.urls()).await.unwrap());
+    let b = build(RedisStore::connect_cluster(cluster.urls()).await.unwrap());
+    a.subscribed().await;
+    b.subscribed().await;
+    let loads = Arc::new(AtomicUsize::new(0));
+    let requests = (0..200).map(|i| {
+        let (cache, loads) = (
+            if i % 2 == 0 { a.clone() } else { b.clone() },
+            loads.clone(),
+        );
+        async move {
+            cache
+                .get_or_load(5, move || async move {
+                    loads.fetch_add(1, SeqCst);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok::<_, std::io::Error>("five".to_string())
+                })
+                .await
+                .unwrap()
+        }
+    });
+    for v in futures_util::future::join_all(requests).await {
+        assert_eq!(v, "five");
+    }
+    assert_eq!(loads.load(SeqCst), 1, "one load for two instances");
+    // An invalidation published on the cluster reaches the other instance's memory.
+    assert_eq!(b.len(), 1);
+    a.invalidate(&5).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.len() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the event never reached the other instance"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(b.distributed_stats().unwrap().events_applied, 1);
+    common::loud(
+        "CLUSTER DISTRIBUTED: lease keys in their value keys' slots; 200 requests over two \
+         instances made 1 load; an invalidation reached the other instance through pub/sub",
+    );
+}

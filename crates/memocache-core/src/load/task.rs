@@ -261,7 +261,18 @@ where
         let deadline = Instant::now() + limit;
         loop {
             let seen = match node.try_lease(&lease_key).await {
-                Ok((Some(held), _)) => return Leased::Holder(held),
+                Ok((Some(held), _)) => {
+                    // Another process may have written the value and released between this
+                    // flight's tier read and its lease: read once more before loading.
+                    if let Ok(Some(entry)) = self.read_tiers().await {
+                        if self.kind() == Kind::Load || entry.is_fresh(SystemTime::now()) {
+                            held.release().await;
+                            node.count_served_by_others();
+                            return Leased::Served(entry);
+                        }
+                    }
+                    return Leased::Holder(held);
+                }
                 Ok((None, seen)) => seen,
                 Err(e) => {
                     let cache = shared.name();
