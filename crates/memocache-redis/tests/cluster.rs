@@ -244,7 +244,7 @@ async fn a_distributed_cache_on_a_cluster_leases_in_the_value_s_slot_and_gets_ev
     assert_eq!(b.len(), 1);
     a.invalidate(&5).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while b.len() > 0 {
+    while !b.is_empty() {
         assert!(
             Instant::now() < deadline,
             "the event never reached the other instance"
