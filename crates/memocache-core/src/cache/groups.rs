@@ -25,7 +25,8 @@ where
     /// **The rule** (the same as [`invalidate`](Self::invalidate)'s): once it returns, no value
     /// whose load started before the call is served from this cache. Tiers learn it through
     /// generations (see [`Tag`]): entries other processes wrote there are invalidated too; their
-    /// own memory keeps its copies until they expire.
+    /// own memory keeps its copies until they expire, unless the cache is
+    /// [distributed](crate::CacheBuilder::distributed) (the invalidation is then sent to them).
     ///
     /// Memory is scanned (O(entries), the tag functions run for each key); a tier costs one
     /// write per tag, however many entries carry it.

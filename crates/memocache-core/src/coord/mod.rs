@@ -8,41 +8,7 @@
 //!   subscription task, the counters);
 //! - `event`: the messages on a cache's channel.
 //!
-//! # What it does
-//! **Single flight across processes.** A miss in memory and in every tier takes a *lease* on
-//! the key in the server (`SET {key}:lease token NX PX lease`) before calling the loader. The
-//! process that gets it loads (extending the lease every third of its lifetime while the
-//! loader runs), writes the value to the tiers, then releases the lease (compare-and-delete)
-//! and announces it on the cache's channel. The others wait for that announcement (or, if it
-//! is lost, poll every [`Distributed::poll`]), read the tiers again and serve what they find;
-//! if nothing is there (the holder failed or died), they try the lease again. Inside each
-//! process the usual single flight still applies, so N processes × M tasks cost one lease
-//! attempt per process. A stale entry's background refresh takes the same lease: N processes
-//! seeing one stale entry make one refresh. Waiting is bounded by the method timeout.
-//!
-//! **Invalidation across processes.** `invalidate`, `invalidate_all` and the invalidations by
-//! tag, zone or scope publish an event on the cache's channel once the tiers are done; every
-//! other instance of the cache (in any process) drops the matching entries from its memory and
-//! takes the keys from its loads in flight. An instance whose subscription dropped clears its
-//! memory when it is back, since it cannot know what it missed.
-//!
-//! # What you may rely on, and what not
-//! - A lease is a **performance device, not a lock**. It makes one load per key the normal
-//!   case; it does not exclude two. A holder paused longer than the lease (a GC-like stall, a
-//!   stopped VM, a partition from the server) loses it, and another process loads too; both
-//!   write, the later write wins. Clock skew between processes does not matter to the lease
-//!   (the server times it), but it does to records' wall-clock lifespans, as always.
-//! - A holder that dies (SIGKILL) is replaced when its lease expires: its waiters wait at most
-//!   the lease's remaining time (bounded by the method timeout), then one of them loads.
-//! - **Errors are not shared across processes**: a loader error is answered to the holder's
-//!   own callers; the lease is released, and a waiting process then takes it and calls its own
-//!   loader.
-//! - If the server cannot be reached for the lease, each process falls back to its own single
-//!   flight (counted in [`DistributedStats::fallbacks`]): never an error, never a hang.
-//! - Invalidation events are **at most once** (Redis pub/sub): an instance disconnected when
-//!   one is sent misses it, and clears its whole memory when its subscription comes back. While
-//!   the server is unreachable, other processes' memories may serve entries invalidated
-//!   meanwhile until they expire: keep the memory's lifespans short where that matters.
+//! The guarantees are documented on [`Distributed`], the public page of this module.
 
 #[cfg(feature = "json")]
 mod event;
@@ -122,9 +88,48 @@ pub const DEFAULT_COORDINATION_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 
 #[cfg(feature = "json")]
-/// The options of a distributed cache (see the [module documentation](self)): its
-/// coordinator, the namespace its lease keys and channel live in, the lease lifetime and the
-/// poll interval. Give the namespace of the cache's shared tier, so that a lease key shares
+/// The options of a distributed cache: its coordinator, the namespace its lease keys and
+/// channel live in, the lease lifetime, the poll interval and the timeout of each coordination
+/// operation.
+///
+/// # What it does
+/// **Single flight across processes.** A miss in memory and in every tier takes a *lease* on
+/// the key in the server (`SET {key}:lease token NX PX lease`) and reads the tiers once more
+/// (the value may have landed meanwhile) before calling the loader. The process that gets it
+/// loads (extending the lease every third of its lifetime while the
+/// loader runs), writes the value to the tiers, then releases the lease (compare-and-delete)
+/// and announces it on the cache's channel. The others wait for that announcement (or, if it
+/// is lost, poll every [`Distributed::poll`]), read the tiers again and serve what they find;
+/// if nothing is there (the holder failed or died), they try the lease again. Inside each
+/// process the usual single flight still applies, so N processes × M tasks cost one lease
+/// attempt per process. A stale entry's background refresh takes the same lease: N processes
+/// seeing one stale entry make one refresh. Waiting is bounded by the method timeout.
+///
+/// **Invalidation across processes.** `invalidate`, `invalidate_all` and the invalidations by
+/// tag, zone or scope publish an event on the cache's channel once the tiers are done; every
+/// other instance of the cache (in any process) drops the matching entries from its memory and
+/// takes the keys from its loads in flight. An instance whose subscription dropped clears its
+/// memory when it is back, since it cannot know what it missed.
+///
+/// # What you may rely on, and what not
+/// - A lease is a **performance device, not a lock**. It makes one load per key the normal
+///   case; it does not exclude two. A holder paused longer than the lease (a GC-like stall, a
+///   stopped VM, a partition from the server) loses it, and another process loads too; both
+///   write, the later write wins. Clock skew between processes does not matter to the lease
+///   (the server times it), but it does to records' wall-clock lifespans, as always.
+/// - A holder that dies (SIGKILL) is replaced when its lease expires: its waiters wait at most
+///   the lease's remaining time (bounded by the method timeout), then one of them loads.
+/// - **Errors are not shared across processes**: a loader error is answered to the holder's
+///   own callers; the lease is released, and a waiting process then takes it and calls its own
+///   loader.
+/// - If the server cannot be reached for the lease, each process falls back to its own single
+///   flight (counted in [`DistributedStats::fallbacks`]): never an error, never a hang.
+/// - Invalidation events are **at most once** (Redis pub/sub): an instance disconnected when
+///   one is sent misses it, and clears its whole memory when its subscription comes back. While
+///   the server is unreachable, other processes' memories may serve entries invalidated
+///   meanwhile until they expire: keep the memory's lifespans short where that matters.
+///
+/// # Example Give the namespace of the cache's shared tier, so that a lease key shares
 /// the hash slot of its value key on a Redis Cluster (`{<value key>}:lease`).
 ///
 /// ```no_run

@@ -52,10 +52,13 @@ pub use zone::Zone;
 /// **Across processes**: the tiers are shared, so another process reading a tier after the
 /// call gets a miss — even for a value another process was loading during the call: a
 /// flight's writes carry the generations its tier read saw *before* its load, so a value
-/// loaded across an invalidation lands stale. But another process's *memory* keeps its copies
-/// (and such a value) until they expire, or until it invalidates them itself, since no
-/// invalidation travels between processes yet. Keep the memory's lifespans short where that
-/// matters ([`CacheBuilder::memory_expire_cap`](crate::CacheBuilder::memory_expire_cap)).
+/// loaded across an invalidation lands stale. Another process's *memory* keeps its copies
+/// (and such a value) until they expire — unless the cache is
+/// [distributed](crate::CacheBuilder::distributed): the invalidation is then published on the
+/// cache's channel and every other instance removes the entries carrying the tags from its
+/// memory (within a millisecond on loopback; at most once: an instance that was disconnected
+/// clears its memory when it is back). Without that, keep the memory's lifespans short where
+/// it matters ([`CacheBuilder::memory_expire_cap`](crate::CacheBuilder::memory_expire_cap)).
 ///
 /// A storage keeps tags if its [`Storage::tag_store`](crate::storage::Storage::tag_store) says
 /// so: [`Serialized`](crate::storage::Serialized) byte stores (Redis, SQL, files) and

@@ -42,7 +42,8 @@ struct Inner {
 ///
 /// Zones reach the members' storage tiers through generations (see the
 /// [`tags`](crate::Tag) documentation), so entries other processes wrote are invalidated too;
-/// another process's *memory* keeps its copies until they expire.
+/// another process's *memory* keeps its copies until they expire, unless the member is
+/// [distributed](crate::CacheBuilder::distributed), which sends the invalidation to it.
 ///
 /// `Zone` is a cheap handle (cloning shares the zone). Members are held weakly: a dropped
 /// cache leaves its zone.
