@@ -111,6 +111,13 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 /// takes the keys from its loads in flight. An instance whose subscription dropped clears its
 /// memory when it is back, since it cannot know what it missed.
 ///
+/// Events rather than Redis client-side caching (RESP3 `CLIENT TRACKING`): tracking tells a
+/// client about the keys *it read*, one invalidation per key, so a tag, zone or
+/// `invalidate_all` would reach other processes only key by key (and keys they read from
+/// their own memory, never from Redis, not at all); an event says "these tags" or "all" in
+/// one message, works the same on every `Coordinator`, and its latency is measured
+/// (`memocache-bench distributed`: p99 0.23 ms on loopback).
+///
 /// # What you may rely on, and what not
 /// - A lease is a **performance device, not a lock**. It makes one load per key the normal
 ///   case; it does not exclude two. A holder paused longer than the lease (a GC-like stall, a
