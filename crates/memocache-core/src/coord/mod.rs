@@ -96,8 +96,7 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 /// **Single flight across processes.** A miss in memory and in every tier takes a *lease* on
 /// the key in the server (`SET {key}:lease token NX PX lease`) and reads the tiers once more
 /// (the value may have landed meanwhile) before calling the loader. The process that gets it
-/// loads (extending the lease every third of its lifetime while the
-/// loader runs), writes the value to the tiers, then releases the lease (compare-and-delete)
+/// loads (extending the lease every third of its lifetime while the loader runs), writes the value to the tiers, then releases the lease (compare-and-delete)
 /// and announces it on the cache's channel. The others wait for that announcement (or, if it
 /// is lost, poll every [`Distributed::poll`]), read the tiers again and serve what they find;
 /// if nothing is there (the holder failed or died), they try the lease again. Inside each
@@ -105,8 +104,8 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 /// attempt per process. A stale entry's background refresh takes the same lease: N processes
 /// seeing one stale entry make one refresh. Waiting is bounded by the method timeout.
 ///
-/// **Invalidation across processes.** `invalidate`, `invalidate_all` and the invalidations by
-/// tag, zone or scope publish an event on the cache's channel once the tiers are done; every
+/// **Invalidation across processes.** `invalidate`, `insert`, `invalidate_all` and the
+/// invalidations by tag, zone or scope publish an event on the cache's channel once the tiers are done; every
 /// other instance of the cache (in any process) drops the matching entries from its memory and
 /// takes the keys from its loads in flight. An instance whose subscription dropped clears its
 /// memory when it is back, since it cannot know what it missed.
@@ -136,8 +135,9 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 ///   the server is unreachable, other processes' memories may serve entries invalidated
 ///   meanwhile until they expire: keep the memory's lifespans short where that matters.
 ///
-/// # Example Give the namespace of the cache's shared tier, so that a lease key shares
-/// the hash slot of its value key on a Redis Cluster (`{<value key>}:lease`).
+/// # Example
+/// Give the namespace of the cache's shared tier, so that a lease key shares the hash slot of
+/// its value key on a Redis Cluster (`{<value key>}:lease`).
 ///
 /// ```no_run
 /// # extern crate memocache_core as memocache;
