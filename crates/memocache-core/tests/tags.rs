@@ -323,3 +323,19 @@ async fn another_instance_s_load_in_flight_during_an_invalidation_writes_a_stale
     invalidator.get_or_load(1, value("after")).await.unwrap();
     assert_eq!(build().get(&1).await.as_deref(), Some("after"));
 }
+
+#[test]
+fn scoped_keys_round_trip_through_serde_once_their_scope_joined_a_cache() {
+    static JOINED: LazyLock<Scope<u32>> = LazyLock::new(|| Scope::new("tests::serde"));
+    static UNKNOWN: LazyLock<Scope<u32>> = LazyLock::new(|| Scope::new("tests::never-joined"));
+    let json = serde_json::to_string(&Scoped::new(&JOINED, 7)).unwrap();
+    assert_eq!(json, r#"["tests::serde",7]"#);
+    // Not joined yet: this process holds no entry of it.
+    assert!(serde_json::from_str::<Scoped<u32>>(&json).is_err());
+    let cache: Cache<Scoped<u32>, String> = Cache::new();
+    cache.join_scope(&JOINED);
+    let back: Scoped<u32> = serde_json::from_str(&json).unwrap();
+    assert!(std::ptr::eq(back.scope(), &*JOINED) && *back.key() == 7);
+    let other = serde_json::to_string(&Scoped::new(&UNKNOWN, 7)).unwrap();
+    assert!(serde_json::from_str::<Scoped<u32>>(&other).is_err());
+}

@@ -432,3 +432,81 @@ async fn with_redis_down_each_process_falls_back_to_its_own_single_flight() {
     // Not a speed target: a bound that a hang (waiting on the server) would break.
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+static NAMES: std::sync::LazyLock<memocache_core::Scope<u64>> =
+    std::sync::LazyLock::new(|| memocache_core::Scope::new("dist::names"));
+static EMAILS: std::sync::LazyLock<memocache_core::Scope<u64>> =
+    std::sync::LazyLock::new(|| memocache_core::Scope::new("dist::emails"));
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_shared_cache_sends_scoped_invalidations() {
+    use memocache_core::Scoped;
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let Some(first) = common::connect("dist_scoped").await else {
+        return;
+    };
+    let prefix = common::unique_prefix("dist-scoped");
+    let ns = Namespace::new("shared").prefix(&prefix);
+    let build = |redis: &RedisStore| -> Cache<Scoped<u64>, String> {
+        let cache = Cache::builder()
+            .tier(Tier::new(redis.typed(ns.clone(), Codec::json())))
+            .distributed(Distributed::new(Arc::new(redis.clone()), ns.clone()))
+            .build()
+            .unwrap();
+        cache.join_scope(&NAMES);
+        cache.join_scope(&EMAILS);
+        cache
+    };
+    let (a, b) = (
+        build(&first),
+        build(&common::connect("dist_scoped").await.unwrap()),
+    );
+    a.subscribed().await;
+    b.subscribed().await;
+    let value = |v: String| move || async move { Ok::<_, std::io::Error>(v) };
+    for k in 0..3 {
+        for (scope, what) in [(&NAMES, "name"), (&EMAILS, "email")] {
+            let v = a
+                .get_or_load(Scoped::new(scope, k), value(format!("{what} {k}")))
+                .await
+                .unwrap();
+            assert_eq!(b.get(&Scoped::new(scope, k)).await, Some(v));
+        }
+    }
+    assert_eq!(b.len(), 6);
+    let wait_for = |len: usize| {
+        let b = b.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while b.len() != len {
+                assert!(
+                    Instant::now() < deadline,
+                    "b still holds {} entries",
+                    b.len()
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    };
+    // One key: its event carries the scope's name and the key.
+    a.invalidate(&Scoped::new(&NAMES, 0)).await.unwrap();
+    wait_for(5).await;
+    assert_eq!(
+        b.get(&Scoped::new(&EMAILS, 0)).await.as_deref(),
+        Some("email 0")
+    );
+    // A whole scope (a memoized function's invalidate_all): one tags event.
+    a.invalidate_scope(&NAMES).await.unwrap();
+    wait_for(3).await;
+    for k in 0..3 {
+        assert_eq!(
+            b.get(&Scoped::new(&EMAILS, k)).await,
+            Some(format!("email {k}"))
+        );
+    }
+    a.invalidate_all().await.unwrap();
+    let mut c = admin().await;
+    cleanup(&mut c, &prefix).await;
+}

@@ -106,6 +106,7 @@ where
     ///
     /// A cache whose builder gave zone or tag options keeps those and ignores the scopes'.
     pub fn join_scope(&self, scope: &'static Scope<K>) {
+        Scope::register(scope);
         let inner = &self.inner;
         if let Some(Err(tier)) = inner.tiers.as_ref().map(|t| t.keep_tags()) {
             tracing::error!(

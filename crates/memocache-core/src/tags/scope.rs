@@ -1,8 +1,13 @@
 //! [`Scope`] and [`Scoped`]: the key space of one memoized function (or any named user) in a
 //! cache that several share, so that equal arguments of two functions never meet.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
 
 use super::{Tag, Tagging, Zone};
 
@@ -123,7 +128,9 @@ impl<K> Scope<K> {
 /// A key of a shared cache: the [`Scope`] it belongs to, and the key within it.
 ///
 /// It hashes the scope's precomputed name hash and the key, and compares the scopes (by
-/// address first) and the keys. Its remote key text is the pair `(name,key)`.
+/// address first) and the keys. Its remote key text is the pair `(name,key)`; with serde it is
+/// the pair `(name, key)` too, read back through the scopes that joined a cache in this
+/// process — so a shared cache can be [distributed](crate::CacheBuilder::distributed).
 pub struct Scoped<K: 'static> {
     scope: &'static Scope<K>,
     key: K,
@@ -182,6 +189,60 @@ impl<K: PartialEq> PartialEq for Scoped<K> {
 }
 
 impl<K: Eq> Eq for Scoped<K> {}
+
+/// The scopes joined to a cache in this process, by key type and name: how a [`Scoped`] key
+/// arriving from another process (a distributed cache's invalidation event) finds its scope.
+type ScopeRegistry = HashMap<(TypeId, String), &'static (dyn Any + Send + Sync)>;
+
+fn registry() -> &'static Mutex<ScopeRegistry> {
+    static SCOPES: OnceLock<Mutex<ScopeRegistry>> = OnceLock::new();
+    SCOPES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+impl<K: Send + Sync + 'static> Scope<K> {
+    /// Makes `scope` findable by name for keys of type `K` (done by
+    /// [`Cache::join_scope`](crate::Cache::join_scope)).
+    pub(crate) fn register(scope: &'static Scope<K>) {
+        let key = (TypeId::of::<K>(), scope.name.clone());
+        registry().lock().entry(key).or_insert(scope);
+    }
+
+    /// The scope of key type `K` named `name`, if one joined a cache in this process.
+    fn find(name: &str) -> Option<&'static Scope<K>> {
+        let found = *registry()
+            .lock()
+            .get(&(TypeId::of::<K>(), name.to_owned()))?;
+        found.downcast_ref::<Scope<K>>()
+    }
+}
+
+/// A scoped key is written as the pair `(scope name, key)`.
+impl<K: serde::Serialize> serde::Serialize for Scoped<K> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut pair = serializer.serialize_tuple(2)?;
+        pair.serialize_element(self.scope.name())?;
+        pair.serialize_element(&self.key)?;
+        pair.end()
+    }
+}
+
+/// Read back as the pair `(scope name, key)`; the scope must have joined a cache in this
+/// process (else it is an error: this process holds no entry of it).
+impl<'de, K> serde::Deserialize<'de> for Scoped<K>
+where
+    K: serde::Deserialize<'de> + Send + Sync + 'static,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (name, key): (String, K) = serde::Deserialize::deserialize(deserializer)?;
+        match Scope::<K>::find(&name) {
+            Some(scope) => Ok(Scoped { scope, key }),
+            None => Err(serde::de::Error::custom(format_args!(
+                "no scope named {name:?} joined a cache in this process"
+            ))),
+        }
+    }
+}
 
 #[cfg(feature = "serialized")]
 impl<K: crate::key::CacheKey> crate::key::CacheKey for Scoped<K> {
