@@ -30,6 +30,9 @@ pub enum Error<E> {
     /// ([`OnError::Propagate`](crate::tier::OnError::Propagate)). Tiers left at the default
     /// never produce this: their failures are counted, logged and treated as misses.
     Storage(StorageError),
+    /// A batch loader ([`Cache::get_all`](crate::Cache::get_all)) returned no value for this
+    /// key. Nothing was stored; the next request loads again.
+    NotLoaded,
 }
 
 impl<E> Error<E> {
@@ -68,6 +71,7 @@ impl<E> Clone for Error<E> {
             Error::Panicked(m) => Error::Panicked(Arc::clone(m)),
             Error::Cancelled => Error::Cancelled,
             Error::Storage(e) => Error::Storage(e.clone()),
+            Error::NotLoaded => Error::NotLoaded,
         }
     }
 }
@@ -80,6 +84,7 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
             Error::Panicked(m) => f.debug_tuple("Panicked").field(m).finish(),
             Error::Cancelled => f.write_str("Cancelled"),
             Error::Storage(e) => f.debug_tuple("Storage").field(e).finish(),
+            Error::NotLoaded => f.write_str("NotLoaded"),
         }
     }
 }
@@ -92,6 +97,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::Panicked(m) => write!(f, "the loader panicked: {m}"),
             Error::Cancelled => f.write_str("the load was cancelled (runtime shut down)"),
             Error::Storage(e) => write!(f, "a storage tier failed: {e}"),
+            Error::NotLoaded => f.write_str("the batch loader returned no value for this key"),
         }
     }
 }

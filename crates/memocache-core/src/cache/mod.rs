@@ -25,6 +25,7 @@ use crate::shared::{Config, Running, Shared};
 use crate::stats::{Stats, StatsCounter};
 use crate::tiers::Tiers;
 
+mod batch;
 mod groups;
 mod writes;
 

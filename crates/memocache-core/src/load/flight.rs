@@ -70,6 +70,8 @@ pub(crate) enum FlightError {
     Storage(StorageError),
     /// No value, and none expected: a write, or a read that found nothing. Waiters look again.
     Absent,
+    /// A batch loader returned no value for the key.
+    NotLoaded,
 }
 
 impl FlightError {
@@ -84,6 +86,7 @@ impl FlightError {
             FlightError::Panicked(m) => Error::Panicked(m),
             FlightError::Cancelled => Error::Cancelled,
             FlightError::Storage(e) => Error::Storage(e),
+            FlightError::NotLoaded => Error::NotLoaded,
             FlightError::Absent => return None,
         })
     }
@@ -97,6 +100,7 @@ impl FlightError {
             FlightError::Cancelled => "was cancelled",
             FlightError::Storage(_) => "failed in a storage tier",
             FlightError::Absent => "found nothing",
+            FlightError::NotLoaded => "was not returned by the batch loader",
         }
     }
 }

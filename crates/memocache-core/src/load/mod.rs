@@ -5,6 +5,7 @@
 //! - [`task`]: one flight's task from start to finish, step by step, with the guard that
 //!   retires it on every exit path;
 //! - [`write`]: `insert`, `invalidate`, `invalidate_all` — memory at once, tiers in a flight;
+//! - [`batch`]: `get_all`: many keys' flights run by one task, one batch loader call;
 //! - [`untag`]: invalidation by tag (zones, scopes): tiers, flights, memory;
 //! - [`clear`]: the gate that holds tier reads and writes back while `invalidate_all` clears
 //!   the tiers.
@@ -15,6 +16,7 @@
 //! flight" while a load is finishing; writes take keys over, so what they replaced is never
 //! written back.
 
+pub(crate) mod batch;
 pub(crate) mod clear;
 pub(crate) mod flight;
 mod task;

@@ -202,6 +202,101 @@ where
         join_all(ops).await.into_iter().collect()
     }
 
+    /// Reads the entries of `keys` (untagged), one multi-get per tier for the keys still
+    /// missing, in chain order; each item as [`read`](Self::read) judges it (capped, expired
+    /// = miss, undecodable = counted miss). A batch is not backfilled into the tiers above the
+    /// one that answered (memory is, by the flights). Other errors end the read under
+    /// [`OnError::Propagate`](crate::tier::OnError::Propagate), and are misses otherwise.
+    pub(crate) async fn read_many(
+        &self,
+        keys: &[K],
+        unavailable: &mut Unavailable,
+    ) -> Result<Vec<Option<StoredEntry<V>>>, StorageError> {
+        let cache = &*self.cache;
+        let mut out: Vec<Option<StoredEntry<V>>> = (0..keys.len()).map(|_| None).collect();
+        let mut missing: Vec<usize> = (0..keys.len()).collect();
+        for (index, t) in self.tiers.iter().enumerate() {
+            if missing.is_empty() {
+                break;
+            }
+            let c = &t.counters;
+            let asked: Vec<K> = missing.iter().map(|&i| keys[i].clone()).collect();
+            let items = match t.run(Op::Get, cache, |s| s.get_many(&asked)).await {
+                Ok(Some(items)) => items,
+                Ok(None) => {
+                    c.misses.fetch_add(asked.len() as u64, Relaxed);
+                    unavailable.mark(index);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let now = SystemTime::now();
+            for (&i, item) in missing.iter().zip(items) {
+                match item {
+                    Ok(Some(entry)) => {
+                        let entry = entry.capped(now, t.tier.expire_cap);
+                        if entry.is_expired(now) {
+                            c.misses.fetch_add(1, Relaxed);
+                        } else {
+                            let counter = if entry.is_fresh(now) {
+                                &c.hits_fresh
+                            } else {
+                                &c.hits_stale
+                            };
+                            counter.fetch_add(1, Relaxed);
+                            out[i] = Some(entry);
+                        }
+                    }
+                    Ok(None) => {
+                        c.misses.fetch_add(1, Relaxed);
+                    }
+                    Err(e) => {
+                        c.misses.fetch_add(1, Relaxed);
+                        c.decode_errors.fetch_add(1, Relaxed);
+                        tracing::warn!(cache, tier = t.name(), error = %e, "stored record could not be decoded: treated as a miss");
+                    }
+                }
+            }
+            missing.retain(|&i| out[i].is_none());
+        }
+        Ok(out)
+    }
+
+    /// Writes `entries` (untagged) to every tier but those in `skip`: one multi-set per tier,
+    /// each entry capped by the tier's lifespan limit. The first error under
+    /// [`OnError::Propagate`](crate::tier::OnError::Propagate).
+    pub(crate) async fn write_many(
+        &self,
+        entries: &[(K, StoredEntry<V>)],
+        skip: Unavailable,
+    ) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let now = SystemTime::now();
+        let cache = &*self.cache;
+        let writes = self
+            .tiers
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !skip.has(i))
+            .map(|(_, t)| {
+                let capped: Vec<(K, StoredEntry<V>)> = entries
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.clone().capped(now, t.tier.expire_cap)))
+                    .collect();
+                async move {
+                    let n = capped.len() as u64;
+                    let r = t.run(Op::Set, cache, |s| s.set_many(capped)).await;
+                    if let Ok(Some(())) = r {
+                        t.counters.writes.fetch_add(n, Relaxed);
+                    }
+                    r.map(drop)
+                }
+            });
+        join_all(writes).await.into_iter().collect()
+    }
+
     /// Gives each of `tags` a new generation in every tier that keeps tags: their entries
     /// there become misses, in every process. Every failure is returned.
     pub(crate) async fn bump(&self, tags: &[Tag]) -> Result<(), StorageError> {

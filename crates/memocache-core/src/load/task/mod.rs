@@ -1,4 +1,5 @@
-//! One flight's task from start to finish ([`Task`]): its steps, and the guard that ends it.
+//! One flight's task from start to finish ([`Task`]): its steps, and the guard that ends it;
+//! [`lease`] holds the cross-process step of a distributed cache's load.
 //!
 //! A load or refresh runs the steps in order, each a method:
 //! 1. [`read_tiers`](Task::read_tiers): the tiers below the memory, in order, with backfill
@@ -16,6 +17,8 @@
 //! [`FlightError::Cancelled`], so no key stays owned by a dead flight and no waiter waits
 //! forever.
 
+mod lease;
+
 use std::future::Future;
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
@@ -31,6 +34,7 @@ use crate::error::panic_message;
 use crate::shared::{Expiry, Prepared, RunningGuard, Shared};
 use crate::storage::{StorageError, StoredEntry};
 use crate::tiers::{Tagged, Unavailable};
+use lease::Leased;
 
 /// What the tier half of a write sends.
 pub(crate) enum TierOp<V> {
@@ -68,21 +72,6 @@ pub(crate) enum Landing<V> {
     Absent,
     /// An error for every waiter.
     Failed(FlightError),
-}
-
-/// What the cross-process lease decided for a load or refresh.
-enum Leased<V> {
-    /// Not distributed, or the server failed: load under this process's single flight.
-    Local,
-    /// This process holds the lease: load, write the tiers, release.
-    #[cfg(feature = "json")]
-    Holder(crate::coord::Held),
-    /// Another process's value, read from the tiers after its release.
-    #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    Served(StoredEntry<V>),
-    /// Waited the method timeout for another process's load.
-    #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    TimedOut(std::time::Duration),
 }
 
 /// A key's tags, as a task knows them.
@@ -246,62 +235,6 @@ where
         self.finish(landing);
     }
 
-    /// Before the loader of a distributed cache's load or refresh: takes the key's lease, or
-    /// waits for its holder in another process and serves what it wrote (see
-    /// [`coord`](crate::coord)). Waiting is bounded by the method timeout; a server failure
-    /// falls back to this process's single flight.
-    #[cfg(feature = "json")]
-    async fn lease(&mut self) -> Leased<V> {
-        let shared = Arc::clone(&self.shared);
-        let Some(node) = &shared.distributed else {
-            return Leased::Local;
-        };
-        let lease_key = node.lease_key(&self.key);
-        let limit = shared.config.method_timeout;
-        let deadline = Instant::now() + limit;
-        loop {
-            let seen = match node.try_lease(&lease_key).await {
-                Ok((Some(held), _)) => {
-                    // Another process may have written the value and released between this
-                    // flight's tier read and its lease: read once more before loading.
-                    if let Ok(Some(entry)) = self.read_tiers().await {
-                        if self.kind() == Kind::Load || entry.is_fresh(SystemTime::now()) {
-                            held.release().await;
-                            node.count_served_by_others();
-                            return Leased::Served(entry);
-                        }
-                    }
-                    return Leased::Holder(held);
-                }
-                Ok((None, seen)) => seen,
-                Err(e) => {
-                    let cache = shared.name();
-                    tracing::warn!(cache, error = %e, "lease not taken: loading under this process's single flight");
-                    return Leased::Local;
-                }
-            };
-            node.count_wait();
-            let now = Instant::now();
-            if now >= deadline {
-                return Leased::TimedOut(limit);
-            }
-            let wait = node.options.poll.min(deadline - now);
-            node.wait_released(&lease_key, seen, wait).await;
-            if let Ok(Some(entry)) = self.read_tiers().await {
-                if self.kind() == Kind::Load || entry.is_fresh(SystemTime::now()) {
-                    node.count_served_by_others();
-                    return Leased::Served(entry);
-                }
-            }
-        }
-    }
-
-    /// Without distributed caches, every load is local.
-    #[cfg(not(feature = "json"))]
-    async fn lease(&mut self) -> Leased<V> {
-        Leased::Local
-    }
-
     /// A `get`'s read: the tiers, then memory. Tier errors are misses here.
     async fn read(&mut self) {
         self.compute_tags();
@@ -349,7 +282,7 @@ where
 
     /// The memory weight of a value read from a tier; `None` if the weigher panicked (counted
     /// and logged: the value is served, not stored).
-    fn weigh(&self, value: &V) -> Option<u32> {
+    pub(crate) fn weigh(&self, value: &V) -> Option<u32> {
         match self.shared.weigh(&self.key, value) {
             Ok(weight) => Some(weight),
             Err(message) => {
@@ -365,7 +298,7 @@ where
     }
 
     /// Computes the key's tags, once (the user's functions, panics caught).
-    fn compute_tags(&mut self) {
+    pub(crate) fn compute_tags(&mut self) {
         if let Tags::Unknown = self.tags {
             self.tags = match self.shared.tags(&self.key) {
                 None => Tags::Known(Tagged::default()),
@@ -399,6 +332,45 @@ where
         let done = op.await;
         self.flight.end_writing();
         Some(done)
+    }
+
+    /// `false` once the task has landed.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.landed
+    }
+
+    /// The key this task owns.
+    pub(crate) fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// The tiers this flight found unavailable.
+    pub(crate) fn unavailable(&self) -> Unavailable {
+        self.unavailable
+    }
+
+    /// A batch called the loader for this key: its outcome counts as a load's.
+    pub(crate) fn count_load(&mut self) {
+        if self.kind() == Kind::Load {
+            self.shared.stats.add(|c| &c.loads_started, 1);
+        }
+        self.loader_ran = true;
+    }
+
+    /// Claims this flight's next tier write, as [`tier_write`](Self::tier_write) does for one:
+    /// `false` if it no longer owns its key. Ended by [`end_write`](Self::end_write).
+    pub(crate) fn claim_write(&self) -> bool {
+        let table = self.shared.flights.lock(self.hash);
+        if !owns(&table, &self.key, &self.flight) {
+            return false;
+        }
+        self.flight.begin_writing();
+        true
+    }
+
+    /// Ends a write claimed with [`claim_write`](Self::claim_write).
+    pub(crate) fn end_write(&self) {
+        self.flight.end_writing();
     }
 
     /// Step 1: reads the tiers in order; the first that has a servable entry answers, and the
