@@ -75,7 +75,7 @@ async fn main() {
         None => headline(&opts).await,
         Some(Command::Dogpile) => dogpile::run_cli(&opts).await,
         Some(Command::Trace(args)) => trace::run(&args, &opts).await,
-        Some(Command::Batch(args)) => batch::run(&args),
+        Some(Command::Batch(args)) => batch::run(&args, &opts).await,
         Some(Command::Invalidate(args)) => groups::run(&args).await,
         Some(Command::Distributed(args)) => distributed::run(&args, &opts).await,
         Some(Command::DistributedChild(args)) => {
