@@ -121,8 +121,13 @@ async fn admin(url: &str) -> Result<MultiplexedConnection, String> {
 /// Counts in `{prefix}:ready` and waits until `n` processes have.
 async fn barrier(c: &mut MultiplexedConnection, prefix: &str, n: usize) {
     let key = format!("{prefix}:ready");
-    let _: i64 = redis::cmd("INCR")
+    // Expires even if the run dies before its cleanup.
+    let (_, _): (i64, i64) = redis::pipe()
+        .cmd("INCR")
         .arg(&key)
+        .cmd("EXPIRE")
+        .arg(&key)
+        .arg(600)
         .query_async(c)
         .await
         .expect("INCR");

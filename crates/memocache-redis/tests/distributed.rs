@@ -55,8 +55,13 @@ async fn child(prefix: String, processes: u64, load_ms: u64) {
     let cache = cache(&redis, &prefix, Duration::from_secs(1));
     cache.subscribed().await;
     let mut c = admin().await;
-    let _: i64 = redis::cmd("INCR")
+    // The test's own keys expire even if it fails before its cleanup.
+    let (_, _): (i64, i64) = redis::pipe()
+        .cmd("INCR")
         .arg(format!("{prefix}:ready"))
+        .cmd("EXPIRE")
+        .arg(format!("{prefix}:ready"))
+        .arg(600)
         .query_async(&mut c)
         .await
         .unwrap();
@@ -79,8 +84,12 @@ async fn child(prefix: String, processes: u64, load_ms: u64) {
             let v = cache
                 .get_or_load(1, move || async move {
                     let mut c = admin().await;
-                    let _: i64 = redis::cmd("INCR")
+                    let (_, _): (i64, i64) = redis::pipe()
+                        .cmd("INCR")
                         .arg(&calls_key)
+                        .cmd("EXPIRE")
+                        .arg(&calls_key)
+                        .arg(600)
                         .query_async(&mut c)
                         .await
                         .unwrap();
