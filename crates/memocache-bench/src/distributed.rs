@@ -28,7 +28,7 @@ use memocache::redis::RedisStore;
 use memocache::{Cache, Distributed, RemovalCause, Tier};
 
 use crate::report::Row;
-use crate::trace::{drive, Contender, Loader, Params, TIER_POLICY};
+use crate::trace::{drive, Loader, Memocache, Params, TIER_POLICY};
 use crate::Opts;
 
 /// `distributed`'s command-line arguments.
@@ -75,21 +75,6 @@ pub struct ChildArgs {
     /// The Redis server.
     #[arg(long)]
     pub redis: String,
-}
-
-struct Memocache {
-    cache: Cache<u64, u64>,
-    loader: Arc<Loader>,
-}
-
-impl Contender for Memocache {
-    async fn get(&self, key: u64) -> u64 {
-        let loader = self.loader.clone();
-        self.cache
-            .get_with(key, move || async move { loader.load(key).await })
-            .await
-            .expect("the loader neither fails nor times out")
-    }
 }
 
 fn namespace(prefix: &str) -> Namespace {

@@ -49,7 +49,7 @@ use std::time::Duration;
 use crate::remote::Server;
 use crate::report::Row;
 use crate::Opts;
-use contenders::Memocache;
+pub(crate) use contenders::Memocache;
 use floors::floor_and_replay_rows;
 use row::{row, skipped};
 use sql::{run_sql_row, SqlServers};
