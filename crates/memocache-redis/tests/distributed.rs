@@ -519,3 +519,36 @@ async fn a_distributed_shared_cache_sends_scoped_invalidations() {
     let mut c = admin().await;
     cleanup(&mut c, &prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_subscription_clears_the_memory_when_it_is_back() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    if !common::have("redis-server") {
+        common::skip("resubscription", "redis-server not on PATH");
+        return;
+    }
+    // A server of our own, restarted under the subscription.
+    let mut server = common::OwnServer::start(&[]);
+    let redis = RedisStore::connect(&server.url()).await.unwrap();
+    let cache = cache(&redis, "resubscribe", Duration::from_secs(1));
+    cache.subscribed().await;
+    cache
+        .get_or_load(1, || async { Ok::<_, std::io::Error>("v".to_string()) })
+        .await
+        .unwrap();
+    assert_eq!(cache.len(), 1);
+    server.kill();
+    server.restart();
+    // Events sent while it was away are lost: once subscribed again, the memory is cleared.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cache.distributed_stats().unwrap().resubscriptions == 0 {
+        assert!(Instant::now() < deadline, "never resubscribed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cache.len(), 0, "memory cleared after the resubscription");
+    common::loud(
+        "RESUBSCRIPTION: the subscription came back after a server restart; memory cleared",
+    );
+}
