@@ -89,22 +89,12 @@ where
             });
             match read {
                 Ok(Some(Some(entry))) => {
-                    let now = SystemTime::now();
-                    // A record's deadlines are the writer's: not trusted past this tier's cap.
-                    let entry = entry.capped(now, t.tier.expire_cap);
-                    if entry.is_expired(now) {
-                        c.misses.fetch_add(1, Relaxed);
-                        continue;
+                    if let Some(entry) = servable(t, entry, SystemTime::now()) {
+                        return Ok(Some(Found {
+                            answered_by: index,
+                            entry,
+                        }));
                     }
-                    if entry.is_fresh(now) {
-                        c.hits_fresh.fetch_add(1, Relaxed);
-                    } else {
-                        c.hits_stale.fetch_add(1, Relaxed);
-                    }
-                    return Ok(Some(Found {
-                        answered_by: index,
-                        entry,
-                    }));
                 }
                 Ok(Some(None)) => {
                     c.misses.fetch_add(1, Relaxed);
@@ -233,20 +223,7 @@ where
             let now = SystemTime::now();
             for (&i, item) in missing.iter().zip(items) {
                 match item {
-                    Ok(Some(entry)) => {
-                        let entry = entry.capped(now, t.tier.expire_cap);
-                        if entry.is_expired(now) {
-                            c.misses.fetch_add(1, Relaxed);
-                        } else {
-                            let counter = if entry.is_fresh(now) {
-                                &c.hits_fresh
-                            } else {
-                                &c.hits_stale
-                            };
-                            counter.fetch_add(1, Relaxed);
-                            out[i] = Some(entry);
-                        }
-                    }
+                    Ok(Some(entry)) => out[i] = servable(t, entry, now),
                     Ok(None) => {
                         c.misses.fetch_add(1, Relaxed);
                     }
@@ -336,6 +313,27 @@ where
             .map(|t| async move { t.run(Op::Clear, cache, |s| s.clear()).await.map(drop) });
         join_all(ops).await.into_iter().collect()
     }
+}
+
+/// What tier `t` read, judged at `now` and counted: the entry cut by the tier's lifespan cap
+/// (a record's deadlines are the writer's, not trusted past it), or `None` (a miss) if that
+/// leaves it expired.
+fn servable<K, V>(
+    t: &TierState<K, V>,
+    entry: StoredEntry<V>,
+    now: SystemTime,
+) -> Option<StoredEntry<V>> {
+    let c = &t.counters;
+    let entry = entry.capped(now, t.tier.expire_cap);
+    let counter = if entry.is_expired(now) {
+        &c.misses
+    } else if entry.is_fresh(now) {
+        &c.hits_fresh
+    } else {
+        &c.hits_stale
+    };
+    counter.fetch_add(1, Relaxed);
+    (!entry.is_expired(now)).then_some(entry)
 }
 
 impl<K, V> Tiers<K, V> {
