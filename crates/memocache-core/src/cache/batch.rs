@@ -1,5 +1,5 @@
-//! Batch reads on a [`Cache`]: [`Cache::get_all`] (cacheme's `get_all`). The work is
-//! [`load::batch`](crate::load::batch)'s.
+//! Batch reads on a [`Cache`]: [`Cache::get_all`] (cacheme's `get_all`) and what its batch
+//! loader may return ([`BatchResult`]). The work is [`load::batch`](crate::load::batch)'s.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,6 +10,41 @@ use super::Cache;
 use crate::error::Error;
 use crate::load;
 use crate::memory::Lookup;
+
+/// What a batch loader ([`Cache::get_all`], [`Batcher`](crate::Batcher)) returns: either
+/// `Result<Vec<(K, V)>, E>` — the values found, or one error for the whole call — or
+/// `Vec<(K, Result<V, E>)>` — an outcome per key, so one key's failure is that key's error
+/// only. Keys left out are [`Error::NotLoaded`].
+pub trait BatchResult<K, V>: Send + 'static {
+    /// The loader's error type.
+    type Error: Send + Sync + 'static;
+    /// The outcome of each key the loader answered, or the error of the whole call.
+    fn into_items(self) -> Result<Vec<(K, Result<V, Self::Error>)>, Self::Error>;
+}
+
+impl<K: Send + 'static, V: Send + 'static, E: Send + Sync + 'static> BatchResult<K, V>
+    for Result<Vec<(K, V)>, E>
+{
+    type Error = E;
+    fn into_items(self) -> Result<Vec<(K, Result<V, E>)>, E> {
+        self.map(|pairs| pairs.into_iter().map(|(k, v)| (k, Ok(v))).collect())
+    }
+}
+
+impl<K: Send + 'static, V: Send + 'static, E: Send + Sync + 'static> BatchResult<K, V>
+    for Vec<(K, Result<V, E>)>
+{
+    type Error = E;
+    fn into_items(self) -> Result<Vec<(K, Result<V, E>)>, E> {
+        Ok(self)
+    }
+}
+
+/// Why a stale entry's refresh started by a batch produced no value.
+enum Refetch<E> {
+    Load(#[allow(dead_code)] E),
+    NotLoaded,
+}
 
 impl<K, V> Cache<K, V>
 where
@@ -24,15 +59,17 @@ where
     ///    still missing, then one `load_all(keys missing everywhere)`, then **one** multi-set
     ///    per tier; every waiter of those keys gets the batch's value.
     ///
-    /// `load_all` returns `(key, value)` pairs in any order; a key it leaves out is
-    /// [`Error::NotLoaded`] (for this caller and the key's other waiters), never a silent hole.
-    /// Its error is every such key's [`Error::Load`], a timeout (the method timeout, for the
-    /// whole call) or panic every key's [`Error::Timeout`] / [`Error::Panicked`].
+    /// `load_all` returns `(key, value)` pairs in any order, either all or nothing
+    /// (`Result<Vec<(K, V)>, E>`) or each with its own outcome (`Vec<(K, Result<V, E>)>`, see
+    /// [`BatchResult`]); a key it leaves out is [`Error::NotLoaded`] (for this caller and the
+    /// key's other waiters), never a silent hole. An error of the whole call is every such
+    /// key's [`Error::Load`], a timeout (the method timeout, for the whole call) or panic every
+    /// key's [`Error::Timeout`] / [`Error::Panicked`].
     ///
     /// Per key, everything a single load guarantees holds: one load of a key at a time, values
     /// stored only while the batch still owns their keys (an `invalidate` during the batch
-    /// wins), cancel safety. A stale entry is returned as it is; its refresh is left to the next
-    /// single-key request. A cache with tags or a distributed cache reads and writes its tiers
+    /// wins), cancel safety. A stale entry is returned at once and, when due, refreshed in the
+    /// background by a `load_all` call of its own (as a single stale hit is). A cache with tags or a distributed cache reads and writes its tiers
     /// key by key (stamps and leases are per key), concurrently, still with one `load_all` call.
     ///
     /// ```
@@ -53,13 +90,18 @@ where
     ///
     /// # Cancel safety
     /// Cancel safe: the batch runs in its own task; dropping this future only stops waiting.
-    pub async fn get_all<I, F, Fut, E>(&self, keys: I, load_all: F) -> Vec<Result<V, Error<E>>>
+    pub async fn get_all<I, F, Fut, R>(
+        &self,
+        keys: I,
+        load_all: F,
+    ) -> Vec<Result<V, Error<R::Error>>>
     where
         I: IntoIterator<Item = K>,
         F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<(K, V)>, E>> + Send + 'static,
-        E: Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: BatchResult<K, V>,
     {
+        let load_all = Arc::new(load_all);
         let inner = &*self.inner;
         let mut unique: Vec<K> = Vec::new();
         let mut at: HashMap<K, usize> = HashMap::new();
@@ -72,7 +114,7 @@ where
                 })
             })
             .collect();
-        let mut results: Vec<Option<Result<V, Error<E>>>> =
+        let mut results: Vec<Option<Result<V, Error<R::Error>>>> =
             (0..unique.len()).map(|_| None).collect();
         let mut missing = Vec::new();
         for (i, key) in unique.iter().enumerate() {
@@ -81,8 +123,11 @@ where
                     inner.stats.add(|c| &c.hits_fresh, 1);
                     results[i] = Some(self.post(v));
                 }
-                Lookup::Stale { value, .. } => {
+                Lookup::Stale { value, refresh_due } => {
                     inner.stats.add(|c| &c.hits_stale, 1);
+                    if refresh_due {
+                        self.refresh_one(key.clone(), &load_all);
+                    }
                     results[i] = Some(self.post(value));
                 }
                 Lookup::Miss => {
@@ -93,7 +138,7 @@ where
         }
         if !missing.is_empty() {
             let asked: Vec<K> = missing.iter().map(|&i| unique[i].clone()).collect();
-            let got = load::batch::get_all(&self.inner, &asked, Arc::new(load_all));
+            let got = load::batch::get_all(&self.inner, &asked, load_all);
             for (&i, r) in missing.iter().zip(Box::pin(got).await) {
                 results[i] = Some(r.and_then(|v| self.post(v)));
             }
@@ -102,5 +147,27 @@ where
             .into_iter()
             .map(|p| results[p].clone().expect("every unique key answered"))
             .collect()
+    }
+
+    /// Starts the background refresh of a stale `key` met by a batch: one `load_all` call of
+    /// that key alone (its error type is private, so no other request's loader joins it).
+    pub(super) fn refresh_one<F, Fut, R>(&self, key: K, load_all: &Arc<F>)
+    where
+        F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: BatchResult<K, V>,
+    {
+        let load_all = Arc::clone(load_all);
+        let wanted = key.clone();
+        let loader = move || async move {
+            let items = load_all(vec![wanted.clone()]).await.into_items();
+            let items = items.map_err(Refetch::Load)?;
+            match items.into_iter().find(|(k, _)| *k == wanted) {
+                Some((_, outcome)) => outcome.map_err(Refetch::Load),
+                None => Err(Refetch::<R::Error>::NotLoaded),
+            }
+        };
+        let hash = self.inner.memory.hash(&key);
+        load::refresh(&self.inner, hash, key, loader, load::RefreshOf::StaleHit);
     }
 }

@@ -26,6 +26,9 @@ use crate::stats::{Stats, StatsCounter};
 use crate::tiers::Tiers;
 
 mod batch;
+mod batcher;
+pub use batch::BatchResult;
+pub use batcher::Batcher;
 mod groups;
 mod writes;
 
@@ -188,7 +191,7 @@ where
     /// panic in it is caught, counted (`Stats::callback_panics`) and logged, and is this
     /// request's `Error::Panicked` (for `get`, a miss): the cache is untouched.
     #[inline]
-    fn post<E>(&self, v: V) -> Result<V, Error<E>> {
+    pub(super) fn post<E>(&self, v: V) -> Result<V, Error<E>> {
         match &self.inner.config.postprocess {
             None => Ok(v),
             Some(p) => self.inner.postprocess(p, v).map_err(Error::Panicked),
@@ -435,6 +438,42 @@ where
     {
         self.get_or_load(key, move || async move { Ok(loader().await) })
             .await
+    }
+
+    /// Reloads `key` now with `loader`, whatever memory holds, stores the new value (memory
+    /// and tiers, as a load would) and returns it: cacheme's `refresh`, moka's
+    /// `Entry::refresh`-like forced reload. Until it lands, requests are served the old value;
+    /// if it fails, the old value stays and the error is returned.
+    ///
+    /// Concurrent refreshes of one key coalesce: while a refresh of `key` is in flight, another
+    /// `refresh` (with the same error type) waits for it instead of loading again. A load, tier
+    /// read or write of `key` in flight is waited for first, so the value returned was loaded
+    /// after this call began. The tiers are not read: the loader always runs.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cache: memocache::Cache<u32, u32> = memocache::Cache::new();
+    /// cache.insert(1, 10).await;
+    /// let v = cache.refresh(1, || async { Ok::<_, std::io::Error>(11) }).await.unwrap();
+    /// assert_eq!(v, 11);
+    /// assert_eq!(cache.get(&1).await, Some(11));
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the refresh runs in its own task and stores its value even if every
+    /// caller waiting for it is dropped.
+    pub async fn refresh<F, Fut, E>(&self, key: K, loader: F) -> Result<V, Error<E>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        let hash = self.inner.memory.hash(&key);
+        let v = Box::pin(load::reload(&self.inner, hash, key, loader)).await?;
+        self.post(v)
     }
 
     /// The value of `key` if one is servable (fresh or stale), without loading. A stale value

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::flight::{Flight, FlightError, FlightState, Kind};
 use super::task::{Landing, Task};
+use crate::cache::BatchResult;
 use crate::entry::Lifespan;
 use crate::error::{panic_message, Error};
 use crate::memory::Lookup;
@@ -37,7 +38,7 @@ enum Answer<V> {
 ///
 /// # Cancel safety
 /// Cancel safe: the flights run in their own task; dropping this future only stops waiting.
-pub(crate) async fn get_all<K, V, F, Fut, E>(
+pub(crate) async fn get_all<K, V, F, Fut, R, E>(
     shared: &Arc<Shared<K, V>>,
     keys: &[K],
     load_all: Arc<F>,
@@ -46,7 +47,8 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<(K, V)>, E>> + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: BatchResult<K, V, Error = E>,
     E: Send + Sync + 'static,
 {
     let mut out: Vec<Option<Result<V, Error<E>>>> = (0..keys.len()).map(|_| None).collect();
@@ -88,7 +90,8 @@ where
         if !owned.is_empty() {
             let (shared, load_all) = (Arc::clone(shared), Arc::clone(&load_all));
             crate::sync::spawn(async move {
-                let run = AssertUnwindSafe(run::<K, V, F, Fut, E>(&shared, &mut owned, &*load_all));
+                let run =
+                    AssertUnwindSafe(run::<K, V, F, Fut, R, E>(&shared, &mut owned, &*load_all));
                 if let Err(panic) = run.catch_unwind().await {
                     let message = panic_message(&*panic);
                     for task in &mut owned {
@@ -119,12 +122,16 @@ where
 }
 
 /// The batch's task: tiers, the loader, tiers, then each flight lands.
-async fn run<K, V, F, Fut, E>(shared: &Arc<Shared<K, V>>, tasks: &mut Vec<Task<K, V>>, load_all: &F)
-where
+async fn run<K, V, F, Fut, R, E>(
+    shared: &Arc<Shared<K, V>>,
+    tasks: &mut Vec<Task<K, V>>,
+    load_all: &F,
+) where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<(K, V)>, E>> + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: BatchResult<K, V, Error = E>,
     E: Send + Sync + 'static,
 {
     for task in tasks.iter_mut() {
@@ -139,7 +146,10 @@ where
             let keys: Vec<K> = waiting.iter().map(|t| t.key().clone()).collect();
             let mut unavailable = crate::tiers::Unavailable::default();
             match tiers.read_many(&keys, &mut unavailable).await {
-                Ok(found) => found,
+                Ok(found) => {
+                    backfill_plain(tiers, &waiting, &found, unavailable).await;
+                    found.into_iter().map(|f| f.map(|f| f.entry)).collect()
+                }
                 Err(e) => {
                     for task in &mut waiting {
                         task.finish(Landing::Failed(FlightError::Storage(e.clone())));
@@ -189,14 +199,14 @@ where
     shared
         .stats
         .add(|c| &c.load_nanos, start.elapsed().as_nanos() as u64);
-    let mut values: HashMap<K, V> = match loaded {
-        Ok(Ok(Ok(pairs))) => pairs.into_iter().collect(),
-        failed => {
-            let error = match failed {
-                Ok(Ok(Err(e))) => FlightError::Load(Arc::new(e)),
-                Ok(Err(panic)) => FlightError::Panicked(panic_message(&*panic)),
-                _ => FlightError::Timeout(limit),
-            };
+    let items = match loaded {
+        Ok(Ok(r)) => r.into_items().map_err(|e| FlightError::Load(Arc::new(e))),
+        Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
+        Err(_) => Err(FlightError::Timeout(limit)),
+    };
+    let mut values: HashMap<K, Result<V, E>> = match items {
+        Ok(items) => items.into_iter().collect(),
+        Err(error) => {
             for task in &mut waiting {
                 task.finish(Landing::Failed(error.clone()));
             }
@@ -206,7 +216,10 @@ where
     let mut loaded = Vec::with_capacity(waiting.len());
     for mut task in waiting {
         match values.remove(task.key()) {
-            Some(v) => loaded.push((task, v)),
+            Some(Ok(v)) => loaded.push((task, v)),
+            Some(Err(e)) => {
+                task.finish(Landing::Failed(FlightError::Load(Arc::new(e))));
+            }
             None => {
                 task.finish(Landing::Failed(FlightError::NotLoaded));
             }
@@ -230,6 +243,34 @@ where
         return;
     }
     write_plain(shared, loaded).await;
+}
+
+/// After an untagged batch read: one multi-set into each tier above the ones that answered, of
+/// the entries whose flights still own their keys (as a single read's backfill).
+async fn backfill_plain<K, V>(
+    tiers: &crate::tiers::Tiers<K, V>,
+    tasks: &[Task<K, V>],
+    found: &[Option<crate::tiers::Found<V>>],
+    skip: crate::tiers::Unavailable,
+) where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let claimed: Vec<(&Task<K, V>, &crate::tiers::Found<V>)> = tasks
+        .iter()
+        .zip(found)
+        .filter_map(|(t, f)| Some((t, f.as_ref()?)))
+        .filter(|(t, f)| f.answered_by() > 0 && t.claim_write())
+        .collect();
+    if claimed.is_empty() {
+        return;
+    }
+    let entries: Vec<(K, &crate::tiers::Found<V>)> =
+        claimed.iter().map(|(t, f)| (t.key().clone(), *f)).collect();
+    tiers.backfill_many(&entries, skip).await;
+    for (t, _) in claimed {
+        t.end_write();
+    }
 }
 
 /// Step 3 of an untagged batch: the user's callbacks on each value, one multi-set per tier of

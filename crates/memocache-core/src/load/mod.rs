@@ -207,6 +207,64 @@ where
     }
 }
 
+/// `Cache::refresh`: reloads `key` now, whatever memory holds, and waits for the outcome. A
+/// refresh flight already owning the key is joined (concurrent refreshes coalesce); any other
+/// flight (a load that may answer from a tier, a read, a write) is waited for first. Memory
+/// keeps serving the old value until the new one lands; a failure leaves it in place.
+///
+/// # Cancel safety
+/// Cancel safe: the refresh runs in its own task; dropping this future only stops waiting.
+pub(crate) async fn reload<K, V, F, Fut, E>(
+    shared: &Arc<Shared<K, V>>,
+    hash: u64,
+    key: K,
+    loader: F,
+) -> Result<V, Error<E>>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
+    E: Send + Sync + 'static,
+{
+    let mut start = Some((key, loader));
+    loop {
+        let step = {
+            let (key, _) = start.as_ref().expect("kept until a refresh is started");
+            let table = shared.flights.lock(hash);
+            if let Some(flight) = table.get(key) {
+                Step::Join(Arc::clone(flight))
+            } else if let Some(gate) = shared.clearing.active() {
+                Step::Cleared(gate)
+            } else {
+                let (key, loader) = start.take().expect("kept until a refresh is started");
+                let flight = FlightState::new::<E>(Kind::Refresh);
+                Step::Led(start_flight(shared, table, hash, key, flight, |task| {
+                    task.spawn_load(loader, false)
+                }))
+            }
+        };
+        match step {
+            Step::Led(flight) => {
+                return flight.wait().await.map_err(|e| {
+                    e.into_error::<E>()
+                        .expect("a refresh started with E lands a value or an error of E")
+                });
+            }
+            Step::Join(flight) if flight.kind == Kind::Refresh && flight.fails_with::<E>() => {
+                return flight.wait().await.map_err(|e| {
+                    e.into_error::<E>()
+                        .expect("a refresh with E lands a value or an error of E")
+                });
+            }
+            Step::Join(flight) | Step::Cleared(flight) => {
+                let _ = flight.wait().await;
+            }
+            Step::Ready(_) => unreachable!("memory is not consulted"),
+        }
+    }
+}
+
 /// Why a refresh is started.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RefreshOf {

@@ -39,6 +39,13 @@ pub(crate) struct Found<V> {
     pub(crate) entry: StoredEntry<V>,
 }
 
+impl<V> Found<V> {
+    /// The index of the tier that answered (0 is the top one).
+    pub(crate) fn answered_by(&self) -> usize {
+        self.answered_by
+    }
+}
+
 /// The chain of tiers below a cache's memory.
 pub(crate) struct Tiers<K, V> {
     tiers: Box<[TierState<K, V>]>,
@@ -194,16 +201,16 @@ where
 
     /// Reads the entries of `keys` (untagged), one multi-get per tier for the keys still
     /// missing, in chain order; each item as [`read`](Self::read) judges it (capped, expired
-    /// = miss, undecodable = counted miss). A batch is not backfilled into the tiers above the
-    /// one that answered (memory is, by the flights). Other errors end the read under
+    /// = miss, undecodable = counted miss), with the tier that answered, for
+    /// [`backfill_many`](Self::backfill_many). Other errors end the read under
     /// [`OnError::Propagate`](crate::tier::OnError::Propagate), and are misses otherwise.
     pub(crate) async fn read_many(
         &self,
         keys: &[K],
         unavailable: &mut Unavailable,
-    ) -> Result<Vec<Option<StoredEntry<V>>>, StorageError> {
+    ) -> Result<Vec<Option<Found<V>>>, StorageError> {
         let cache = &*self.cache;
-        let mut out: Vec<Option<StoredEntry<V>>> = (0..keys.len()).map(|_| None).collect();
+        let mut out: Vec<Option<Found<V>>> = (0..keys.len()).map(|_| None).collect();
         let mut missing: Vec<usize> = (0..keys.len()).collect();
         for (index, t) in self.tiers.iter().enumerate() {
             if missing.is_empty() {
@@ -223,7 +230,12 @@ where
             let now = SystemTime::now();
             for (&i, item) in missing.iter().zip(items) {
                 match item {
-                    Ok(Some(entry)) => out[i] = servable(t, entry, now),
+                    Ok(Some(entry)) => {
+                        out[i] = servable(t, entry, now).map(|entry| Found {
+                            answered_by: index,
+                            entry,
+                        })
+                    }
                     Ok(None) => {
                         c.misses.fetch_add(1, Relaxed);
                     }
@@ -237,6 +249,36 @@ where
             missing.retain(|&i| out[i].is_none());
         }
         Ok(out)
+    }
+
+    /// Copies what [`read_many`](Self::read_many) found into the tiers above the one that
+    /// answered each key (but those in `skip`): one multi-set per tier. Errors are counted and
+    /// logged, never returned, as a single read's [`backfill`](Self::backfill).
+    pub(crate) async fn backfill_many(&self, found: &[(K, &Found<V>)], skip: Unavailable) {
+        let now = SystemTime::now();
+        let cache = &*self.cache;
+        let writes = self
+            .tiers
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !skip.has(i))
+            .map(|(i, t)| {
+                let entries: Vec<(K, StoredEntry<V>)> = found
+                    .iter()
+                    .filter(|(_, f)| f.answered_by > i)
+                    .map(|(k, f)| (k.clone(), f.entry.clone().capped(now, t.tier.expire_cap)))
+                    .collect();
+                async move {
+                    if entries.is_empty() {
+                        return;
+                    }
+                    let n = entries.len() as u64;
+                    if let Ok(Some(())) = t.run(Op::Set, cache, |s| s.set_many(entries)).await {
+                        t.counters.writes.fetch_add(n, Relaxed);
+                    }
+                }
+            });
+        join_all(writes).await;
     }
 
     /// Writes `entries` (untagged) to every tier but those in `skip`: one multi-set per tier,

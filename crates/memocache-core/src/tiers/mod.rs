@@ -29,7 +29,7 @@ mod stored;
 pub mod tier;
 
 pub use breaker::TierStats;
-pub(crate) use chain::{Tiers, Unavailable};
+pub(crate) use chain::{Found, Tiers, Unavailable};
 pub(crate) use options::validate;
 pub use options::Tier;
 pub(crate) use stamp::Tagged;
