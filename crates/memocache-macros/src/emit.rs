@@ -76,8 +76,41 @@ fn names(item: &ItemFn, args: &Args) -> Names {
     }
 }
 
+/// With `node = expr`: the wrapper asks the node's chain (`memocache::node::get_with`), the
+/// body is the loader; no handle (the node type's operations and statistics serve instead).
+fn node_items(node: &syn::Expr, item: &ItemFn, out: &Output, args: &Args) -> TokenStream {
+    let sig = &item.sig;
+    let names = names(item, args);
+    let Output::Fallible { ok, err } = out else {
+        unreachable!("checked: `node` needs a `Result`")
+    };
+    let wrapper_attrs = item.attrs.iter().filter(|a| !a.path().is_ident("expect"));
+    let (name, vis, generics) = (&sig.ident, &item.vis, &sig.generics);
+    let where_clause = &sig.generics.where_clause;
+    let wrapper_inputs = args.wrapper_inputs(sig);
+    let loader = args.loader(sig, &names.body_path);
+    let clones = args.shadow_clones();
+    let (nested_body, sibling_body) = body(item, &names);
+    quote! {
+        #(#wrapper_attrs)*
+        #vis async fn #name #generics (#wrapper_inputs)
+            -> ::core::result::Result<#ok, ::memocache::Error<#err>> #where_clause
+        {
+            let __memocache_node = { #clones #node };
+            let __memocache_load = #loader;
+            #nested_body
+            ::memocache::__private::load_node(&__memocache_node, __memocache_load).await
+        }
+
+        #sibling_body
+    }
+}
+
 /// The wrapper, the body and the handle of `item`, whose signature passed the checks.
 pub(crate) fn items(options: &Options, item: &ItemFn, out: &Output, args: &Args) -> TokenStream {
+    if let Some(node) = &options.node {
+        return node_items(&node.value, item, out, args);
+    }
     let sig = &item.sig;
     let names = names(item, args);
     let Names {

@@ -9,6 +9,7 @@ use proc_macro::TokenStream;
 mod duration;
 mod emit;
 mod expand;
+mod node;
 mod options;
 mod params;
 mod validate;
@@ -418,6 +419,48 @@ pub fn memoize(attr: TokenStream, item: TokenStream) -> TokenStream {
     match expanded {
         Ok(tokens) => tokens.into(),
         // Keep the function as written, so that the only errors are the macro's.
+        Err(e) => {
+            let error = e.into_compile_error();
+            quote::quote!(#error #original).into()
+        }
+    }
+}
+
+/// Makes a type a typed cache node (`memocache::node::Node`, cacheme's `Node`) from an
+/// inherent `impl` block holding its loader:
+///
+/// ```ignore
+/// #[derive(Clone, Hash, PartialEq, Eq)]
+/// struct UserInfo { user_id: u64 }
+///
+/// #[memocache::node(key = "user:{user_id}:info", version = "v1",
+///                   memory(capacity = 10000, ttl = "30s"), tier("redis", ttl = "10d"))]
+/// impl UserInfo {
+///     async fn load(&self) -> Result<User, DbError> { db_fetch_user(self.user_id).await }
+/// }
+/// ```
+///
+/// The block needs `async fn load(&self) -> Result<V, E>` (written as a `Result<…, …>`), and
+/// may have `async fn load_all(nodes: Vec<Self>)` returning a `memocache::BatchResult`. The
+/// options:
+///
+/// | option | what |
+/// |---|---|
+/// | `key = "…"` (required) | the key text, `{field}` placeholders formatted with `Display`; unique across node types |
+/// | `name = "…"` | the type's name in `nodes()` (default: the type as written) |
+/// | `version = "…"` | last part of the remote key `{prefix}:{key}:{version}` |
+/// | `memory(capacity = N, ttl = "30s")` | entries kept in the process (ttl optional) |
+/// | `tier("storage", ttl = "10d")` | a registered storage below, in order (ttl optional) |
+/// | `update_after`, `expire_after`, `timeout` | lifespans and the load limit (`"200ms"`, `"1h30m"`) |
+/// | `policy = "lru"` / `"tinylfu"` / `"least-recently-updated"` | memory eviction |
+/// | `doorkeeper` | store a node only from its second load on |
+/// | `batch_window = "1ms"`, `max_batch = N` | gather concurrent single misses into one `load_all` |
+/// | `options = path` | a `fn() -> NodeOptions` the other options are applied over (for a codec, say) |
+#[proc_macro_attribute]
+pub fn node(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let original = proc_macro2::TokenStream::from(item.clone());
+    match node::expand(attr.into(), item.into()) {
+        Ok(tokens) => tokens.into(),
         Err(e) => {
             let error = e.into_compile_error();
             quote::quote!(#error #original).into()

@@ -13,7 +13,7 @@ use crate::duration;
 
 /// The names accepted, in the order the error message lists them.
 const NAMES: &str = "capacity, update_after, expire_after, timeout, max_hits, key, config, \
-                     cache, name, zone, zone_key, tags";
+                     cache, name, zone, zone_key, tags, node";
 
 /// py-memoize's defaults, mirrored from `memocache-core` for the compile-time checks.
 const DEFAULT_UPDATE_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -49,6 +49,8 @@ pub(crate) struct Options {
     pub(crate) zone_key: Option<Expr>,
     /// `tags = [expr, ...]`: more dependencies, expressions over the arguments.
     pub(crate) tags: Option<Vec<Expr>>,
+    /// `node = expr`: the node (over the arguments) that keys and configures the call.
+    pub(crate) node: Option<Spanned<Expr>>,
 }
 
 /// One `name = value` (or `key: Type = value`) as written.
@@ -258,6 +260,10 @@ impl Options {
                 duplicate(&self.zone_key, &name)?;
                 self.zone_key = Some(value);
             }
+            "node" => {
+                duplicate(&self.node, &name)?;
+                self.node = Some(Spanned { value, span });
+            }
             "tags" => {
                 duplicate(&self.tags, &name)?;
                 let Expr::Array(array) = value else {
@@ -283,6 +289,37 @@ impl Options {
     /// function's own; `update_after` must not exceed `expire_after` (the defaults included,
     /// unless `config` gives them).
     fn check_together(&self) -> syn::Result<()> {
+        if let Some(node) = &self.node {
+            let others: [(&str, Option<Span>); 12] = [
+                ("capacity", self.capacity.as_ref().map(|o| o.span)),
+                ("update_after", self.update_after.as_ref().map(|o| o.span)),
+                ("expire_after", self.expire_after.as_ref().map(|o| o.span)),
+                ("timeout", self.timeout.as_ref().map(|o| o.span)),
+                ("max_hits", self.max_hits.as_ref().map(|o| o.span)),
+                ("key", self.key.as_ref().map(|k| k.expr.span())),
+                ("config", self.config.as_ref().map(|e| e.span())),
+                ("cache", self.cache.as_ref().map(|c| c.span)),
+                ("name", self.name.as_ref().map(|n| n.span())),
+                ("zone", self.zone.as_ref().map(|e| e.span())),
+                ("zone_key", self.zone_key.as_ref().map(|e| e.span())),
+                (
+                    "tags",
+                    self.tags.as_ref().and_then(|t| t.first()).map(|e| e.span()),
+                ),
+            ];
+            if let Some((name, Some(span))) = others.iter().find(|(_, s)| s.is_some()) {
+                let mut e = syn::Error::new(
+                    *span,
+                    format!(
+                        "`{name}` cannot be combined with `node = ...`: the node type supplies \
+                         the key, version, storages, lifespans and statistics"
+                    ),
+                );
+                e.combine(syn::Error::new(node.span, "the node is given here"));
+                return Err(e);
+            }
+            return Ok(());
+        }
         if let Some(cache) = &self.cache {
             let own: [(&str, Option<Span>); 7] = [
                 ("capacity", self.capacity.as_ref().map(|o| o.span)),

@@ -222,6 +222,16 @@ impl Args {
 
     /// The wrapper's arguments: the receiver (without `mut` and attributes), then the others
     /// under their wrapper names.
+    /// `let <arg> = <arg>.clone();` for each argument: an expression evaluated after them
+    /// (the `node = ...` option's) cannot move what the loader takes.
+    pub(crate) fn shadow_clones(&self) -> TokenStream {
+        let lets = self.params.iter().map(|p| {
+            let id = &p.ident;
+            quote!(#[allow(unused_variables, clippy::redundant_clone)] let #id = ::core::clone::Clone::clone(&#id);)
+        });
+        quote!(#(#lets)*)
+    }
+
     pub(crate) fn wrapper_inputs(&self, sig: &Signature) -> TokenStream {
         let wrapper_receiver = match &self.receiver {
             None => quote!(),

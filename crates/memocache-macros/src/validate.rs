@@ -154,6 +154,13 @@ fn check_options(options: &Options, out: &Output, has_receiver: bool, errors: &m
              timeout can fail a call, which a plain return type cannot report",
         );
     }
+    if let (Output::Plain { .. }, Some(n)) = (out, &options.node) {
+        errors.at(
+            n.span,
+            "`node = ...` needs a function returning `Result<T, E>` with the node type's \
+             `Value` and `Error`",
+        );
+    }
     if let Some(key) = &options.key {
         if !has_receiver && mentions_self_value(key.expr.to_token_stream()) {
             errors.on(

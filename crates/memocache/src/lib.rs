@@ -93,6 +93,8 @@ pub use memo::{KeyFn, Memo};
 
 #[cfg(feature = "macros")]
 pub use memocache_macros::memoize;
+#[cfg(all(feature = "macros", feature = "node"))]
+pub use memocache_macros::node;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -116,6 +118,8 @@ pub mod fs {
     pub use memocache_fs::*;
 }
 
+#[cfg(feature = "node")]
+pub mod node;
 #[cfg(feature = "config")]
 pub mod registry;
 #[cfg(feature = "config")]

@@ -205,3 +205,27 @@ pub const fn assert_key<T: Key>() {}
 pub const fn assert_value<T: Value>() {}
 /// Checks an error type.
 pub const fn assert_error<T: LoadError>() {}
+
+#[cfg(feature = "node")]
+pub use crate::node::Declared as DeclaredNode;
+#[cfg(feature = "node")]
+pub use inventory;
+
+/// What `nodes()` lists for a node type declared with `#[node]`.
+#[cfg(feature = "node")]
+pub fn node_info<N: crate::node::Node>() -> crate::node::NodeInfo {
+    crate::node::NodeInfo::new(N::name(), &N::options(), false)
+}
+
+/// The call of a function memoized with `node = ...`: the node's chain, the function's body
+/// as the loader.
+#[cfg(feature = "node")]
+pub async fn load_node<N, M, F, Fut>(node: &N, make_loader: M) -> Result<N::Value, Error<N::Error>>
+where
+    N: crate::node::Node,
+    M: FnOnce() -> F,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<N::Value, N::Error>> + Send + 'static,
+{
+    crate::node::get_lazy(node, make_loader).await
+}

@@ -177,6 +177,14 @@ impl StorageHandle {
         self.kind
     }
 
+    /// The size and policy of an in-memory storage (`memory://`), `None` for the others.
+    pub(crate) fn memory_settings(&self) -> Option<(EvictionPolicy, usize)> {
+        match &self.opened {
+            Opened::Memory { policy, size } => Some((*policy, *size)),
+            Opened::Bytes(_) => None,
+        }
+    }
+
     /// The byte store, unless this is an in-memory storage.
     pub fn byte_store(&self) -> Option<Arc<dyn ByteStore>> {
         match &self.opened {

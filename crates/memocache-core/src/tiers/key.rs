@@ -270,7 +270,10 @@ pub struct Namespace {
     version: String,
     cache: Option<String>,
     max_key_len: usize,
+    /// The version after the key (`{prefix}:{key}:{version}`), not before it.
+    version_last: bool,
     head: String,
+    tail: String,
 }
 
 impl Namespace {
@@ -283,8 +286,29 @@ impl Namespace {
             version: DEFAULT_VERSION.to_owned(),
             cache: None,
             max_key_len: DEFAULT_MAX_KEY_LEN,
+            version_last: false,
             head: String::new(),
+            tail: String::new(),
         };
+        ns.rebuild();
+        ns
+    }
+
+    /// cacheme's layout, used by typed nodes: `{prefix}:{key}:{version}`, with no name (the
+    /// key text names its node type) and the version after the key.
+    /// [`key_prefix`](Self::key_prefix) is then `{prefix}:`, shared by every node of the
+    /// prefix: clearing it clears them all.
+    ///
+    /// ```
+    /// # extern crate memocache_core as memocache;
+    /// use memocache::key::Namespace;
+    ///
+    /// let ns = Namespace::versioned_last("shop", "v2");
+    /// assert_eq!(ns.key(&42u64), "shop:42:v2");
+    /// ```
+    pub fn versioned_last(prefix: impl Into<String>, version: impl Into<String>) -> Self {
+        let mut ns = Namespace::new("").prefix(prefix).version(version);
+        ns.version_last = true;
         ns.rebuild();
         ns
     }
@@ -328,6 +352,18 @@ impl Namespace {
     }
 
     fn rebuild(&mut self) {
+        if self.version_last {
+            let (mut head, mut tail) = (String::new(), String::from(":"));
+            encode_text(&self.prefix, &mut head);
+            head.push(':');
+            if let Some(cache) = &self.cache {
+                encode_text(cache, &mut head);
+                head.push(':');
+            }
+            encode_text(&self.version, &mut tail);
+            (self.head, self.tail) = (head, tail);
+            return;
+        }
         let mut head = String::new();
         let parts = [&self.prefix, &self.name, &self.version];
         for part in parts.into_iter().chain(self.cache.as_ref()) {
@@ -356,6 +392,7 @@ impl Namespace {
                 let _ = write!(out, "{b:02x}");
             }
         }
+        out.push_str(&self.tail);
         out
     }
 }
