@@ -1,4 +1,4 @@
-//! The compile errors `#[memoize]` promises, with their messages (`tests/ui/*.stderr`).
+//! The compile errors `#[memoize]` and `#[node]` promise, with their messages (`tests/ui/*.stderr`).
 //! Regenerate after a deliberate change with `TRYBUILD=overwrite cargo test -p memocache
 //! --test compile_fail`, then review the diff.
 
