@@ -5,7 +5,8 @@
 //! front of Redis (`memocache-memory+redis`). A row counts the `load_all` calls and the keys
 //! they loaded, and the server's GET and MGET commands over the row (`INFO commandstats`).
 //! cacheme's published figures (Redis, 1k workers: 9,996 MGET, 55,902 keys loaded; 10k: 9,908,
-//! 42,894) are in BENCHMARKS.md beside these.
+//! 42,894) are in BENCHMARKS.md beside these. Then the [`dataloader`](crate::dataloader) rows:
+//! the single-key trace with batching of single misses on.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -174,5 +175,6 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
             rows.push(row);
         }
     }
+    rows.extend(crate::dataloader::run(&args.workers, &mut server, opts).await);
     rows
 }

@@ -17,6 +17,7 @@
 
 pub mod batch;
 pub mod chart;
+pub mod dataloader;
 pub mod distributed;
 pub mod dogpile;
 pub mod floor;

@@ -202,3 +202,37 @@ async fn a_stale_entry_met_by_a_batch_is_refreshed_by_a_call_of_its_own() {
     cache.idle().await;
     assert_eq!(cache.stats().refreshes_succeeded, 1);
 }
+
+#[tokio::test]
+async fn a_key_a_tier_answers_does_not_wait_for_the_batch_loader() {
+    let tier = Arc::new(MemoryStorage::<u32, String>::new(100));
+    let build = || -> Cache<u32, String> {
+        Cache::builder()
+            .tier(Tier::new(tier.clone()))
+            .build()
+            .unwrap()
+    };
+    build().insert(1, "from the tier".into()).await;
+    let cache = build();
+    let gate = Arc::new(Notify::new());
+    let g = gate.clone();
+    let batcher = cache.batcher(Duration::from_millis(1), 2, move |keys: Vec<u32>| {
+        let g = g.clone();
+        async move {
+            g.notified().await;
+            Ok::<_, Io>(keys.into_iter().map(|k| (k, format!("v{k}"))).collect())
+        }
+    });
+    let (b1, b2) = (batcher.clone(), batcher.clone());
+    let one = tokio::spawn(async move { b1.get(1).await });
+    let two = tokio::spawn(async move { b2.get(2).await });
+    // Key 1 is answered while the loader of key 2 is still held.
+    let one = tokio::time::timeout(Duration::from_secs(10), one).await;
+    assert_eq!(
+        one.expect("not held back").unwrap().unwrap(),
+        "from the tier"
+    );
+    assert!(!two.is_finished());
+    gate.notify_one();
+    assert_eq!(two.await.unwrap().unwrap(), "v2");
+}

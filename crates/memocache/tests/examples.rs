@@ -32,6 +32,10 @@ mod invalidation;
 #[allow(dead_code)]
 #[path = "../examples/max_hits.rs"]
 mod max_hits;
+#[cfg(feature = "node")]
+#[allow(dead_code)]
+#[path = "../examples/nodes.rs"]
+mod nodes;
 #[allow(dead_code)]
 #[path = "../examples/zones.rs"]
 mod zones;
@@ -215,4 +219,22 @@ async fn max_hits_recomputes_after_three_hits() {
     let out = output!(max_hits);
     let calls: Vec<&str> = out.iter().map(|l| &l[l.len() - 2..]).collect();
     assert_eq!(calls, ["#1", "#1", "#1", "#1", "#2", "#2"], "{out:?}");
+}
+
+#[cfg(feature = "node")]
+#[tokio::test]
+async fn nodes_port_cachemes_readme() {
+    let out = output!(nodes);
+    let expected = [
+        "user 1 (query 1)",
+        "user 1 (query 1)",
+        "user 1 (query 1), user 2 (query 2), user 3 (query 2), user 2 (query 2)",
+        "refreshed: user 1 (query 3)",
+        "after invalidate: user 1 (query 4)",
+        "requests 6, hits 2, hit rate 0.33, loads 5",
+        "apple costs 3",
+        "node Price version v2 tiers 0",
+        "node UserInfo version v1 tiers 1",
+    ];
+    assert_eq!(out, expected);
 }

@@ -217,7 +217,7 @@ fn take<K, V, E>(pending: &mut Pending<K, V, E>) -> Waiters<K, V, E> {
 }
 
 /// Loads one batch as a `get_all` of its distinct keys (memory was counted by each request)
-/// and answers every request.
+/// and answers each request as soon as its key's outcome is known.
 async fn flush<K, V, E>(batcher: Batcher<K, V, E>, waiters: Waiters<K, V, E>)
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -225,24 +225,22 @@ where
     E: Send + Sync + 'static,
 {
     let mut keys: Vec<K> = Vec::new();
+    let mut senders: Vec<Vec<oneshot::Sender<Result<V, Error<E>>>>> = Vec::new();
     let mut at: HashMap<K, usize> = HashMap::new();
-    let positions: Vec<usize> = waiters
-        .iter()
-        .map(|(k, _)| {
-            *at.entry(k.clone()).or_insert_with(|| {
-                keys.push(k.clone());
-                keys.len() - 1
-            })
-        })
-        .collect();
-    let load_all = Arc::clone(&batcher.load_all);
-    let results = load::batch::get_all(
-        &batcher.cache.inner,
-        &keys,
-        Arc::new(move |keys: Vec<K>| load_all(keys)),
-    )
-    .await;
-    for ((_, tx), p) in waiters.into_iter().zip(positions) {
-        let _ = tx.send(results[p].clone());
+    for (k, tx) in waiters {
+        let i = *at.entry(k.clone()).or_insert_with(|| {
+            keys.push(k);
+            senders.push(Vec::new());
+            keys.len() - 1
+        });
+        senders[i].push(tx);
     }
+    let load_all = Arc::clone(&batcher.load_all);
+    let load_all = Arc::new(move |keys: Vec<K>| load_all(keys));
+    load::batch::each(&batcher.cache.inner, &keys, load_all, |i, result| {
+        for tx in std::mem::take(&mut senders[i]) {
+            let _ = tx.send(result.clone());
+        }
+    })
+    .await;
 }

@@ -16,6 +16,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
@@ -52,6 +53,30 @@ where
     E: Send + Sync + 'static,
 {
     let mut out: Vec<Option<Result<V, Error<E>>>> = (0..keys.len()).map(|_| None).collect();
+    each(shared, keys, load_all, |i, r| out[i] = Some(r)).await;
+    out.into_iter()
+        .map(|r| r.expect("each key is answered once"))
+        .collect()
+}
+
+/// As [`get_all`], handing each key's outcome to `on_ready` (with the key's index) as soon as
+/// it is known — a key a tier answered does not wait for the batch loader's call.
+///
+/// # Cancel safety
+/// As [`get_all`].
+pub(crate) async fn each<K, V, F, Fut, R, E>(
+    shared: &Arc<Shared<K, V>>,
+    keys: &[K],
+    load_all: Arc<F>,
+    mut on_ready: impl FnMut(usize, Result<V, Error<E>>),
+) where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: BatchResult<K, V, Error = E>,
+    E: Send + Sync + 'static,
+{
     let mut pending: Vec<usize> = (0..keys.len()).collect();
     // A key whose flight ended with nothing for this caller (a write took it, a read found
     // nothing, another loader's error type) is looked up again, a bounded number of times.
@@ -101,24 +126,32 @@ where
             });
         }
         let mut again = Vec::new();
-        for (i, answer) in answers {
-            match answer {
-                Answer::Ready(v) => out[i] = Some(Ok(v)),
-                Answer::Wait(flight) => match flight.wait().await {
-                    Ok(v) => out[i] = Some(Ok(v)),
-                    Err(e) if flight.fails_with::<E>() => match e.into_error::<E>() {
-                        Some(error) => out[i] = Some(Err(error)),
-                        None => again.push(i),
+        // Each key as soon as its flight lands, whatever order they land in.
+        let mut waits: FuturesUnordered<_> = answers
+            .into_iter()
+            .map(|(i, answer)| async move {
+                let outcome = match answer {
+                    Answer::Ready(v) => Some(Ok(v)),
+                    Answer::Wait(flight) => match flight.wait().await {
+                        Ok(v) => Some(Ok(v)),
+                        Err(e) if flight.fails_with::<E>() => e.into_error::<E>().map(Err),
+                        Err(_) => None,
                     },
-                    Err(_) => again.push(i),
-                },
+                };
+                (i, outcome)
+            })
+            .collect();
+        while let Some((i, outcome)) = waits.next().await {
+            match outcome {
+                Some(r) => on_ready(i, r),
+                None => again.push(i),
             }
         }
         pending = again;
     }
-    out.into_iter()
-        .map(|r| r.unwrap_or(Err(Error::Cancelled)))
-        .collect()
+    for i in pending {
+        on_ready(i, Err(Error::Cancelled));
+    }
 }
 
 /// The batch's task: tiers, the loader, tiers, then each flight lands.
