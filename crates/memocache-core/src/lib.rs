@@ -55,7 +55,7 @@ pub use builder::{
     CacheBuilder, DEFAULT_CAPACITY, DEFAULT_EXPIRE_AFTER, DEFAULT_METHOD_TIMEOUT,
     DEFAULT_REFRESH_BACKOFF, DEFAULT_REFRESH_BACKOFF_MAX, DEFAULT_UPDATE_AFTER,
 };
-pub use cache::{BatchResult, Batcher, Cache};
+pub use cache::{BatchItems, BatchResult, Batcher, Cache};
 pub use coord::Coordinator;
 #[cfg(feature = "json")]
 pub use coord::{

@@ -480,3 +480,44 @@ async fn a_new_version_makes_old_entries_unreachable() {
         .unwrap();
     assert_eq!(got, "new", "v2 does not read v1's entry");
 }
+
+#[derive(Clone, Hash, PartialEq, Eq)]
+struct Revalidated {
+    id: u32,
+}
+
+static REVALIDATIONS: AtomicUsize = AtomicUsize::new(0);
+
+#[memocache::node(
+    key = "revalidated:{id}",
+    update_after = "10s",
+    expire_after = "1m",
+    policy = "lru",
+    timeout = "5s"
+)]
+impl Revalidated {
+    async fn load(&self) -> Result<usize, Io> {
+        Ok(REVALIDATIONS.fetch_add(1, SeqCst))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_node_is_served_at_once_and_refreshed_in_the_background() {
+    let r = Revalidated { id: 1 };
+    assert_eq!(node::get(&r).await.unwrap(), 0);
+    tokio::time::advance(Duration::from_secs(11)).await;
+    assert_eq!(node::get(&r).await.unwrap(), 0, "stale, served at once");
+    while REVALIDATIONS.load(SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        node::get(&r).await.unwrap(),
+        1,
+        "refreshed in the background"
+    );
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(node::get(&r).await.unwrap(), 2, "expired: loaded again");
+}

@@ -11,6 +11,10 @@ use crate::error::Error;
 use crate::load;
 use crate::memory::Lookup;
 
+/// A batch loader's outcome per key (`Ok`), or its error for the whole call (`Err`): what
+/// [`BatchResult::into_items`] returns.
+pub type BatchItems<K, V, E> = Result<Vec<(K, Result<V, E>)>, E>;
+
 /// What a batch loader ([`Cache::get_all`], [`Batcher`](crate::Batcher)) returns: either
 /// `Result<Vec<(K, V)>, E>` — the values found, or one error for the whole call — or
 /// `Vec<(K, Result<V, E>)>` — an outcome per key, so one key's failure is that key's error
@@ -19,14 +23,14 @@ pub trait BatchResult<K, V>: Send + 'static {
     /// The loader's error type.
     type Error: Send + Sync + 'static;
     /// The outcome of each key the loader answered, or the error of the whole call.
-    fn into_items(self) -> Result<Vec<(K, Result<V, Self::Error>)>, Self::Error>;
+    fn into_items(self) -> BatchItems<K, V, Self::Error>;
 }
 
 impl<K: Send + 'static, V: Send + 'static, E: Send + Sync + 'static> BatchResult<K, V>
     for Result<Vec<(K, V)>, E>
 {
     type Error = E;
-    fn into_items(self) -> Result<Vec<(K, Result<V, E>)>, E> {
+    fn into_items(self) -> BatchItems<K, V, E> {
         self.map(|pairs| pairs.into_iter().map(|(k, v)| (k, Ok(v))).collect())
     }
 }
@@ -35,7 +39,7 @@ impl<K: Send + 'static, V: Send + 'static, E: Send + Sync + 'static> BatchResult
     for Vec<(K, Result<V, E>)>
 {
     type Error = E;
-    fn into_items(self) -> Result<Vec<(K, Result<V, E>)>, E> {
+    fn into_items(self) -> BatchItems<K, V, E> {
         Ok(self)
     }
 }

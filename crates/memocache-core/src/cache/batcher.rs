@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
 
-use super::{BatchResult, Cache};
+use super::{BatchItems, BatchResult, Cache};
 use crate::error::Error;
 use crate::load;
 use crate::memory::Lookup;
@@ -24,7 +24,7 @@ type LoadAll<K, V, E> =
     dyn Fn(Vec<K>) -> BoxFuture<'static, Items<K, V, E>> + Send + Sync + 'static;
 
 /// A batch loader's outcome per key, or its error for the whole call.
-struct Items<K, V, E>(Result<Vec<(K, Result<V, E>)>, E>);
+struct Items<K, V, E>(BatchItems<K, V, E>);
 
 impl<K, V, E> BatchResult<K, V> for Items<K, V, E>
 where
@@ -33,14 +33,17 @@ where
     E: Send + Sync + 'static,
 {
     type Error = E;
-    fn into_items(self) -> Result<Vec<(K, Result<V, E>)>, E> {
+    fn into_items(self) -> BatchItems<K, V, E> {
         self.0
     }
 }
 
+/// Where a request's outcome is sent.
+type Reply<V, E> = oneshot::Sender<Result<V, Error<E>>>;
+
 /// The requests gathered so far, each waiting for its key's outcome.
 struct Pending<K, V, E> {
-    waiting: Vec<(K, oneshot::Sender<Result<V, Error<E>>>)>,
+    waiting: Vec<(K, Reply<V, E>)>,
     /// Bumped each time the pending requests are taken, so a window's timer flushes only the
     /// batch it was started for.
     epoch: u64,
@@ -184,7 +187,7 @@ where
 
     /// Adds a request to the pending batch; sends the batch when full, or starts the window's
     /// timer when this is its first request.
-    fn enqueue(&self, key: K, tx: oneshot::Sender<Result<V, Error<E>>>) {
+    fn enqueue(&self, key: K, tx: Reply<V, E>) {
         let mut pending = self.pending.lock();
         pending.waiting.push((key, tx));
         if pending.waiting.len() >= self.max_keys {
@@ -209,7 +212,7 @@ where
     }
 }
 
-type Waiters<K, V, E> = Vec<(K, oneshot::Sender<Result<V, Error<E>>>)>;
+type Waiters<K, V, E> = Vec<(K, Reply<V, E>)>;
 
 fn take<K, V, E>(pending: &mut Pending<K, V, E>) -> Waiters<K, V, E> {
     pending.epoch += 1;
@@ -225,7 +228,7 @@ where
     E: Send + Sync + 'static,
 {
     let mut keys: Vec<K> = Vec::new();
-    let mut senders: Vec<Vec<oneshot::Sender<Result<V, Error<E>>>>> = Vec::new();
+    let mut senders: Vec<Vec<Reply<V, E>>> = Vec::new();
     let mut at: HashMap<K, usize> = HashMap::new();
     for (k, tx) in waiters {
         let i = *at.entry(k.clone()).or_insert_with(|| {

@@ -27,7 +27,7 @@ use crate::tiers::Tiers;
 
 mod batch;
 mod batcher;
-pub use batch::BatchResult;
+pub use batch::{BatchItems, BatchResult};
 pub use batcher::Batcher;
 mod groups;
 mod writes;

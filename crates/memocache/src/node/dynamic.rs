@@ -4,7 +4,7 @@ use std::future::Future;
 
 use memocache_core::key::CacheKey;
 use memocache_core::storage::StorageError;
-use memocache_core::{BatchResult, Cache, Error};
+use memocache_core::{BatchItems, BatchResult, Cache, Error};
 
 use super::registry::{self, NodeInfo};
 use super::{NodeError, NodeOptions, NodeStats};
@@ -147,11 +147,11 @@ impl<V: TierValue> DynamicNode<V> {
 }
 
 /// A dynamic batch loader's outcome keyed for its cache.
-struct DynItems<V, E>(Result<Vec<(DynKey, Result<V, E>)>, E>);
+struct DynItems<V, E>(BatchItems<DynKey, V, E>);
 
 impl<V: Send + 'static, E: Send + Sync + 'static> BatchResult<DynKey, V> for DynItems<V, E> {
     type Error = E;
-    fn into_items(self) -> Result<Vec<(DynKey, Result<V, E>)>, E> {
+    fn into_items(self) -> BatchItems<DynKey, V, E> {
         self.0
     }
 }

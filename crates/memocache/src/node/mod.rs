@@ -5,7 +5,7 @@
 //! A node type has its stable key text ([`Node::key`]), its loader ([`Node::load`]), an
 //! optional batch loader ([`Node::load_all`]) and its configuration ([`Node::options`]:
 //! version, storages with a lifespan each, codec, lifespans, policy, doorkeeper, batching).
-//! The [`node`](crate::node()) attribute writes all of it from a plain struct and its `load`:
+//! The [`#[node]`](macro@crate::node) attribute writes all of it from a plain struct and its `load`:
 //!
 //! ```
 //! use memocache::node::{self, Node};
@@ -72,7 +72,7 @@ use std::sync::Arc;
 
 use memocache_core::key::CacheKey;
 use memocache_core::storage::StorageError;
-use memocache_core::{BatchResult, Error};
+use memocache_core::{BatchItems, BatchResult, Error};
 
 pub use dynamic::DynamicNode;
 pub use options::{NodeOptions, NodeTier};
@@ -85,7 +85,7 @@ use crate::registry::TierValue;
 use registry::NodeCache;
 
 /// A typed cache key that loads its own value (cacheme's `Node`). See the
-/// [module documentation](self) for the operations and the [`node`](crate::node()) attribute
+/// [module documentation](self) for the operations and the [`#[node]`](macro@crate::node) attribute
 /// that implements this trait from a struct and its `load`.
 ///
 /// Two nodes are the same entry when they are equal (`Hash` + `Eq`, used in memory) and have
@@ -161,9 +161,10 @@ impl<N: Node> CacheKey for NodeKey<N> {
     }
 }
 
-/// The node type's cache, or the error every operation returns when it cannot be built.
-fn cache_of<N: Node, E>() -> Result<Arc<NodeCache<N>>, Error<E>> {
-    registry::cache_of::<N>().map_err(|e| Error::Storage(StorageError::backend(e)))
+/// The node type's cache, or the storage error every operation returns when it cannot be
+/// built.
+fn cache_of<N: Node>() -> Result<Arc<NodeCache<N>>, StorageError> {
+    registry::cache_of::<N>().map_err(StorageError::backend)
 }
 
 /// The value of `node`: from memory, else from the first storage of its chain that has it
@@ -173,7 +174,7 @@ fn cache_of<N: Node, E>() -> Result<Arc<NodeCache<N>>, Error<E>> {
 /// # Cancel safety
 /// Cancel safe: loads run in their own task; dropping this future only stops waiting.
 pub async fn get<N: Node>(node: &N) -> Result<N::Value, Error<N::Error>> {
-    let cache = cache_of::<N, N::Error>()?;
+    let cache = cache_of::<N>().map_err(Error::Storage)?;
     if let Some(batcher) = &cache.batcher {
         return batcher.get(NodeKey(node.clone())).await;
     }
@@ -197,7 +198,7 @@ where
     F: FnOnce(N) -> Fut + Send + 'static,
     Fut: Future<Output = Result<N::Value, N::Error>> + Send + 'static,
 {
-    let cache = cache_of::<N, N::Error>()?;
+    let cache = cache_of::<N>().map_err(Error::Storage)?;
     let n = node.clone();
     cache
         .cache
@@ -216,7 +217,7 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<N::Value, N::Error>> + Send + 'static,
 {
-    let cache = cache_of::<N, N::Error>()?;
+    let cache = cache_of::<N>().map_err(Error::Storage)?;
     cache
         .cache
         .get_or_load_lazy(NodeKey(node.clone()), make_loader)
@@ -231,9 +232,14 @@ where
 /// # Cancel safety
 /// Cancel safe: the batch runs in its own task; dropping this future only stops waiting.
 pub async fn get_all<N: Node>(nodes: &[N]) -> Vec<Result<N::Value, Error<N::Error>>> {
-    let cache = match cache_of::<N, N::Error>() {
+    let cache = match cache_of::<N>() {
         Ok(c) => c,
-        Err(e) => return nodes.iter().map(|_| Err(e.clone())).collect(),
+        Err(e) => {
+            return nodes
+                .iter()
+                .map(|_| Err(Error::Storage(e.clone())))
+                .collect()
+        }
     };
     let keys = nodes.iter().cloned().map(NodeKey);
     cache.cache.get_all(keys, load_all::<N>).await
@@ -247,13 +253,11 @@ pub(crate) async fn load_all<N: Node>(keys: Vec<NodeKey<N>>) -> KeyedItems<N> {
 }
 
 /// A node type's batch loader outcome, keyed for its cache.
-pub(crate) struct KeyedItems<N: Node>(
-    Result<Vec<(NodeKey<N>, Result<N::Value, N::Error>)>, N::Error>,
-);
+pub(crate) struct KeyedItems<N: Node>(BatchItems<NodeKey<N>, N::Value, N::Error>);
 
 impl<N: Node> BatchResult<NodeKey<N>, N::Value> for KeyedItems<N> {
     type Error = N::Error;
-    fn into_items(self) -> Result<Vec<(NodeKey<N>, Result<N::Value, N::Error>)>, N::Error> {
+    fn into_items(self) -> BatchItems<NodeKey<N>, N::Value, N::Error> {
         self.0
     }
 }
@@ -266,11 +270,8 @@ impl<N: Node> BatchResult<NodeKey<N>, N::Value> for KeyedItems<N> {
 /// # Cancel safety
 /// As [`Cache::invalidate`](crate::Cache::invalidate): all or nothing once polled.
 pub async fn invalidate<N: Node>(node: &N) -> Result<(), StorageError> {
-    match cache_of::<N, N::Error>() {
-        Ok(cache) => cache.cache.invalidate(&NodeKey(node.clone())).await,
-        Err(Error::Storage(e)) => Err(e),
-        Err(_) => unreachable!("cache_of fails with a storage error"),
-    }
+    let cache = cache_of::<N>()?;
+    cache.cache.invalidate(&NodeKey(node.clone())).await
 }
 
 /// Reloads `node` now with [`Node::load`] and replaces its value everywhere, for everyone
@@ -279,7 +280,7 @@ pub async fn invalidate<N: Node>(node: &N) -> Result<(), StorageError> {
 /// # Cancel safety
 /// Cancel safe: the refresh completes in its own task.
 pub async fn refresh<N: Node>(node: &N) -> Result<N::Value, Error<N::Error>> {
-    let cache = cache_of::<N, N::Error>()?;
+    let cache = cache_of::<N>().map_err(Error::Storage)?;
     let n = node.clone();
     cache
         .cache

@@ -121,9 +121,16 @@ impl NodeOptions {
         self
     }
 
-    /// Entries are stale after `update_after` and expire after `expire_after`.
-    pub fn lifespan(mut self, update_after: Duration, expire_after: Duration) -> Self {
+    /// Entries are stale after `update_after`: served at once while one background refresh
+    /// replaces them (stale-while-revalidate). Default: `expire_after` (no stale phase).
+    pub fn update_after(mut self, update_after: Duration) -> Self {
         self.update_after = Some(update_after);
+        self
+    }
+
+    /// Entries are never served after `expire_after`. Default: the longest storage lifespan
+    /// given, else the engine's default.
+    pub fn expire_after(mut self, expire_after: Duration) -> Self {
         self.expire_after = Some(expire_after);
         self
     }
@@ -193,9 +200,13 @@ impl NodeOptions {
             .map(|t| t.ttl)
             .chain([memory.and_then(|m| m.1)]);
         let longest = longest.flatten().max();
-        if let Some(expire) = self.expire_after.or(longest) {
-            builder = builder.expire_after(expire);
-            builder = builder.update_after(self.update_after.unwrap_or(expire));
+        match (self.expire_after.or(longest), self.update_after) {
+            (Some(expire), update) => {
+                builder = builder.expire_after(expire);
+                builder = builder.update_after(update.unwrap_or(expire));
+            }
+            (None, Some(update)) => builder = builder.update_after(update),
+            (None, None) => {}
         }
         if let Some(timeout) = self.method_timeout {
             builder = builder.method_timeout(timeout);
