@@ -16,8 +16,13 @@ pub enum Lifespan {
         /// Age after which the entry is no longer served.
         expire_after: Duration,
     },
-    /// Hand the value to the waiting callers but do not store it.
+    /// Hand the value to the waiting callers but do not store it; an entry the key had is
+    /// removed (from memory and every tier), so nothing older than this value is served.
     DoNotStore,
+    /// Hand the value to the waiting callers and leave memory and tiers as they are: an
+    /// entry the key had stays (a stale one is refreshed again later). For admission filters
+    /// such as a doorkeeper. An `insert` treats it as [`DoNotStore`](Self::DoNotStore).
+    Skip,
 }
 
 impl Lifespan {

@@ -227,7 +227,7 @@ where
     }
 
     /// Writes `value` for `key` into memory with its lifespan and weight (a
-    /// [`Lifespan::DoNotStore`] removes the key instead). The caller holds the key's
+    /// [`Lifespan::DoNotStore`] removes the key instead, [`Lifespan::Skip`] leaves it). The caller holds the key's
     /// flight-shard lock (`held`) and owns the key; it hands the result to
     /// [`notify`](Self::notify) once it has released that lock.
     #[must_use = "hand the removals to Shared::notify after the lock"]
@@ -251,6 +251,7 @@ where
                 self.store_until(held, hash, key, value, expiry, prepared.weight)
             }
             Lifespan::DoNotStore => Some(self.memory.remove(hash, &key, RemovalCause::Replaced)),
+            Lifespan::Skip => None,
         }
     }
 

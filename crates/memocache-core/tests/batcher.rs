@@ -92,7 +92,7 @@ async fn a_batch_error_reaches_each_waiter_and_a_dropped_request_still_loads() {
         let b = batcher.clone();
         tokio::spawn(async move { b.get(7).await })
     };
-    tokio::task::yield_now().await;
+    until(|| cache.stats().misses == 1).await; // it is in the pending batch
     dropped.abort();
     let (zero, one) = tokio::join!(batcher.get(0), batcher.get(1));
     assert!(matches!(zero, Err(Error::Load(e)) if e.to_string() == "no zero"));
@@ -109,14 +109,14 @@ async fn refresh_reloads_now_coalesces_and_keeps_the_old_value_on_failure() {
     let cache: Cache<u32, u32> = Cache::new();
     cache.insert(1, 10).await;
     let runs = Arc::new(AtomicUsize::new(0));
-    let gate = Arc::new(Notify::new());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let refresh = |value: u32| {
         let (cache, runs, gate) = (cache.clone(), runs.clone(), gate.clone());
         tokio::spawn(async move {
             cache
                 .refresh(1, move || async move {
                     runs.fetch_add(1, SeqCst);
-                    gate.notified().await;
+                    let _permit = gate.acquire().await;
                     Ok::<_, Io>(value)
                 })
                 .await
@@ -131,7 +131,7 @@ async fn refresh_reloads_now_coalesces_and_keeps_the_old_value_on_failure() {
         Some(10),
         "the old value is served meanwhile"
     );
-    gate.notify_one();
+    gate.add_permits(10);
     assert_eq!(first.await.unwrap().unwrap(), 11);
     assert_eq!(
         second.await.unwrap().unwrap(),
@@ -235,4 +235,98 @@ async fn a_key_a_tier_answers_does_not_wait_for_the_batch_loader() {
     assert!(!two.is_finished());
     gate.notify_one();
     assert_eq!(two.await.unwrap().unwrap(), "v2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_does_not_join_a_stale_hits_refresh_started_before_it() {
+    // (A stale hit's refresh may also be answered by a tier without loading.)
+    let cache: Cache<u32, u32> = Cache::builder()
+        .update_after(Duration::from_secs(10))
+        .expire_after(Duration::from_secs(100))
+        .build()
+        .unwrap();
+    cache.get_with(1, || async { 1 }).await.unwrap();
+    tokio::time::advance(Duration::from_secs(11)).await;
+    // A stale hit starts a background refresh, held in its loader.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
+    let stale = cache.get_or_load(1, move || async move {
+        let _permit = g.acquire().await;
+        Ok::<_, Io>(2)
+    });
+    assert_eq!(stale.await.unwrap(), 1);
+    until(|| cache.loads_in_flight() == 1).await;
+    // `refresh` waits that one out (its loader began before), then calls its own loader.
+    let c = cache.clone();
+    let forced = tokio::spawn(async move { c.refresh(1, || async { Ok::<_, Io>(3) }).await });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!forced.is_finished());
+    gate.add_permits(1);
+    assert_eq!(
+        forced.await.unwrap().unwrap(),
+        3,
+        "its own loader ran, not the stale one's 2"
+    );
+    assert_eq!(cache.get(&1).await, Some(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_skip_lifespan_stores_nothing_and_removes_nothing() {
+    let tier = Arc::new(MemoryStorage::<u32, u32>::new(100));
+    let cache: Cache<u32, u32> = Cache::builder()
+        .update_after(Duration::from_secs(10))
+        .expire_after(Duration::from_secs(100))
+        .entry_builder(|_: &u32, v: &u32| {
+            if *v >= 100 {
+                memocache_core::Lifespan::Skip
+            } else {
+                memocache_core::Lifespan::new(Duration::from_secs(10), Duration::from_secs(100))
+            }
+        })
+        .tier(Tier::new(tier.clone()))
+        .build()
+        .unwrap();
+    // A miss whose value is skipped: handed out, stored nowhere.
+    assert_eq!(cache.get_with(1, || async { 100 }).await.unwrap(), 100);
+    assert_eq!(cache.len(), 0);
+    assert!(matches!(tier.get(&1).await, Ok(None)));
+    // A stored value, then a refresh whose value is skipped: the old entry stays everywhere
+    // (`DoNotStore` would remove it from memory and the tier).
+    cache.get_with(2, || async { 7 }).await.unwrap();
+    let refreshed = cache
+        .refresh(2, || async { Ok::<_, Io>(200) })
+        .await
+        .unwrap();
+    assert_eq!(refreshed, 200, "handed to the caller");
+    assert_eq!(cache.get(&2).await, Some(7));
+    assert!(matches!(tier.get(&2).await, Ok(Some(e)) if e.value == 7));
+}
+
+#[tokio::test]
+async fn a_batcher_whose_window_timer_died_with_its_runtime_still_works() {
+    let cache: Cache<u32, u32> = Cache::new();
+    let batcher = cache.batcher(
+        Duration::from_millis(1),
+        1_000,
+        |keys: Vec<u32>| async move { Ok::<_, Io>(keys.into_iter().map(|k| (k, k + 1)).collect()) },
+    );
+    // A request in a runtime that shuts down inside the window: its timer task is dropped.
+    let b = batcher.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let got =
+            rt.block_on(async { tokio::time::timeout(Duration::from_micros(10), b.get(1)).await });
+        assert!(got.is_err(), "timed out inside the window");
+        drop(rt);
+    })
+    .join()
+    .unwrap();
+    // The next request starts a window of its own and is answered.
+    let got = tokio::time::timeout(Duration::from_secs(10), batcher.get(2)).await;
+    assert_eq!(got.expect("not wedged").unwrap(), 3);
 }

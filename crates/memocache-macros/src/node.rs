@@ -47,8 +47,8 @@ fn int_of(expr: &Expr) -> syn::Result<syn::LitInt> {
     }
 }
 
-/// `ttl = "…"` (or nothing) in `memory(…)` and `tier(…)`.
-fn ttl_of(args: &Punctuated<Meta, Token![,]>) -> syn::Result<TokenStream> {
+/// `ttl = "…"` (or nothing) in `memory(…)` (which also takes `capacity`) and `tier(…)`.
+fn ttl_of(args: &Punctuated<Meta, Token![,]>, capacity_allowed: bool) -> syn::Result<TokenStream> {
     for meta in args {
         if let Meta::NameValue(nv) = meta {
             if nv.path.is_ident("ttl") {
@@ -56,7 +56,9 @@ fn ttl_of(args: &Punctuated<Meta, Token![,]>) -> syn::Result<TokenStream> {
                 return Ok(quote!(::std::option::Option::Some(#d)));
             }
         }
-        if !matches!(meta, Meta::NameValue(nv) if nv.path.is_ident("capacity")) {
+        if !(capacity_allowed
+            && matches!(meta, Meta::NameValue(nv) if nv.path.is_ident("capacity")))
+        {
             return Err(syn::Error::new_spanned(meta, "expected `ttl = \"…\"`"));
         }
     }
@@ -120,12 +122,12 @@ impl Parse for NodeAttr {
                     let capacity = capacity.ok_or_else(|| {
                         syn::Error::new_spanned(list, "`memory(capacity = N, ttl = \"…\")`")
                     })?;
-                    let ttl = ttl_of(&args)?;
+                    let ttl = ttl_of(&args, true)?;
                     attr.calls.push(quote!(memory(#capacity, #ttl)));
                 }
                 (Meta::List(list), "tier") => {
                     let args: TierArgs = list.parse_args()?;
-                    let (storage, ttl) = (args.storage, ttl_of(&args.rest)?);
+                    let (storage, ttl) = (args.storage, ttl_of(&args.rest, false)?);
                     attr.calls.push(quote!(tier(#storage, #ttl)));
                 }
                 (Meta::NameValue(nv), "update_after" | "expire_after") => {
@@ -321,7 +323,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
 
             fn key(&self) -> ::std::string::String {
-                ::std::format!(#key, #(#fields = self.#fields),*)
+                ::std::format!(#key, #(#fields = ::memocache::__private::key_part(&self.#fields)),*)
             }
 
             fn load(

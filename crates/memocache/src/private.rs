@@ -229,3 +229,11 @@ where
 {
     crate::node::get_lazy(node, make_loader).await
 }
+
+/// A `{field}` of a `#[node]` key text: its `Display` text escaped as key text, so that no
+/// field value can contain the `:` separator.
+#[cfg(feature = "node")]
+pub fn key_part<T: std::fmt::Display + ?Sized>(value: &T) -> String {
+    use crate::key::CacheKey;
+    value.to_string().to_key_string()
+}

@@ -26,7 +26,8 @@ async fn a_new_prefix_makes_old_entries_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().display());
     register_storage("prefix-test-store", &url).await.unwrap();
-    assert_eq!(node::prefix(), "memocache");
+    assert_eq!(node::prefix(), node::DEFAULT_NODE_PREFIX);
+    assert_eq!(node::prefix(), "memocache-node");
     node::set_prefix("app1");
     assert_eq!(node::get(&Item { id: 1 }).await.unwrap(), 0);
     assert_eq!(node::get(&Item { id: 1 }).await.unwrap(), 0);

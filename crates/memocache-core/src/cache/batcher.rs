@@ -195,19 +195,50 @@ where
             drop(pending);
             crate::sync::spawn(flush(self.clone(), batch));
         } else if pending.waiting.len() == 1 {
-            let (this, epoch) = (self.clone(), pending.epoch);
+            let armed = Armed {
+                pending: Arc::clone(&self.pending),
+                epoch: pending.epoch,
+                fired: false,
+            };
             drop(pending);
+            let this = self.clone();
             crate::sync::spawn(async move {
                 tokio::time::sleep(this.window).await;
-                let batch = {
-                    let mut pending = this.pending.lock();
-                    if pending.epoch != epoch {
-                        return; // sent when it filled up
-                    }
-                    take(&mut pending)
-                };
-                flush(this, batch).await;
+                if let Some(batch) = armed.fire() {
+                    flush(this, batch).await;
+                }
             });
+        }
+    }
+}
+
+/// A window's timer. If its task is dropped before the window ends (its runtime shut down),
+/// the batch it was started for is taken and dropped, so its requests end with
+/// [`Error::Cancelled`] instead of waiting for a timer that will never fire — and the next
+/// request starts a new window.
+struct Armed<K, V, E> {
+    pending: Arc<Mutex<Pending<K, V, E>>>,
+    epoch: u64,
+    fired: bool,
+}
+
+impl<K, V, E> Armed<K, V, E> {
+    /// The batch, unless it was sent when it filled up.
+    fn fire(mut self) -> Option<Waiters<K, V, E>> {
+        self.fired = true;
+        let mut pending = self.pending.lock();
+        (pending.epoch == self.epoch).then(|| take(&mut pending))
+    }
+}
+
+impl<K, V, E> Drop for Armed<K, V, E> {
+    fn drop(&mut self) {
+        if self.fired {
+            return;
+        }
+        let mut pending = self.pending.lock();
+        if pending.epoch == self.epoch {
+            drop(take(&mut pending));
         }
     }
 }

@@ -445,10 +445,12 @@ where
     /// `Entry::refresh`-like forced reload. Until it lands, requests are served the old value;
     /// if it fails, the old value stays and the error is returned.
     ///
-    /// Concurrent refreshes of one key coalesce: while a refresh of `key` is in flight, another
-    /// `refresh` (with the same error type) waits for it instead of loading again. A load, tier
-    /// read or write of `key` in flight is waited for first, so the value returned was loaded
-    /// after this call began. The tiers are not read: the loader always runs.
+    /// Concurrent refreshes of one key coalesce: while a `refresh` of `key` is in flight,
+    /// another `refresh` (with the same error type) waits for it instead of loading again. Any
+    /// other flight of `key` — a load, a stale entry's background refresh, a tier read, a
+    /// write — is waited for first, so the value returned was loaded after this call began.
+    /// The tiers are not read: the loader always runs (in a distributed cache, unless another
+    /// process's load of the key ends while this one waits for its lease).
     ///
     /// ```
     /// # extern crate memocache_core as memocache;

@@ -102,6 +102,12 @@ pub(crate) async fn each<K, V, F, Fut, R, E>(
                 answers.push((i, Answer::Ready(v)));
                 continue;
             }
+            // Checked under the key's lock, as a single load does: a clear that began since
+            // the round started is waited for, and the key looked up again.
+            if let Some(gate) = shared.clearing.active() {
+                answers.push((i, Answer::Wait(gate)));
+                continue;
+            }
             let flight = FlightState::new::<E>(Kind::Load);
             owned.push(Task::register(
                 shared,
@@ -173,11 +179,12 @@ async fn run<K, V, F, Fut, R, E>(
     // Key by key for caches whose tier entries are stamped or whose loads take leases.
     let plain = shared.tagger.get().is_none() && shared.distributed.is_none();
     let mut waiting: Vec<Task<K, V>> = std::mem::take(tasks);
+    // The tiers the batch read found failing: its writes skip them.
+    let mut unavailable = crate::tiers::Unavailable::default();
     // 1. The tiers.
     if let Some(tiers) = &shared.tiers {
         let found: Vec<Option<StoredEntry<V>>> = if plain {
             let keys: Vec<K> = waiting.iter().map(|t| t.key().clone()).collect();
-            let mut unavailable = crate::tiers::Unavailable::default();
             match tiers.read_many(&keys, &mut unavailable).await {
                 Ok(found) => {
                     backfill_plain(tiers, &waiting, &found, unavailable).await;
@@ -227,13 +234,14 @@ async fn run<K, V, F, Fut, R, E>(
     let keys: Vec<K> = waiting.iter().map(|t| t.key().clone()).collect();
     let limit = shared.config.method_timeout;
     let start = Instant::now();
-    let call = AssertUnwindSafe(load_all(keys)).catch_unwind();
+    // The call, its future and the conversion of its result, all with panics caught.
+    let call = AssertUnwindSafe(async move { load_all(keys).await.into_items() }).catch_unwind();
     let loaded = crate::sync::timeout(limit, call).await;
     shared
         .stats
         .add(|c| &c.load_nanos, start.elapsed().as_nanos() as u64);
     let items = match loaded {
-        Ok(Ok(r)) => r.into_items().map_err(|e| FlightError::Load(Arc::new(e))),
+        Ok(Ok(items)) => items.map_err(|e| FlightError::Load(Arc::new(e))),
         Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
         Err(_) => Err(FlightError::Timeout(limit)),
     };
@@ -275,7 +283,7 @@ async fn run<K, V, F, Fut, R, E>(
         }
         return;
     }
-    write_plain(shared, loaded).await;
+    write_plain(shared, loaded, unavailable).await;
 }
 
 /// After an untagged batch read: one multi-set into each tier above the ones that answered, of
@@ -308,8 +316,11 @@ async fn backfill_plain<K, V>(
 
 /// Step 3 of an untagged batch: the user's callbacks on each value, one multi-set per tier of
 /// the values whose flights still own their keys, then each flight lands.
-async fn write_plain<K, V>(shared: &Arc<Shared<K, V>>, loaded: Vec<(Task<K, V>, V)>)
-where
+async fn write_plain<K, V>(
+    shared: &Arc<Shared<K, V>>,
+    loaded: Vec<(Task<K, V>, V)>,
+    mut skip: crate::tiers::Unavailable,
+) where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
@@ -319,7 +330,6 @@ where
     let mut landing: Vec<(Task<K, V>, Landing<V>)> = Vec::with_capacity(loaded.len());
     let mut entries = Vec::new();
     let mut writing = Vec::new();
-    let mut skip = crate::tiers::Unavailable::default();
     for (task, v) in loaded {
         let prepared: Prepared = match shared.prepare(task.key(), &v) {
             Ok(p) => p,
@@ -334,7 +344,7 @@ where
         } = prepared.lifespan
         {
             if task.claim_write() {
-                skip = task.unavailable();
+                skip = skip.union(task.unavailable());
                 entries.push((
                     task.key().clone(),
                     StoredEntry::new(v.clone(), update_after, expire_after),

@@ -115,6 +115,10 @@ pub(crate) type Outcome<V> = Result<V, FlightError>;
 /// between the two is never missed.
 pub(crate) struct FlightState<V> {
     pub(crate) kind: Kind,
+    /// A refresh `Cache::refresh` started: it calls its loader without reading the tiers, so
+    /// another `Cache::refresh` may take its outcome as its own (a stale hit's refresh, which
+    /// may be answered by a tier, may not).
+    pub(crate) forced: bool,
     /// The loader's error type (`NoLoader` for reads and writes).
     error_type: TypeId,
     /// `true` from just before the flight writes a tier (set under the key's shard lock, only
@@ -152,6 +156,13 @@ impl<V: Clone> FlightState<V> {
         Self::build(Kind::Write, TypeId::of::<NoLoader>(), follows)
     }
 
+    /// A refresh started by `Cache::refresh`, whose loader fails with `E`.
+    pub(crate) fn forced<E: 'static>() -> Flight<V> {
+        let mut flight = Self::build(Kind::Refresh, TypeId::of::<E>(), Vec::new());
+        Arc::get_mut(&mut flight).expect("not shared yet").forced = true;
+        flight
+    }
+
     fn with_type(kind: Kind, error_type: TypeId) -> Flight<V> {
         Self::build(kind, error_type, Vec::new())
     }
@@ -159,6 +170,7 @@ impl<V: Clone> FlightState<V> {
     fn build(kind: Kind, error_type: TypeId, follows: Vec<Flight<V>>) -> Flight<V> {
         Arc::new(FlightState {
             kind,
+            forced: false,
             error_type,
             writing: AtomicBool::new(false),
             written: Notify::new(),

@@ -208,8 +208,9 @@ where
 }
 
 /// `Cache::refresh`: reloads `key` now, whatever memory holds, and waits for the outcome. A
-/// refresh flight already owning the key is joined (concurrent refreshes coalesce); any other
-/// flight (a load that may answer from a tier, a read, a write) is waited for first. Memory
+/// flight of another `Cache::refresh` owning the key is joined (concurrent refreshes
+/// coalesce); any other flight (a load or a stale hit's refresh, which may answer from a
+/// tier, a read, a write) is waited for first. Memory
 /// keeps serving the old value until the new one lands; a failure leaves it in place.
 ///
 /// # Cancel safety
@@ -238,7 +239,7 @@ where
                 Step::Cleared(gate)
             } else {
                 let (key, loader) = start.take().expect("kept until a refresh is started");
-                let flight = FlightState::new::<E>(Kind::Refresh);
+                let flight = FlightState::forced::<E>();
                 Step::Led(start_flight(shared, table, hash, key, flight, |task| {
                     task.spawn_load(loader, false)
                 }))
@@ -251,7 +252,7 @@ where
                         .expect("a refresh started with E lands a value or an error of E")
                 });
             }
-            Step::Join(flight) if flight.kind == Kind::Refresh && flight.fails_with::<E>() => {
+            Step::Join(flight) if flight.forced && flight.fails_with::<E>() => {
                 return flight.wait().await.map_err(|e| {
                     e.into_error::<E>()
                         .expect("a refresh with E lands a value or an error of E")

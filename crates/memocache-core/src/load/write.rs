@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::clear::ClearGuard;
 use super::flight::{displace, Flight, FlightError, FlightState, Kind, Outcome, Table};
 use super::task::{Task, TierOp};
+use crate::entry::Lifespan;
 use crate::memory::policy::RemovalCause;
 use crate::memory::Removed;
 use crate::shared::Shared;
@@ -99,7 +100,13 @@ where
     // The user's callbacks run before any lock; a panic in one stores nothing anywhere (the
     // old value is removed, as a `DoNotStore` lifespan does).
     let prepared = match shared.prepare(&key, &value) {
-        Ok(prepared) => Some(prepared),
+        // An explicit write never leaves an older value behind.
+        Ok(mut prepared) => {
+            if prepared.lifespan == Lifespan::Skip {
+                prepared.lifespan = Lifespan::DoNotStore;
+            }
+            Some(prepared)
+        }
         Err(message) => {
             let then = "nothing stored (the old entry is removed)";
             shared.callback_panicked("entry builder or weigher", then, &message);

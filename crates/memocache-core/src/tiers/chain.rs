@@ -27,6 +27,11 @@ impl Unavailable {
     fn has(self, index: usize) -> bool {
         self.0 & (1 << index) != 0
     }
+
+    /// The tiers unavailable in either set.
+    pub(crate) fn union(self, other: Unavailable) -> Unavailable {
+        Unavailable(self.0 | other.0)
+    }
 }
 
 /// Most tiers a chain may have (the [`Unavailable`] set's width).

@@ -297,7 +297,9 @@ impl Namespace {
     /// cacheme's layout, used by typed nodes: `{prefix}:{key}:{version}`, with no name (the
     /// key text names its node type) and the version after the key.
     /// [`key_prefix`](Self::key_prefix) is then `{prefix}:`, shared by every node of the
-    /// prefix: clearing it clears them all.
+    /// prefix, so a [`Serialized`](crate::storage::Serialized) storage over such a namespace
+    /// refuses `clear` (a cache's `invalidate_all`) with an error; give nodes a prefix of
+    /// their own.
     ///
     /// ```
     /// # extern crate memocache_core as memocache;
@@ -371,6 +373,11 @@ impl Namespace {
             head.push(':');
         }
         self.head = head;
+    }
+
+    /// Whether this is a [`versioned_last`](Self::versioned_last) namespace.
+    pub fn is_versioned_last(&self) -> bool {
+        self.version_last
     }
 
     /// `{prefix}:{name}:{version}:` (and `{cache}:`), the start of every key of this namespace.

@@ -22,7 +22,8 @@ impl CacheKey for DynKey {
 
 /// A node type built at run time from a name, a version and storages ([`NodeOptions`]),
 /// keyed by strings, with the loader given at each call (cacheme's `build_node`). Its entries
-/// are stored under `{prefix}:{name}:{key}:{version}`; it is listed by
+/// are stored under `{prefix}:{name}:{key}:{version}` (name and key escaped as key text); it
+/// is listed by
 /// [`nodes`](super::nodes). Cheap to clone.
 ///
 /// ```
@@ -40,6 +41,8 @@ impl CacheKey for DynKey {
 #[derive(Clone)]
 pub struct DynamicNode<V> {
     name: String,
+    /// `{name}:`, the name escaped as key text.
+    head: String,
     cache: Cache<DynKey, V>,
 }
 
@@ -57,16 +60,24 @@ impl<V: TierValue> DynamicNode<V> {
     /// # Errors
     /// A storage name not registered, or invalid options.
     pub fn build(name: &str, options: NodeOptions) -> Result<Self, NodeError> {
+        if options.batch.is_some() {
+            return Err(NodeError::new(
+                name,
+                "a dynamic node takes its loader at each call, so it has no batch loader to \
+                 batch single misses with: remove `batch_window` (use `get_all`)",
+            ));
+        }
         let cache = options.build(name, &registry::prefix(), Registry::global())?;
         registry::record(NodeInfo::new(name, &options, true));
         Ok(DynamicNode {
             name: name.to_owned(),
+            head: format!("{}:", name.to_key_string()),
             cache,
         })
     }
 
     fn key(&self, key: &str) -> DynKey {
-        DynKey(format!("{}:{key}", self.name))
+        DynKey(format!("{}{}", self.head, key.to_key_string()))
     }
 
     /// The value of `key`, loaded with `loader` on a miss (see [`Cache::get_or_load`]).

@@ -48,11 +48,14 @@
 //!
 //! # Keys
 //! A node's entry is stored under `{prefix}:{key}:{version}` (cacheme's layout: the prefix is
-//! [`set_prefix`]'s, default `memocache`; the key is [`Node::key`]; the version is the node
-//! type's). Changing the prefix or the version makes every old entry unreachable — never
-//! misread. Key texts must be unique across node types: start them with what the node is
-//! (`user:{id}:info`). Keys longer than 250 bytes are
-//! stored under their SHA-256.
+//! [`set_prefix`]'s, default [`DEFAULT_NODE_PREFIX`]; the key is [`Node::key`]; the version is
+//! the node type's). The attribute writes each `{field}` of the key text escaped as
+//! [`CacheKey`] text (`:` becomes `%3A`...), so two nodes of one type never share a key; a
+//! [`DynamicNode`]'s key is its name and key, both escaped. Changing the prefix or the
+//! version makes every old entry unreachable — never misread. Key texts must be unique across
+//! node types and dynamic node names: start them with what the node is (`user:{id}:info`).
+//! Keys longer than 250 bytes are stored under their SHA-256. Node types with the same name
+//! in different modules share one line of [`nodes`]: tell them apart with `name = "..."`.
 //!
 //! # Errors
 //! Every operation returns the engine's [`Error`]. A node type whose configuration cannot be
@@ -78,7 +81,7 @@ pub use dynamic::DynamicNode;
 pub use options::{NodeOptions, NodeTier};
 #[doc(hidden)]
 pub use registry::Declared;
-pub use registry::{nodes, prefix, register, set_prefix, NodeInfo};
+pub use registry::{nodes, prefix, register, set_prefix, NodeInfo, DEFAULT_NODE_PREFIX};
 pub use stats::NodeStats;
 
 use crate::registry::TierValue;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use memocache_core::codec::Codec;
 use memocache_core::key::Namespace;
-use memocache_core::{Cache, EvictionPolicy, Lifespan, DEFAULT_CAPACITY};
+use memocache_core::{
+    Cache, EvictionPolicy, Lifespan, DEFAULT_CAPACITY, DEFAULT_EXPIRE_AFTER, DEFAULT_UPDATE_AFTER,
+};
 
 use super::doorkeeper::Doorkeeper;
 use super::NodeError;
@@ -194,41 +196,32 @@ impl NodeOptions {
             }
             builder = builder.tier(tier);
         }
-        let longest = self
-            .tiers
-            .iter()
-            .map(|t| t.ttl)
-            .chain([memory.and_then(|m| m.1)]);
-        let longest = longest.flatten().max();
-        match (self.expire_after.or(longest), self.update_after) {
-            (Some(expire), update) => {
-                builder = builder.expire_after(expire);
-                builder = builder.update_after(update.unwrap_or(expire));
-            }
-            (None, Some(update)) => builder = builder.update_after(update),
-            (None, None) => {}
+        let longest = self.tiers.iter().map(|t| t.ttl);
+        let longest = longest.chain([memory.and_then(|m| m.1)]).flatten().max();
+        let expire = self.expire_after.or(longest);
+        let update = self.update_after.or(expire);
+        if let Some(expire) = expire {
+            builder = builder.expire_after(expire);
+        }
+        if let Some(update) = update {
+            builder = builder.update_after(update);
         }
         if let Some(timeout) = self.method_timeout {
             builder = builder.method_timeout(timeout);
         }
         if self.doorkeeper {
-            let (update_after, expire_after) = (self.update_after, self.expire_after.or(longest));
             let door = Doorkeeper::new(memory.map_or(DEFAULT_CAPACITY, |m| m.0));
-            let fixed = match (update_after, expire_after) {
-                (u, Some(e)) => Lifespan::Store {
-                    update_after: u.unwrap_or(e),
-                    expire_after: e,
-                },
-                _ => Lifespan::Store {
-                    update_after: memocache_core::DEFAULT_UPDATE_AFTER,
-                    expire_after: memocache_core::DEFAULT_EXPIRE_AFTER,
-                },
+            let stored = Lifespan::Store {
+                update_after: update.unwrap_or(DEFAULT_UPDATE_AFTER),
+                expire_after: expire.unwrap_or(DEFAULT_EXPIRE_AFTER),
             };
+            // A first sighting is handed out and not stored — and nothing already stored (by
+            // another process, or before a refresh) is removed: `Skip`, not `DoNotStore`.
             builder = builder.entry_builder(move |key: &K, _: &V| {
                 if door.admit(key) {
-                    fixed
+                    stored
                 } else {
-                    Lifespan::DoNotStore
+                    Lifespan::Skip
                 }
             });
         }

@@ -57,6 +57,11 @@ impl NodeInfo {
 pub struct Declared(pub fn() -> NodeInfo);
 inventory::collect!(Declared);
 
+/// The prefix of nodes' remote keys until [`set_prefix`] sets one: not the engine's
+/// `memocache`, so that a node's key never equals an ordinary cache's
+/// (`{prefix}:{name}:{version}:{key}`).
+pub const DEFAULT_NODE_PREFIX: &str = "memocache-node";
+
 struct Nodes {
     prefix: String,
     caches: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
@@ -67,7 +72,7 @@ fn nodes_state() -> &'static RwLock<Nodes> {
     static NODES: OnceLock<RwLock<Nodes>> = OnceLock::new();
     NODES.get_or_init(|| {
         RwLock::new(Nodes {
-            prefix: memocache_core::key::DEFAULT_PREFIX.to_owned(),
+            prefix: DEFAULT_NODE_PREFIX.to_owned(),
             caches: HashMap::new(),
             infos: BTreeMap::new(),
         })
@@ -75,10 +80,10 @@ fn nodes_state() -> &'static RwLock<Nodes> {
 }
 
 /// Sets the prefix of every node's remote keys, `{prefix}:{key}:{version}` (default
-/// `memocache`; cacheme's `set_prefix`). Set it at start-up: node types already used are
-/// rebuilt with it on their next use, with empty memory (their entries under the old prefix
-/// become unreachable); [`DynamicNode`](super::DynamicNode)s keep the prefix they were built
-/// with.
+/// [`DEFAULT_NODE_PREFIX`]; cacheme's `set_prefix`). Set it at start-up: node types already
+/// used are rebuilt with it on their next use, with empty memory and statistics from zero
+/// (their entries under the old prefix become unreachable);
+/// [`DynamicNode`](super::DynamicNode)s keep the prefix they were built with.
 pub fn set_prefix(prefix: impl Into<String>) {
     let mut nodes = nodes_state().write().unwrap_or_else(|e| e.into_inner());
     nodes.prefix = prefix.into();

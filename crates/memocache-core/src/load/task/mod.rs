@@ -427,7 +427,8 @@ where
 
     /// Step 3: if the cache has tiers and the flight still owns the key, runs the user's
     /// callbacks on the loaded value (a panic fails the load) and writes it to every tier with
-    /// its lifespan (or removes the key from them for [`Lifespan::DoNotStore`]). Returns what
+    /// its lifespan (or removes the key from them for [`Lifespan::DoNotStore`]; nothing for
+    /// [`Lifespan::Skip`]). Returns what
     /// the callbacks decided, if they ran.
     pub(crate) async fn write_tiers(&self, value: &V) -> Result<Option<Prepared>, FlightError> {
         let Some(tiers) = &self.shared.tiers else {
@@ -453,6 +454,7 @@ where
                     Err(()) => tiers.remove(&self.key).await,
                 },
                 Lifespan::DoNotStore => tiers.remove(&self.key).await,
+                Lifespan::Skip => Ok(()),
             };
             written.map_err(FlightError::Storage)?;
             Ok(prepared)

@@ -213,7 +213,18 @@ where
     }
 
     fn clear(&self) -> BoxFuture<'_, Result<(), StorageError>> {
-        async move { self.store.clear_prefix(self.namespace.key_prefix()).await }.boxed()
+        async move {
+            if self.namespace.is_versioned_last() {
+                // `{prefix}:` is every node's and every cache's of the prefix: refuse.
+                return Err(StorageError::backend(std::io::Error::other(
+                    "a `{prefix}:{key}:{version}` namespace (typed nodes) has no key prefix of \
+                     its own: clearing it would clear every entry of the prefix; invalidate \
+                     keys one by one",
+                )));
+            }
+            self.store.clear_prefix(self.namespace.key_prefix()).await
+        }
+        .boxed()
     }
 
     fn tag_store(&self) -> Option<&dyn TagStore> {
