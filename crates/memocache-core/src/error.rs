@@ -128,6 +128,9 @@ pub enum BuildError {
     /// `max_hits` of zero would serve nothing from the cache.
     #[error("max_hits must be at least 1")]
     ZeroMaxHits,
+    /// `cache_errors` was given a zero lifespan.
+    #[error("cache_errors' lifespan must be greater than zero")]
+    ZeroErrorLifespan,
     /// An entry cannot become stale after it has expired.
     #[error(
         "update_after ({update_after:?}) must not be greater than expire_after ({expire_after:?})"

@@ -27,6 +27,8 @@ use tokio::sync::Notify;
 pub(crate) type Postprocess<V> = Arc<dyn Fn(V) -> V + Send + Sync>;
 /// A user weigher: the weight of one entry.
 pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
+/// `CacheBuilder::store_if`'s condition.
+pub(crate) type StoreIf<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 
 /// The validated options of a cache (what [`CacheBuilder::build`](crate::CacheBuilder::build)
 /// keeps; the memory and the tier chain take theirs when they are built).
@@ -41,6 +43,10 @@ pub(crate) struct Config<K, V> {
     pub(crate) custom_lifespans: bool,
     pub(crate) postprocess: Option<Postprocess<V>>,
     pub(crate) max_hits: Option<u32>,
+    /// Values for which it is false are handed out, not stored (`Lifespan::Skip`).
+    pub(crate) store_if: Option<StoreIf<K, V>>,
+    /// How long a load's error is remembered (negative caching); `None`: not at all.
+    pub(crate) error_lifespan: Option<Duration>,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) weigher: Option<Weigher<K, V>>,
     /// Entries written to memory expire at most this long after being written.
@@ -66,6 +72,8 @@ pub(crate) struct Shared<K, V> {
     /// The tags of a key (set once: at build from the builder's options, or by
     /// [`Cache::join_scope`](crate::Cache::join_scope)); unset: entries carry no tag.
     pub(crate) tagger: OnceLock<Tagger<K>>,
+    /// The errors remembered by negative caching (`CacheBuilder::cache_errors`).
+    pub(crate) negatives: Option<crate::load::negative::Negatives<K>>,
     /// The cross-process coordination of a distributed cache.
     #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) distributed: crate::coord::hooks::Slot<K>,
@@ -167,11 +175,39 @@ where
     /// Runs the entry builder and the weigher on a value about to be stored. A panic in
     /// either is caught and returned as its message: the value is then not stored.
     pub(crate) fn prepare(&self, key: &K, value: &V) -> Result<Prepared, Arc<str>> {
-        std::panic::catch_unwind(AssertUnwindSafe(|| Prepared {
-            lifespan: self.config.entry_builder.lifespan(key, value),
-            weight: self.weigh_unguarded(key, value),
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let kept = self
+                .config
+                .store_if
+                .as_ref()
+                .map_or(true, |keep| keep(key, value));
+            Prepared {
+                lifespan: match kept {
+                    true => self.config.entry_builder.lifespan(key, value),
+                    false => Lifespan::Skip,
+                },
+                weight: self.weigh_unguarded(key, value),
+            }
         }))
         .map_err(|panic| panic_message(&*panic))
+    }
+
+    /// Negative caching: forgets the error remembered for `key`, if any.
+    pub(crate) fn forget_error<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(negatives) = &self.negatives {
+            negatives.forget(key);
+        }
+    }
+
+    /// Negative caching: forgets every remembered error.
+    pub(crate) fn forget_errors(&self) {
+        if let Some(negatives) = &self.negatives {
+            negatives.clear();
+        }
     }
 
     /// The weigher alone (for entries read from a tier, whose lifespan is theirs), panics

@@ -39,6 +39,7 @@ pub(crate) struct Counters {
     pub(crate) refreshes_succeeded: AtomicU64,
     pub(crate) refreshes_failed: AtomicU64,
     pub(crate) callback_panics: AtomicU64,
+    pub(crate) errors_recalled: AtomicU64,
 }
 
 /// Striped counters of one cache.
@@ -185,6 +186,7 @@ impl StatsCounter {
             s.refreshes_succeeded += c.refreshes_succeeded.load(Relaxed);
             s.refreshes_failed += c.refreshes_failed.load(Relaxed);
             s.callback_panics += c.callback_panics.load(Relaxed);
+            s.errors_recalled += c.errors_recalled.load(Relaxed);
         }
         s.requests = s.hits_fresh + s.hits_stale + s.misses;
         s
@@ -207,6 +209,7 @@ impl StatsCounter {
 /// | `refreshes_succeeded` / `refreshes_failed` | it ended with a new value, loaded or found fresh in a tier (stored unless an `insert` or invalidation took the key over meanwhile) / it failed (the stale value stays) |
 /// | `timeouts` | a load or refresh ended by the method timeout |
 /// | `panics` | a load or refresh ended by a panic (in the loader, or in the entry builder or weigher on the loaded value) |
+/// | `errors_recalled` | a miss answered with a load error remembered by negative caching ([`CacheBuilder::cache_errors`](crate::CacheBuilder::cache_errors)): no loader called |
 /// | `callback_panics` | any other caught panic of a user callback: the eviction listener, or the entry builder or weigher during `insert` or on an entry read from a tier |
 /// | `total_load_time` | time spent running loaders (loads and refreshes) |
 /// | `evictions` | an entry removed from memory to respect the capacity (or too heavy to store) |
@@ -220,7 +223,8 @@ impl StatsCounter {
 /// - `loads_started == load_successes + load_failures`;
 /// - `refreshes_started == refreshes_succeeded + refreshes_failed`;
 /// - `timeouts + panics <= load_failures + refreshes_failed`: each is one of those failures;
-/// - `coalesced <= misses`.
+/// - `coalesced <= misses`;
+/// - `coalesced + errors_recalled <= misses`.
 ///
 /// With storage tiers, `hits_*` and `misses` are about memory; what each tier answered on
 /// those misses is in `tiers`.
@@ -249,6 +253,8 @@ pub struct Stats {
     /// Loads and refreshes ended by a panic of the loader, entry builder or weigher (each
     /// also a failure).
     pub panics: u64,
+    /// Misses answered with a remembered load error (negative caching), without a load.
+    pub errors_recalled: u64,
     /// Other caught panics of user callbacks: the eviction listener; the entry builder or
     /// weigher in `insert` or on an entry read from a tier (the value is then not stored).
     pub callback_panics: u64,

@@ -178,6 +178,7 @@ impl StorageHandle {
     }
 
     /// The size and policy of an in-memory storage (`memory://`), `None` for the others.
+    #[cfg(feature = "node")]
     pub(crate) fn memory_settings(&self) -> Option<(EvictionPolicy, usize)> {
         match &self.opened {
             Opened::Memory { policy, size } => Some((*policy, *size)),

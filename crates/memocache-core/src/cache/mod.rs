@@ -141,8 +141,12 @@ where
         tiers: Option<Tiers<K, V>>,
         distributed: crate::coord::hooks::Slot<K>,
     ) -> Self {
+        let negatives = config
+            .error_lifespan
+            .map(|lifespan| load::negative::Negatives::new(lifespan, config.capacity));
         let cache = Cache {
             inner: Arc::new(Shared {
+                negatives,
                 memory: Memory::new(memory),
                 flights: Flights::new(),
                 tiers,

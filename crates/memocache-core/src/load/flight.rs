@@ -185,6 +185,11 @@ impl<V: Clone> FlightState<V> {
         &self.follows
     }
 
+    /// The loader's error type.
+    pub(crate) fn error_type(&self) -> TypeId {
+        self.error_type
+    }
+
     /// Whether a waiter whose loader fails with `E` can take this flight's error as its own.
     pub(crate) fn fails_with<E: 'static>(&self) -> bool {
         self.error_type == TypeId::of::<E>()

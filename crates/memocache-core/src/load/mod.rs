@@ -19,6 +19,7 @@
 pub(crate) mod batch;
 pub(crate) mod clear;
 pub(crate) mod flight;
+pub(crate) mod negative;
 mod task;
 pub(crate) mod untag;
 pub(crate) mod write;
@@ -128,13 +129,22 @@ where
     let mut coalesced = false;
     loop {
         let (key, _) = start.as_ref().expect("kept until a load is started");
-        let step = decide(shared, hash, key).unwrap_or_else(|table| {
-            let (key, loader) = start.take().expect("kept until a load is started");
-            let flight = FlightState::new::<E>(Kind::Load);
-            Step::Led(start_flight(shared, table, hash, key, flight, |task| {
-                task.spawn_load(loader, true)
-            }))
-        });
+        let step = match decide(shared, hash, key) {
+            Ok(step) => step,
+            Err(table) => {
+                // Negative caching: a load error remembered for the key answers instead.
+                if let Some(error) = shared.negatives.as_ref().and_then(|n| n.recall::<E>(key)) {
+                    drop(table);
+                    shared.stats.add(|c| &c.errors_recalled, 1);
+                    return Err(Error::Load(error));
+                }
+                let (key, loader) = start.take().expect("kept until a load is started");
+                let flight = FlightState::new::<E>(Kind::Load);
+                Step::Led(start_flight(shared, table, hash, key, flight, |task| {
+                    task.spawn_load(loader, true)
+                }))
+            }
+        };
         let flight = match step {
             Step::Ready(v) => return Ok(v),
             Step::Join(flight) => flight,

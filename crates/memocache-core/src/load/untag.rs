@@ -41,6 +41,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    shared.forget_errors();
     if tags.is_empty() {
         return Ok(());
     }
@@ -86,6 +87,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    shared.forget_errors();
     displace_flights(shared, tags).await;
     scan_memory(shared, tags);
 }

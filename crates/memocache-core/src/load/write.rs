@@ -96,6 +96,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    shared.forget_error(&key);
     let hash = shared.memory.hash(&key);
     // The user's callbacks run before any lock; a panic in one stores nothing anywhere (the
     // old value is removed, as a `DoNotStore` lifespan does).
@@ -146,6 +147,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    shared.forget_error(&key);
     let hash = shared.memory.hash(&key);
     let (tier_half, removed) = {
         let mut table = shared.flights.lock(hash);
@@ -168,6 +170,7 @@ where
     V: Clone + Send + Sync + 'static,
     Q: Hash + Eq + ?Sized,
 {
+    shared.forget_error(key);
     let hash = shared.memory.hash(key);
     let removed = {
         let mut table = shared.flights.lock(hash);
@@ -184,6 +187,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    shared.forget_errors();
     // The guard opens the gate again whatever happens from here on (its task dropped, or a
     // panic before it is spawned).
     let clear = shared.tiers.as_ref().map(|_| {
@@ -221,6 +225,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    shared.forget_error(&key);
     let hash = shared.memory.hash(&key);
     let removed = {
         let mut table = shared.flights.lock(hash);
@@ -240,6 +245,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    shared.forget_errors();
     shared.flights.for_each_shard(|table| {
         table.retain(|_, f| matches!(f.kind, Kind::Write | Kind::Clear));
     });

@@ -508,11 +508,20 @@ where
                     if owned && self.kind() == Kind::Refresh {
                         shared.memory.note_refresh_failure(self.hash, &self.key);
                     }
+                    if let (true, Kind::Load, FlightError::Load(error), Some(negatives)) =
+                        (owned, self.kind(), &e, &shared.negatives)
+                    {
+                        let error_type = self.flight.error_type();
+                        negatives.remember(&self.key, Arc::clone(error), error_type);
+                    }
                     Err(e)
                 }
             };
             (outcome, owned, removed)
         };
+        if let (true, Ok(_), Some(negatives)) = (owned, &outcome, &shared.negatives) {
+            negatives.forget(&self.key);
+        }
         shared.notify(removed);
         self.record(&outcome);
         self.flight.land(outcome);
