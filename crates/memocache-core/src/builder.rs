@@ -282,7 +282,7 @@ where
 
     /// Stores a loaded value only when `condition` holds for it (cashews' `condition`): any
     /// other value is handed to its callers and stored nowhere, and whatever the key held
-    /// stays (a stale value is refreshed again later), as [`Lifespan::Skip`] says. An
+    /// stays (a stale value is refreshed again later), as [`Lifespan::Skip`](crate::Lifespan::Skip) says. An
     /// `insert` of such a value removes the old one. A panic in `condition` is the load's
     /// `Error::Panicked`, as one in the entry builder. Default: every value is stored.
     ///
