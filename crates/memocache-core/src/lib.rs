@@ -30,6 +30,7 @@
 //! | `zstd`, `lz4`, `zlib` | compression of stored records |
 //! | `serialized` | [`storage::Serialized`] and the [`key`] module: byte stores (Redis, SQL) as typed storages (sha2 for long keys) |
 //! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |
+//! | `metrics` | `Cache::publish_metrics` and a load-time histogram through the `metrics` crate facade |
 //! | `contract` | [`storage::contract::check_storage`], the storage contract for implementers' tests |
 //!
 //! A memory-only cache needs none of them: without default features the engine compiles no

@@ -36,6 +36,10 @@ mod max_hits;
 #[allow(dead_code)]
 #[path = "../examples/nodes.rs"]
 mod nodes;
+#[cfg(feature = "metrics")]
+#[allow(dead_code)]
+#[path = "../examples/prometheus.rs"]
+mod prometheus;
 #[allow(dead_code)]
 #[path = "../examples/zones.rs"]
 mod zones;
@@ -237,4 +241,30 @@ async fn nodes_port_cachemes_readme() {
         "node UserInfo version v1 tiers 1",
     ];
     assert_eq!(out, expected);
+}
+
+/// The Prometheus scrape after the example's scripted mix: 4 successful requests for 2 ids
+/// (2 loads, 2 hits), a failing load, a `get` of a missing key.
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn prometheus_scrape_shows_the_scripted_mix() {
+    let out = output!(prometheus);
+    for line in [
+        r#"memocache_requests_total{cache="users"} 6"#,
+        r#"memocache_hits_total{cache="users",state="fresh"} 2"#,
+        r#"memocache_misses_total{cache="users"} 4"#,
+        r#"memocache_loads_total{cache="users",outcome="success"} 2"#,
+        r#"memocache_loads_total{cache="users",outcome="failure"} 1"#,
+        r#"memocache_entries{cache="users"} 2"#,
+        r#"memocache_tier_writes_total{cache="users",tier="memory"} 2"#,
+        r#"memocache_tier_misses_total{cache="users",tier="memory"} 4"#,
+        r#"memocache_load_duration_seconds_count{cache="users",kind="load",outcome="success"} 2"#,
+        r#"memocache_load_duration_seconds_count{cache="users",kind="load",outcome="failure"} 1"#,
+    ] {
+        assert!(
+            out.iter().any(|l| l == line),
+            "{line} not in the scrape:\n{}",
+            out.join("\n")
+        );
+    }
 }

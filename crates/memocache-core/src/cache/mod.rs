@@ -27,6 +27,8 @@ use crate::tiers::Tiers;
 
 mod batch;
 mod batcher;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
 pub use batch::{BatchItems, BatchResult};
 pub use batcher::Batcher;
 mod groups;

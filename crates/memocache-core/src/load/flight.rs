@@ -50,6 +50,17 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The kind's name in tracing spans.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Load => "load",
+            Kind::Refresh => "refresh",
+            Kind::Read => "read",
+            Kind::Write => "write",
+            Kind::Clear => "clear",
+        }
+    }
+
     /// Whether a waiter that joins this flight was served by another request's work
     /// (`Stats::coalesced`).
     pub(crate) fn serves_waiters(self) -> bool {

@@ -207,7 +207,15 @@ where
             }
         };
         let mut claim = ProbeClaim(probe.then_some(&self.probing));
-        let fut = call(&*self.tier.storage);
+        // The operation's span: cache, tier, operation and outcome — never keys or bytes.
+        let span = tracing::trace_span!(
+            "memocache.tier",
+            cache,
+            tier = self.name(),
+            op = op.name(),
+            outcome = tracing::field::Empty,
+        );
+        let fut = tracing::Instrument::instrument(call(&*self.tier.storage), span.clone());
         let result = if op == Op::Clear {
             // A clear walks the whole namespace: the storage times each of its steps (a Redis
             // SCAN or UNLINK, a SQL batch), the whole may take long and must finish.
@@ -219,6 +227,15 @@ where
             }
         };
         claim.settle();
+        span.record(
+            "outcome",
+            match &result {
+                Ok(_) => "ok",
+                Err(StorageError::Timeout(_)) => "timeout",
+                Err(StorageError::Decode(_)) => "undecodable",
+                Err(_) => "error",
+            },
+        );
         match result {
             Ok(v) => {
                 self.succeeded(probe);

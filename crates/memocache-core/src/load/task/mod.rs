@@ -50,13 +50,17 @@ pub(crate) enum TierOp<V> {
 macro_rules! spawn {
     ($task:ident, |$t:ident| $steps:expr) => {{
         let mut $t = $task;
-        crate::sync::spawn(async move {
-            let run = AssertUnwindSafe(async { $steps.await }).catch_unwind();
-            if let Err(panic) = run.await {
-                let message = panic_message(&*panic);
-                $t.finish(Landing::Failed(FlightError::Panicked(message)));
-            }
-        });
+        let span = $t.span.clone();
+        crate::sync::spawn(tracing::Instrument::instrument(
+            async move {
+                let run = AssertUnwindSafe(async { $steps.await }).catch_unwind();
+                if let Err(panic) = run.await {
+                    let message = panic_message(&*panic);
+                    $t.finish(Landing::Failed(FlightError::Panicked(message)));
+                }
+            },
+            span,
+        ));
     }};
 }
 
@@ -102,6 +106,10 @@ where
     /// The key's tags, computed once when the task starts (outside every lock).
     tags: Tags,
     landed: bool,
+    /// The flight's `memocache.flight` span (debug level): its cache, kind and key hash —
+    /// never the key or the value —, and once it lands its outcome and duration.
+    span: tracing::Span,
+    started: Instant,
     /// Counts the task as running until it is dropped (last, after `Drop::drop` landed it).
     _running: RunningGuard,
 }
@@ -125,7 +133,17 @@ where
         }
         table.insert(key.clone(), Arc::clone(&flight));
         let running = shared.running.start();
+        let span = tracing::debug_span!(
+            "memocache.flight",
+            cache = shared.name(),
+            kind = flight.kind.name(),
+            key_hash = %format_args!("{hash:016x}"),
+            outcome = tracing::field::Empty,
+            elapsed_us = tracing::field::Empty,
+        );
         Task {
+            span,
+            started: Instant::now(),
             shared: Arc::clone(shared),
             hash,
             key,
@@ -523,6 +541,13 @@ where
             negatives.forget(&self.key);
         }
         shared.notify(removed);
+        let what = match &outcome {
+            Ok(_) => "value",
+            Err(e) => e.describe(),
+        };
+        self.span.record("outcome", what);
+        let elapsed = self.started.elapsed().as_micros() as u64;
+        self.span.record("elapsed_us", elapsed);
         self.record(&outcome);
         self.flight.land(outcome);
         owned
@@ -542,6 +567,13 @@ where
             return;
         }
         let refresh = self.kind() == Kind::Refresh;
+        #[cfg(feature = "metrics")]
+        crate::cache::metrics::record_load(
+            self.shared.name(),
+            self.kind().name(),
+            outcome.is_ok(),
+            self.started.elapsed(),
+        );
         match outcome {
             Ok(_) if refresh => stats.add(|c| &c.refreshes_succeeded, 1),
             Ok(_) => stats.add(|c| &c.load_successes, 1),
