@@ -1,21 +1,6 @@
 //! Publishing a cache's statistics through the [`metrics`] crate facade (feature `metrics`):
 //! [`Cache::publish_metrics`] for the counters and gauges, and a load-time histogram recorded
 //! as each load or refresh ends. Every series is labelled by the cache's name (`cache`).
-//!
-//! | metric | kind | labels |
-//! |---|---|---|
-//! | `memocache_requests_total` | counter | `cache` |
-//! | `memocache_hits_total` | counter | `cache`, `state` (`fresh`, `stale`) |
-//! | `memocache_misses_total`, `memocache_coalesced_total`, `memocache_errors_recalled_total` | counter | `cache` |
-//! | `memocache_loads_total` | counter | `cache`, `outcome` (`success`, `failure`) |
-//! | `memocache_refreshes_total` | counter | `cache`, `outcome` (`success`, `failure`) |
-//! | `memocache_timeouts_total`, `memocache_panics_total`, `memocache_evictions_total`, `memocache_callback_panics_total` | counter | `cache` |
-//! | `memocache_entries`, `memocache_weighted_size`, `memocache_loads_in_flight` | gauge | `cache` |
-//! | `memocache_tier_hits_total`, `memocache_tier_misses_total`, `memocache_tier_writes_total`, `memocache_tier_errors_total`, `memocache_tier_timeouts_total`, `memocache_tier_decode_errors_total`, `memocache_tier_skipped_total` | counter | `cache`, `tier` |
-//! | `memocache_load_duration_seconds` | histogram | `cache`, `kind` (`load`, `refresh`), `outcome` |
-//!
-//! The counters are the [`Stats`](crate::Stats) counters, set to their totals (`absolute`)
-//! each time `publish_metrics` runs, so the hit path pays nothing for them.
 
 use std::hash::Hash;
 use std::time::Duration;
@@ -30,9 +15,25 @@ where
     V: Clone + Send + Sync + 'static,
 {
     /// Publishes this cache's statistics and per-tier counters through the installed
-    /// `metrics` recorder (see the [module table](self) for the names): call it before each
-    /// scrape, or from a periodic task. Counters are set to their totals; gauges to their
-    /// current values. Without a recorder installed it does nothing.
+    /// `metrics` recorder (feature `metrics`): call it before each scrape, or from a periodic
+    /// task. Counters are set to their totals; gauges to their current values. Without a
+    /// recorder installed it does nothing. A load-time histogram is recorded as each load or
+    /// refresh ends. Every series is labelled by the cache's name (`cache`):
+    ///
+    /// | metric | kind | labels |
+    /// |---|---|---|
+    /// | `memocache_requests_total` | counter | `cache` |
+    /// | `memocache_hits_total` | counter | `cache`, `state` (`fresh`, `stale`) |
+    /// | `memocache_misses_total`, `memocache_coalesced_total`, `memocache_errors_recalled_total` | counter | `cache` |
+    /// | `memocache_loads_total` | counter | `cache`, `outcome` (`success`, `failure`) |
+    /// | `memocache_refreshes_total` | counter | `cache`, `outcome` (`success`, `failure`) |
+    /// | `memocache_timeouts_total`, `memocache_panics_total`, `memocache_evictions_total`, `memocache_callback_panics_total` | counter | `cache` |
+    /// | `memocache_entries`, `memocache_weighted_size`, `memocache_loads_in_flight` | gauge | `cache` |
+    /// | `memocache_tier_hits_total`, `memocache_tier_misses_total`, `memocache_tier_writes_total`, `memocache_tier_errors_total`, `memocache_tier_timeouts_total`, `memocache_tier_decode_errors_total`, `memocache_tier_skipped_total` | counter | `cache`, `tier` |
+    /// | `memocache_load_duration_seconds` | histogram | `cache`, `kind` (`load`, `refresh`), `outcome` |
+    ///
+    /// The counters are the [`Stats`](crate::Stats) counters, set to their totals (`absolute`)
+    /// each time `publish_metrics` runs, so the hit path pays nothing for them.
     pub fn publish_metrics(&self) {
         let s = self.stats();
         let name = self.inner.name().to_owned();
