@@ -311,6 +311,13 @@ fn cache_init(
         Some(c) => quote_spanned!(c.span()=> (#c) #tagging),
         None => quote!(::memocache::CacheBuilder::<#key_ty, #value_ty>::default() #tagging),
     };
+    // `storage = "name"`: a tier over the registered storage, resolved on first use.
+    let builder = match &options.storage {
+        Some(name) => {
+            quote_spanned!(name.span()=> ::memocache::__private::with_storage(#builder, #name))
+        }
+        None => builder,
+    };
     let dur = |d: Option<std::time::Duration>| match d {
         Some(d) => {
             let (s, n) = (d.as_secs(), d.subsec_nanos());

@@ -223,6 +223,8 @@ mod validate;
 /// | `zone` | expression | a [`Zone`] the function's entries belong to (`&expr` must deref to a `&Zone`: a `static` `LazyLock<Zone>`) |
 /// | `zone_key` | expression over the arguments | the entry's dependency in its zone (its `Display` text), instead of the zone's key function (fresco-memoize's `zonekey=`) |
 /// | `tags` | `[expr, ...]` over the arguments | more dependencies of the entry (their `Display` texts), invalidated with [`Cache::invalidate_tags`] or the zone's `invalidate` |
+/// | `storage` | string | a storage registered under this name (`memocache::registry::register_storage("redis", "redis://...")`, before or after the first call) as a tier below the memory: entries under `memocache:memoize:1:{function path}:{key}`, JSON; until the name is registered, each tier operation is a counted miss (the function still runs) |
+/// | `node` | expression over the arguments | a typed node (`memocache::node`) that supplies key, version, storages and statistics; the body is its loader; excludes every other option |
 ///
 /// Durations are strings of `<integer><unit>` parts, largest unit first: `"200ms"`, `"30s"`,
 /// `"10m"`, `"2h"`, `"1h30m"`, `"1d"` (units `d`, `h`, `m`, `s`, `ms`, `us`, `ns`).

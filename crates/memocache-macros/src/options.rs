@@ -13,7 +13,7 @@ use crate::duration;
 
 /// The names accepted, in the order the error message lists them.
 const NAMES: &str = "capacity, update_after, expire_after, timeout, max_hits, key, config, \
-                     cache, name, zone, zone_key, tags, node";
+                     cache, name, zone, zone_key, tags, node, storage";
 
 /// py-memoize's defaults, mirrored from `memocache-core` for the compile-time checks.
 const DEFAULT_UPDATE_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -49,6 +49,8 @@ pub(crate) struct Options {
     pub(crate) zone_key: Option<Expr>,
     /// `tags = [expr, ...]`: more dependencies, expressions over the arguments.
     pub(crate) tags: Option<Vec<Expr>>,
+    /// `storage = "name"`: a tier over the storage registered under that name.
+    pub(crate) storage: Option<LitStr>,
     /// `node = expr`: the node (over the arguments) that keys and configures the call.
     pub(crate) node: Option<Spanned<Expr>>,
 }
@@ -260,6 +262,21 @@ impl Options {
                 duplicate(&self.zone_key, &name)?;
                 self.zone_key = Some(value);
             }
+            "storage" => {
+                duplicate(&self.storage, &name)?;
+                match value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => self.storage = Some(s),
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "`storage` takes the name a storage is registered under, as in \
+                             `storage = \"redis\"` (see `memocache::registry::register_storage`)",
+                        ))
+                    }
+                }
+            }
             "node" => {
                 duplicate(&self.node, &name)?;
                 self.node = Some(Spanned { value, span });
@@ -290,7 +307,8 @@ impl Options {
     /// unless `config` gives them).
     fn check_together(&self) -> syn::Result<()> {
         if let Some(node) = &self.node {
-            let others: [(&str, Option<Span>); 12] = [
+            let others: [(&str, Option<Span>); 13] = [
+                ("storage", self.storage.as_ref().map(|n| n.span())),
                 ("capacity", self.capacity.as_ref().map(|o| o.span)),
                 ("update_after", self.update_after.as_ref().map(|o| o.span)),
                 ("expire_after", self.expire_after.as_ref().map(|o| o.span)),
@@ -321,7 +339,8 @@ impl Options {
             return Ok(());
         }
         if let Some(cache) = &self.cache {
-            let own: [(&str, Option<Span>); 7] = [
+            let own: [(&str, Option<Span>); 8] = [
+                ("storage", self.storage.as_ref().map(|n| n.span())),
                 ("capacity", self.capacity.as_ref().map(|o| o.span)),
                 ("update_after", self.update_after.as_ref().map(|o| o.span)),
                 ("expire_after", self.expire_after.as_ref().map(|o| o.span)),

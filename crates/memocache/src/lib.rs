@@ -118,6 +118,8 @@ pub mod fs {
     pub use memocache_fs::*;
 }
 
+#[cfg(feature = "config")]
+mod lazy_tier;
 #[cfg(feature = "node")]
 pub mod node;
 #[cfg(feature = "config")]

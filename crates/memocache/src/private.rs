@@ -237,3 +237,20 @@ pub fn key_part<T: std::fmt::Display + ?Sized>(value: &T) -> String {
     use crate::key::CacheKey;
     value.to_string().to_key_string()
 }
+
+/// `#[memoize(storage = "name")]`: `builder` with a tier over the storage registered as
+/// `name` (resolved on the function's first use of it; until registered, a counted miss),
+/// entries under `memocache:memoize:1:{function path}:{key}`, JSON records.
+#[cfg(all(feature = "config", feature = "json"))]
+pub fn with_storage<K, V>(builder: CacheBuilder<K, V>, name: &str) -> CacheBuilder<K, V>
+where
+    K: crate::registry::TierKey,
+    V: crate::registry::TierValue,
+{
+    let namespace = crate::key::Namespace::new("memoize");
+    builder.tier(crate::registry::lazy_tier(
+        name,
+        namespace,
+        crate::codec::Codec::json(),
+    ))
+}

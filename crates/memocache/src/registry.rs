@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use memocache_core::codec::Codec;
 use memocache_core::key::{CacheKey, Namespace};
-use memocache_core::storage::{ByteStore, MemoryStorage, Serialized};
+use memocache_core::storage::{ByteStore, MemoryStorage, Serialized, Storage};
 use memocache_core::{EvictionPolicy, Tier};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -200,11 +200,20 @@ impl StorageHandle {
     /// handle's connection; an in-memory storage gives each tier a store of its own (and
     /// needs neither).
     pub fn tier<K: TierKey, V: TierValue>(&self, namespace: Namespace, codec: Codec) -> Tier<K, V> {
+        Tier::from_arc(self.storage(namespace, codec))
+    }
+
+    /// The typed storage [`tier`](Self::tier) puts in its tier.
+    pub(crate) fn storage<K: TierKey, V: TierValue>(
+        &self,
+        namespace: Namespace,
+        codec: Codec,
+    ) -> Arc<dyn Storage<K, V>> {
         match &self.opened {
             Opened::Memory { policy, size } => {
-                Tier::new(MemoryStorage::<K, V>::with_policy(*size, *policy))
+                Arc::new(MemoryStorage::<K, V>::with_policy(*size, *policy))
             }
-            Opened::Bytes(store) => Tier::new(Serialized::new(store.clone(), namespace, codec)),
+            Opened::Bytes(store) => Arc::new(Serialized::new(store.clone(), namespace, codec)),
         }
     }
 }
@@ -322,6 +331,8 @@ pub async fn register_storage(name: &str, url: &str) -> Result<(), ConfigError> 
 pub fn storage(name: &str) -> Option<StorageHandle> {
     Registry::global().get(name)
 }
+
+pub use crate::lazy_tier::lazy_tier;
 
 /// A tier of the storage registered process-wide as `name`.
 ///

@@ -96,3 +96,53 @@ async fn two_memoized_functions_sharing_one_cache_and_redis_namespace_never_mix(
     assert_eq!(SHARED.len(), 1);
     SHARED.invalidate_all().await.unwrap();
 }
+
+static GREETINGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `storage = "name"`: a storage registered after the first call. The name is unique to
+/// this process, so concurrent runs never share the function's entries.
+#[memoize(
+    storage = "memoize-redis-test-storage",
+    update_after = "1m",
+    expire_after = "5m"
+)]
+async fn greeting(id: u64) -> Result<String, std::io::Error> {
+    GREETINGS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(format!("hello {id}"))
+}
+
+#[tokio::test]
+async fn memoize_over_a_storage_registered_by_name_after_the_first_call() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // Before the name is registered: the function runs, the tier is a counted miss.
+    assert_eq!(greeting(1).await.unwrap(), "hello 1");
+    let stats = greeting_memo().stats();
+    assert!(stats.tier_errors >= 1, "{stats:?}");
+    // The function's path keeps its keys apart from other tests' on the shared server.
+    let url = redis_url();
+    if let Err(e) = memocache::registry::register_storage("memoize-redis-test-storage", &url).await
+    {
+        if std::env::var_os("CI").is_some() {
+            panic!("Redis at {url} unreachable (CI is set): {e}");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!! SKIP: Redis at {url}: {e} !!!!!\n"
+        );
+        return;
+    }
+    // From now on the function's entries go to Redis: another process (here: the memory
+    // dropped) reads them back without running the function.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let id = nanos % 1_000_000_007;
+    assert_eq!(greeting(id).await.unwrap(), format!("hello {id}"));
+    let runs = GREETINGS.load(SeqCst);
+    greeting_memo().cache().invalidate_memory(&id);
+    assert_eq!(greeting(id).await.unwrap(), format!("hello {id}"));
+    assert_eq!(GREETINGS.load(SeqCst), runs, "served from Redis");
+    assert!(greeting_memo().stats().tiers[0].hits() >= 1);
+    greeting_memo().invalidate((id,)).await.unwrap();
+}
