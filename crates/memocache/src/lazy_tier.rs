@@ -47,8 +47,12 @@ impl<K: TierKey, V: TierValue> Lazy<K, V> {
     }
 }
 
-/// A tier over the storage registered (now or later) as `name` in the process-wide registry,
-/// with its entries under `namespace`, encoded with `codec` (see the [module](self)).
+/// A tier over the storage registered (now or later) as `name` in the process-wide
+/// [`Registry`], with its entries under `namespace`, encoded with `codec`: what
+/// `#[memoize(storage = "...")]` builds. The name is looked up on the tier's first use, so
+/// it may be registered after the cache is built (`register_storage` is async); until then
+/// every operation is a [`StorageError`] — under the tier's default `OnError::Skip` a
+/// counted, logged miss. Once found, it is that storage for good.
 pub fn lazy_tier<K: TierKey, V: TierValue>(
     name: &str,
     namespace: Namespace,
