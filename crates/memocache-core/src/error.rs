@@ -128,6 +128,9 @@ pub enum BuildError {
     /// `max_hits` of zero would serve nothing from the cache.
     #[error("max_hits must be at least 1")]
     ZeroMaxHits,
+    /// `early_refresh` was given a β that is not a positive finite number.
+    #[error("early_refresh's beta must be a positive finite number, not {0}")]
+    InvalidEarlyRefresh(String),
     /// `cache_errors` was given a zero lifespan.
     #[error("cache_errors' lifespan must be greater than zero")]
     ZeroErrorLifespan,

@@ -45,6 +45,8 @@ pub(crate) struct Config<K, V> {
     pub(crate) max_hits: Option<u32>,
     /// Values for which it is false are handed out, not stored (`Lifespan::Skip`).
     pub(crate) store_if: Option<StoreIf<K, V>>,
+    /// XFetch's β for probabilistic early refresh; `None`: off.
+    pub(crate) early_refresh: Option<f64>,
     /// How long a load's error is remembered (negative caching); `None`: not at all.
     pub(crate) error_lifespan: Option<Duration>,
     pub(crate) name: Option<Arc<str>>,
@@ -72,6 +74,8 @@ pub(crate) struct Shared<K, V> {
     /// The tags of a key (set once: at build from the builder's options, or by
     /// [`Cache::join_scope`](crate::Cache::join_scope)); unset: entries carry no tag.
     pub(crate) tagger: OnceLock<Tagger<K>>,
+    /// The moving average of loader calls, for early refreshes.
+    pub(crate) load_time: crate::load::early::LoadTime,
     /// The errors remembered by negative caching (`CacheBuilder::cache_errors`).
     pub(crate) negatives: Option<crate::load::negative::Negatives<K>>,
     /// The cross-process coordination of a distributed cache.

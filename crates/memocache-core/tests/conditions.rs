@@ -174,3 +174,78 @@ async fn store_if_hands_a_refused_value_out_and_keeps_what_was_there() {
     cache.insert(2, -7).await;
     assert_eq!(cache.get(&2).await, None);
 }
+
+/// A cache whose loader takes 1 s (so the recent load time is 1 s) and returns how many
+/// times it ran; entries fresh for 100 s, no stale phase.
+fn timed(early: Option<f64>) -> (Cache<u32, usize>, Arc<AtomicUsize>) {
+    let mut builder = Cache::builder()
+        .update_after(Duration::from_secs(100))
+        .expire_after(Duration::from_secs(100));
+    if let Some(beta) = early {
+        builder = builder.early_refresh(beta);
+    }
+    (builder.build().unwrap(), counter())
+}
+
+fn slow_count(
+    calls: &Arc<AtomicUsize>,
+) -> impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, Io>> + Send>>
+       + Send
+       + 'static {
+    let calls = calls.clone();
+    move || {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(calls.fetch_add(1, SeqCst))
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn early_refresh_refreshes_a_fresh_entry_before_its_deadline() {
+    // β so large that the window (1 s · β · −ln u) covers the 50 s left but with a chance
+    // of about 5e-8.
+    let (cache, calls) = timed(Some(1e9));
+    assert_eq!(cache.get_or_load(1, slow_count(&calls)).await.unwrap(), 0);
+    advance(Duration::from_secs(50)).await;
+    assert_eq!(
+        cache.get_or_load(1, slow_count(&calls)).await.unwrap(),
+        0,
+        "served at once"
+    );
+    assert_eq!(cache.stats().refreshes_started, 1, "an early refresh began");
+    cache.idle().await; // the loader's second runs on the paused clock
+    assert_eq!(
+        cache.get_or_load(1, slow_count(&calls)).await.unwrap(),
+        1,
+        "refreshed early"
+    );
+    assert_eq!(cache.stats().hits_stale, 0, "it never went stale");
+}
+
+#[tokio::test(start_paused = true)]
+async fn early_refresh_leaves_an_entry_far_from_its_deadline_and_is_off_by_default() {
+    // β tiny: the window is at most 1 s · 1e-9 · 37 (−ln of the smallest draw), never 50 s.
+    for early in [Some(1e-9), None] {
+        let (cache, calls) = timed(early);
+        cache.get_or_load(1, slow_count(&calls)).await.unwrap();
+        advance(Duration::from_secs(50)).await;
+        for _ in 0..1_000 {
+            cache.get_or_load(1, slow_count(&calls)).await.unwrap();
+        }
+        cache.idle().await;
+        assert_eq!(cache.stats().refreshes_started, 0, "{early:?}");
+        assert_eq!(calls.load(SeqCst), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_beta_is_refused() {
+    for beta in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let built: Result<Cache<u32, u32>, _> = Cache::builder().early_refresh(beta).build();
+        assert!(
+            matches!(built, Err(BuildError::InvalidEarlyRefresh(_))),
+            "{beta}"
+        );
+    }
+}

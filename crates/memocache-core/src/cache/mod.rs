@@ -149,6 +149,7 @@ where
         let cache = Cache {
             inner: Arc::new(Shared {
                 negatives,
+                load_time: load::early::LoadTime::new(),
                 memory: Memory::new(memory),
                 flights: Flights::new(),
                 tiers,
@@ -403,6 +404,9 @@ where
         match inner.memory.get(hash, &key) {
             Lookup::Fresh(v) => {
                 inner.stats.add(|c| &c.hits_fresh, 1);
+                if let Some(beta) = inner.config.early_refresh {
+                    load::early::maybe_refresh(&self.inner, hash, &key, beta, make_loader);
+                }
                 return self.post(v);
             }
             Lookup::Stale { value, refresh_due } => {

@@ -18,6 +18,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod clear;
+pub(crate) mod early;
 pub(crate) mod flight;
 pub(crate) mod negative;
 mod task;
@@ -285,6 +286,9 @@ pub(crate) enum RefreshOf {
     StaleHit,
     /// A stale entry a load found in a tier (and has just handed out): reload it.
     StaleInTier,
+    /// A fresh hit that drew an early refresh ([`early`]): reload it without reading the
+    /// tiers (their entry is as old as this one).
+    Early,
 }
 
 /// Starts a background refresh of `key` with `loader`, unless a flight owns the key or a

@@ -418,6 +418,20 @@ where
             .is_some_and(|i| shard.refresh_due(i, now))
     }
 
+    /// Whether `key` has a fresh entry whose `update_after` comes within `window` nanoseconds
+    /// and whose refresh no backoff holds back (an early refresh's test).
+    pub(crate) fn due_within<Q>(&self, hash: u64, key: &Q, window: u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = self.clock.now();
+        let shard = self.shard(hash).read();
+        shard
+            .find(hash, key)
+            .is_some_and(|i| shard.early_due(i, now, window))
+    }
+
     /// Records a failed background refresh of `key`: the next one waits for the backoff.
     pub(crate) fn note_refresh_failure<Q>(&self, hash: u64, key: &Q)
     where

@@ -310,6 +310,17 @@ where
             && now / 1_000_000 >= cold.refresh.load(Relaxed) & NOT_BEFORE_MASK
     }
 
+    /// `true` when entry `i` is fresh at `now` but its `update_after` comes within `window`
+    /// nanoseconds, and no backoff holds its refresh back (an early refresh's test).
+    pub(super) fn early_due(&self, i: u32, now: u64, window: u64) -> bool {
+        let (hot, cold) = (self.entry(i), &self.cold[i as usize]);
+        let update_at = hot.update_at.get();
+        now < update_at
+            && now.saturating_add(window) >= update_at
+            && hot.hits_left.load(Relaxed) != 0
+            && now / 1_000_000 >= cold.refresh.load(Relaxed) & NOT_BEFORE_MASK
+    }
+
     /// `true` when entry `i` is expired at `now` or has used its last hit.
     pub(super) fn is_spent(&self, i: u32, now: u64) -> bool {
         self.entry(i).hits_left.load(Relaxed) == 0 || now >= self.cold[i as usize].expire_at

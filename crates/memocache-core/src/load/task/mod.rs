@@ -439,7 +439,9 @@ where
             Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
             Err(_) => Err(FlightError::Timeout(timeout)),
         };
-        stats.add(|c| &c.load_nanos, start.elapsed().as_nanos() as u64);
+        let took = start.elapsed();
+        stats.add(|c| &c.load_nanos, took.as_nanos() as u64);
+        self.shared.load_time.record(took);
         outcome
     }
 

@@ -1,5 +1,7 @@
 //! The builder: every option of a [`Cache`], its default (py-memoize's), and its validation.
 
+mod results;
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -77,6 +79,7 @@ pub struct CacheBuilder<K, V> {
     max_hits: Option<u32>,
     store_if: Option<StoreIf<K, V>>,
     error_lifespan: Option<Duration>,
+    early_refresh: Option<f64>,
     name: Option<Arc<str>>,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
@@ -107,6 +110,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
             max_hits: None,
             store_if: None,
             error_lifespan: None,
+            early_refresh: None,
             name: None,
             weigher: None,
             listener: None,
@@ -280,46 +284,6 @@ where
         self
     }
 
-    /// Stores a loaded value only when `condition` holds for it (cashews' `condition`): any
-    /// other value is handed to its callers and stored nowhere, and whatever the key held
-    /// stays (a stale value is refreshed again later), as [`Lifespan::Skip`](crate::Lifespan::Skip) says. An
-    /// `insert` of such a value removes the old one. A panic in `condition` is the load's
-    /// `Error::Panicked`, as one in the entry builder. Default: every value is stored.
-    ///
-    /// ```
-    /// # extern crate memocache_core as memocache;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // An empty search result is not worth keeping.
-    /// let cache: memocache::Cache<String, Vec<u64>> = memocache::Cache::builder()
-    ///     .store_if(|_query: &String, hits: &Vec<u64>| !hits.is_empty())
-    ///     .build()
-    ///     .unwrap();
-    /// cache.get_with("nothing".into(), || async { vec![] }).await.unwrap();
-    /// assert_eq!(cache.len(), 0);
-    /// # }
-    /// ```
-    pub fn store_if(mut self, condition: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> Self {
-        self.store_if = Some(Arc::new(condition));
-        self
-    }
-
-    /// Negative caching (cached's `cache_err`, cashews' `with_exceptions`): a load that
-    /// fails with its loader's own error ([`Error::Load`](crate::Error::Load)) is remembered
-    /// for `lifespan`, and requests for that key meanwhile get that same error at once,
-    /// without calling their loader (counted as `Stats::errors_recalled`). Timeouts, panics,
-    /// cancellations and storage errors are never remembered. A value stored for the key, an
-    /// `insert`, an invalidation or an `invalidate_all` forgets the error. Kept in memory
-    /// only (for up to `capacity` keys), never in the tiers; `get` (without a loader) does
-    /// not report it. Must be positive. Default: off.
-    ///
-    /// To keep an *empty* result (a `None`) for a shorter time than a value, give it its own
-    /// lifespan with an [`entry_builder`](Self::entry_builder) instead.
-    pub fn cache_errors(mut self, lifespan: Duration) -> Self {
-        self.error_lifespan = Some(lifespan);
-        self
-    }
-
     /// A name for this cache, shown in `Debug` and logs, and the cache's own key space in its
     /// storage tiers: a [`Serialized`](crate::storage::Serialized) tier keys entries
     /// `{prefix}:{name}:{version}:{cache name}:{key}`
@@ -484,6 +448,9 @@ where
         if self.max_hits == Some(0) {
             return Err(BuildError::ZeroMaxHits);
         }
+        if let Some(beta) = self.early_refresh.filter(|b| !(b.is_finite() && *b > 0.0)) {
+            return Err(BuildError::InvalidEarlyRefresh(beta.to_string()));
+        }
         if self.error_lifespan.is_some_and(|l| l.is_zero()) {
             return Err(BuildError::ZeroErrorLifespan);
         }
@@ -548,6 +515,7 @@ where
             max_hits: self.max_hits,
             store_if: self.store_if,
             error_lifespan: self.error_lifespan,
+            early_refresh: self.early_refresh,
             name: self.name,
             weigher: self.weigher,
             memory_cap: self.memory_cap,
