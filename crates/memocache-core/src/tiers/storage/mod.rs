@@ -92,6 +92,14 @@ pub type Fetched<V> = Result<Option<StoredEntry<V>>, DecodeError>;
 /// Implementations report failures as [`StorageError`]s and never panic on bad data: bytes
 /// that fail to decode are [`StorageError::Decode`] (single `get`) or an `Err` item
 /// (`get_many`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a storage of `{K}` keys and `{V}` values",
+    label = "not a `Storage<{K}, {V}>`",
+    note = "a byte store (Redis, SQL, files) wrapped in `Serialized` (`RedisStore::typed`, \
+            `registry::tier`, ...) stores keys that implement `memocache::key::CacheKey` and \
+            values that implement `serde::Serialize` and `serde::Deserialize`: derive them for \
+            `{V}` (and `Clone`), or implement `CacheKey` for `{K}`"
+)]
 pub trait Storage<K, V>: Send + Sync + 'static {
     /// A short name for logs and statistics (`"memory"`, `"redis"`, ...).
     fn name(&self) -> &str;
