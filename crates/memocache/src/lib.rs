@@ -66,7 +66,12 @@
 //! | `postgres`, `mysql` | `memocache::sql`: the PostgreSQL, MySQL / MariaDB stores |
 //! | `fs` | `memocache::fs`: the file store (one file per entry) |
 //! | `config` (implied by every backend) | `memocache::url` (storages by URL) and `memocache::registry` (storages by name) |
+//! | `node` (default) | `memocache::node`: typed cache nodes (cacheme's API) and the `#[node]` attribute |
+//! | `metrics` | `Cache::publish_metrics` and a load-time histogram through the `metrics` crate facade |
+//! | `serialized` (implied by every format) | `storage::Serialized` and the `key` module: byte stores as typed storages |
 //! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |
+//!
+//! (`tests/features.rs` checks this table against `Cargo.toml`.)
 //!
 //! # Time, and testing with Tokio's paused clock
 //! Every hit checks the entry's `update_after` and `expire_after` against the clock, so the
