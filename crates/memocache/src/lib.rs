@@ -49,6 +49,57 @@
 //! # }
 //! ```
 //!
+//! # How a request flows
+//! A request hashes its key once and looks in the cache's own memory. A **fresh** value is
+//! returned at once; a **stale** one (older than `update_after`) is returned at once too, and
+//! one background refresh replaces it; an **expired** or missing one is a miss. A miss joins the
+//! load already running for that key, if any (so *N* concurrent callers make one loader call
+//! and all get its one result or its one error), or starts one: the storage tiers below the
+//! memory are read in order (a hit there is copied into the tiers above and the memory), then
+//! the loader runs, under the method timeout, with panics caught, and its value is written to
+//! every tier and the memory. The load runs in a task of its own: a caller dropped meanwhile
+//! cancels nothing. `ARCHITECTURE.md` follows a key and a value through the modules.
+//!
+//! # Choosing an eviction policy
+//! | policy | pick it when | cost of a hit |
+//! |---|---|---|
+//! | [`EvictionPolicy::LeastRecentlyUpdated`] (default) | entries expire anyway (TTL caches): evicts the entry written longest ago | lowest: a hit writes nothing |
+//! | [`EvictionPolicy::Lru`] | recency matters and there is no TTL | a hit is recorded in a per-shard buffer |
+//! | [`EvictionPolicy::WTinyLfu`] | the best hit ratio on skewed traffic, resistant to scans | as LRU, plus a frequency sketch |
+//!
+//! `BENCHMARKS.md` has each one's hit latency, throughput and hit ratio beside moka's and
+//! quick_cache's.
+//!
+//! # Errors and cancellation
+//! A load's outcome is an [`Error`]: [`Error::Load`] holds the loader's own error in an `Arc`
+//! (every waiter gets the same one), [`Error::Timeout`], [`Error::Panicked`] (a loader panic
+//! never unwinds into the callers), [`Error::Cancelled`] (the runtime shut down),
+//! [`Error::Storage`] (a tier set to fail loudly), [`Error::NotLoaded`] (a batch loader left
+//! the key out). Nothing failed is stored, except when negative caching
+//! ([`CacheBuilder::cache_errors`]) is asked for. Every public async method documents its
+//! `# Cancel safety`: loads, refreshes and tier writes run in tasks of their own, so dropping a
+//! caller's future only stops it waiting.
+//!
+//! # Tiers, Redis and several processes
+//! [`CacheBuilder::tier`] puts storages below the memory — [`storage::MemoryStorage`], Redis
+//! (`redis`), SQLite / PostgreSQL / MySQL (`sqlite`, `postgres`, `mysql`), files (`fs`), by
+//! URL ([`url`], [`registry`]) or by name (`#[memoize(storage = "redis")]`). A tier error is a
+//! counted miss by default (timeout 1 s, circuit breaker); records carry wall-clock
+//! lifespans, so processes sharing a Redis share stale-while-revalidate.
+//! [`CacheBuilder::distributed`] makes one loader call per key across every process and sends
+//! invalidations to the others' memory.
+//!
+//! # Groups of entries and typed nodes
+//! Zones, tags and shared caches ([`Zone`], [`Tag`], [`Scoped`]) invalidate groups of entries
+//! at once, in every tier and process, at the cost of one write per tag. Typed cache nodes
+//! ([`node`](mod@node), cacheme's API) put a key type, its loader, version, storages and statistics in
+//! one place, with batch loads ([`Cache::get_all`]) and a dataloader ([`Batcher`]).
+//!
+//! # Observability
+//! [`Cache::stats`] (and each tier's counters), tracing spans `memocache.flight` and
+//! `memocache.tier` (never keys or values), and with feature `metrics`,
+//! `Cache::publish_metrics` through the `metrics` crate facade (example `prometheus`).
+//!
 //! This crate is a facade: the engine lives in `memocache-core` and is re-exported here
 //! whole, `#[memoize]` comes from `memocache-macros` (feature `macros`, default), and the
 //! optional backends are re-exported behind cargo features as they land.
