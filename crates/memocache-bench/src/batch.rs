@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::measure::{cpu_time, secs};
-use crate::remote::Server;
+use crate::remote::{Commands, Server};
 use crate::report::Row;
 use crate::trace::TIER_POLICY;
 use crate::zipf::Zipf;
@@ -58,11 +58,42 @@ pub fn calls(n: usize) -> Vec<Vec<u64>> {
         .collect()
 }
 
-/// The batch loader: counts its calls and keys, sleeps, returns each id as its value.
+/// The batch loader: counts its calls and keys, sleeps, returns each id as its value (also
+/// the `dataloader` rows').
 #[derive(Default)]
-struct Loader {
+pub(crate) struct Loader {
     calls: AtomicU64,
     keys: AtomicU64,
+}
+
+impl Loader {
+    /// One call for `keys`: counted, then `sleep`, then each id as its own value.
+    pub(crate) async fn load(
+        &self,
+        keys: Vec<u64>,
+        sleep: Duration,
+    ) -> Result<Vec<(u64, u64)>, std::convert::Infallible> {
+        self.calls.fetch_add(1, Relaxed);
+        self.keys.fetch_add(keys.len() as u64, Relaxed);
+        tokio::time::sleep(sleep).await;
+        Ok(keys.into_iter().map(|k| (k, k)).collect())
+    }
+
+    /// `row` with the calls and the keys loaded.
+    pub(crate) fn counted(&self, row: Row) -> Row {
+        row.field("loader_calls", self.calls.load(Relaxed))
+            .field("keys_loaded", self.keys.load(Relaxed))
+    }
+}
+
+/// `row` with, for a Redis row, the server's GET and MGET commands between the two counts.
+pub(crate) fn with_commands(row: Row, redis: Option<(Commands, Commands)>) -> Row {
+    match redis {
+        Some((b, a)) => row
+            .field("redis_get", a.get.saturating_sub(b.get))
+            .field("redis_mget", a.mget.saturating_sub(b.mget)),
+        None => row,
+    }
 }
 
 async fn drain(
@@ -84,14 +115,7 @@ async fn drain(
                     let loader = loader.clone();
                     let load_all = move |keys: Vec<u64>| {
                         let loader = loader.clone();
-                        async move {
-                            loader.calls.fetch_add(1, Relaxed);
-                            loader.keys.fetch_add(keys.len() as u64, Relaxed);
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            Ok::<_, std::convert::Infallible>(
-                                keys.into_iter().map(|k| (k, k)).collect(),
-                            )
-                        }
+                        async move { loader.load(keys, Duration::from_millis(100)).await }
                     };
                     let got = cache.get_all(ids.iter().copied(), load_all).await;
                     for (id, v) in ids.iter().zip(got) {
@@ -161,18 +185,15 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
                 Ok(s) => s.commands().await.ok(),
                 Err(_) => None,
             };
-            let mut row = row
-                .field("loader_calls", loader.calls.load(Relaxed))
-                .field("keys_loaded", loader.keys.load(Relaxed))
+            let row = loader
+                .counted(row)
                 .field("wall_s", secs(wall))
                 .field("cpu_s", secs(cpu));
-            if let (Some(b), Some(a), true) = (before, after, imp != "memocache-memory") {
-                row = row
-                    .field("redis_get", a.get.saturating_sub(b.get))
-                    .field("redis_mget", a.mget.saturating_sub(b.mget));
+            let redis = before.zip(after).filter(|_| imp != "memocache-memory");
+            if redis.is_some() {
                 let _ = cache.invalidate_all().await;
             }
-            rows.push(row);
+            rows.push(with_commands(row, redis));
         }
     }
     rows.extend(crate::dataloader::run(&args.workers, &mut server, opts).await);

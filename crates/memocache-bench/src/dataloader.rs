@@ -5,7 +5,6 @@
 //! W-TinyLFU memory in front of Redis; the row counts the batch loader's calls and the keys
 //! they loaded (the plain trace makes one loader call per key), the server's GET and MGET.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use memocache::codec::{Codec, Compression, Format};
 use memocache::key::Namespace;
 use memocache::{Batcher, Cache, Tier};
 
+use crate::batch::{with_commands, Loader};
 use crate::measure::secs;
 use crate::remote::Server;
 use crate::report::Row;
@@ -23,13 +23,6 @@ use crate::Opts;
 pub const WINDOW: Duration = Duration::from_millis(1);
 /// The most keys one batch loader call is given.
 pub const MAX_KEYS: usize = 1_000;
-
-/// The batch loader's counters.
-#[derive(Default)]
-struct Counts {
-    calls: AtomicU64,
-    keys: AtomicU64,
-}
 
 /// memocache behind a [`Batcher`].
 struct Batched(Batcher<u64, u64, std::convert::Infallible>);
@@ -75,16 +68,11 @@ pub async fn run(workers: &[usize], server: &mut Result<Server, String>, opts: &
                 }
             }
             .expect("valid options");
-            let counts = Arc::new(Counts::default());
-            let (c, load_time) = (counts.clone(), p.load_time);
+            let loader = Arc::new(Loader::default());
+            let (l, load_time) = (loader.clone(), p.load_time);
             let batcher = cache.batcher(WINDOW, MAX_KEYS, move |ids: Vec<u64>| {
-                let c = c.clone();
-                async move {
-                    c.calls.fetch_add(1, Relaxed);
-                    c.keys.fetch_add(ids.len() as u64, Relaxed);
-                    tokio::time::sleep(load_time).await;
-                    Ok::<_, std::convert::Infallible>(ids.into_iter().map(|k| (k, k)).collect())
-                }
+                let l = l.clone();
+                async move { l.load(ids, load_time).await }
             });
             let before = match server {
                 Ok(s) => s.commands().await.ok(),
@@ -97,19 +85,16 @@ pub async fn run(workers: &[usize], server: &mut Result<Server, String>, opts: &
                 Ok(s) => s.commands().await.ok(),
                 Err(_) => None,
             };
-            let mut row = row
-                .field("loader_calls", counts.calls.load(Relaxed))
-                .field("keys_loaded", counts.keys.load(Relaxed))
+            let row = loader
+                .counted(row)
                 .field("wall_s", secs(m.wall))
                 .field("cpu_s", secs(m.cpu))
                 .field("p99_ms", m.latency.p99_us as f64 / 1e3);
-            if let (Some(b), Some(a), true) = (before, after, imp != "memocache-memory") {
-                row = row
-                    .field("redis_get", a.get.saturating_sub(b.get))
-                    .field("redis_mget", a.mget.saturating_sub(b.mget));
+            let redis = before.zip(after).filter(|_| imp != "memocache-memory");
+            if redis.is_some() {
                 let _ = cache.invalidate_all().await;
             }
-            rows.push(row);
+            rows.push(with_commands(row, redis));
         }
     }
     rows

@@ -135,6 +135,15 @@ where
     }
 }
 
+fn string_literal(value: Expr, why: &str) -> syn::Result<LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s),
+        other => Err(syn::Error::new(other.span(), why)),
+    }
+}
+
 fn duration_literal(name: &Ident, value: &Expr) -> syn::Result<Duration> {
     match value {
         Expr::Lit(ExprLit {
@@ -223,17 +232,8 @@ impl Options {
             }
             "name" => {
                 duplicate(&self.name, &name)?;
-                match value {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(s), ..
-                    }) => self.name = Some(s),
-                    other => {
-                        return Err(syn::Error::new(
-                            other.span(),
-                            "`name` takes a string literal, as in `name = \"users\"`",
-                        ))
-                    }
-                }
+                let why = "`name` takes a string literal, as in `name = \"users\"`";
+                self.name = Some(string_literal(value, why)?);
             }
             "key" => {
                 duplicate(&self.key, &name)?;
@@ -264,18 +264,9 @@ impl Options {
             }
             "storage" => {
                 duplicate(&self.storage, &name)?;
-                match value {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(s), ..
-                    }) => self.storage = Some(s),
-                    other => {
-                        return Err(syn::Error::new(
-                            other.span(),
-                            "`storage` takes the name a storage is registered under, as in \
-                             `storage = \"redis\"` (see `memocache::registry::register_storage`)",
-                        ))
-                    }
-                }
+                let why = "`storage` takes the name a storage is registered under, as in \
+                           `storage = \"redis\"` (see `memocache::registry::register_storage`)";
+                self.storage = Some(string_literal(value, why)?);
             }
             "node" => {
                 duplicate(&self.node, &name)?;

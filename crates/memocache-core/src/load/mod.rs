@@ -55,6 +55,7 @@ fn decide<'a, K, V>(
     shared: &'a Shared<K, V>,
     hash: u64,
     key: &K,
+    serve_memory: bool,
 ) -> Result<Step<V>, MutexGuard<'a, flight::Table<K, V>>>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -65,7 +66,9 @@ where
         return Ok(Step::Join(Arc::clone(flight)));
     }
     // A load stores its value under this lock as it retires.
-    if let Lookup::Fresh(v) | Lookup::Stale { value: v, .. } = shared.memory.peek(hash, key) {
+    if let (true, Lookup::Fresh(v) | Lookup::Stale { value: v, .. }) =
+        (serve_memory, shared.memory.peek(hash, key))
+    {
         return Ok(Step::Ready(v));
     }
     if let Some(gate) = shared.clearing.active() {
@@ -130,7 +133,7 @@ where
     let mut coalesced = false;
     loop {
         let (key, _) = start.as_ref().expect("kept until a load is started");
-        let step = match decide(shared, hash, key) {
+        let step = match decide(shared, hash, key, true) {
             Ok(step) => step,
             Err(table) => {
                 // Negative caching: a load error remembered for the key answers instead.
@@ -153,12 +156,7 @@ where
                 let _ = gate.wait().await;
                 continue;
             }
-            Step::Led(flight) => {
-                return flight.wait().await.map_err(|e| {
-                    e.into_error::<E>()
-                        .expect("a load started with E lands a value or an error of E")
-                });
-            }
+            Step::Led(flight) => return outcome_of(&flight).await,
         };
         match join(shared, &flight, &mut coalesced).await {
             Ok(v) => return Ok(v),
@@ -188,7 +186,7 @@ where
     let mut coalesced = false;
     loop {
         let key = start.as_ref().expect("kept until a read is started");
-        let step = decide(shared, hash, key).unwrap_or_else(|table| {
+        let step = decide(shared, hash, key, true).unwrap_or_else(|table| {
             let key = start.take().expect("kept until a read is started");
             let flight = FlightState::without_loader(Kind::Read);
             Step::Led(start_flight(
@@ -241,33 +239,18 @@ where
 {
     let mut start = Some((key, loader));
     loop {
-        let step = {
-            let (key, _) = start.as_ref().expect("kept until a refresh is started");
-            let table = shared.flights.lock(hash);
-            if let Some(flight) = table.get(key) {
-                Step::Join(Arc::clone(flight))
-            } else if let Some(gate) = shared.clearing.active() {
-                Step::Cleared(gate)
-            } else {
-                let (key, loader) = start.take().expect("kept until a refresh is started");
-                let flight = FlightState::forced::<E>();
-                Step::Led(start_flight(shared, table, hash, key, flight, |task| {
-                    task.spawn_load(loader, false)
-                }))
-            }
-        };
+        let (key, _) = start.as_ref().expect("kept until a refresh is started");
+        let step = decide(shared, hash, key, false).unwrap_or_else(|table| {
+            let (key, loader) = start.take().expect("kept until a refresh is started");
+            let flight = FlightState::forced::<E>();
+            Step::Led(start_flight(shared, table, hash, key, flight, |task| {
+                task.spawn_load(loader, false)
+            }))
+        });
         match step {
-            Step::Led(flight) => {
-                return flight.wait().await.map_err(|e| {
-                    e.into_error::<E>()
-                        .expect("a refresh started with E lands a value or an error of E")
-                });
-            }
+            Step::Led(flight) => return outcome_of(&flight).await,
             Step::Join(flight) if flight.forced && flight.fails_with::<E>() => {
-                return flight.wait().await.map_err(|e| {
-                    e.into_error::<E>()
-                        .expect("a refresh with E lands a value or an error of E")
-                });
+                return outcome_of(&flight).await
             }
             Step::Join(flight) | Step::Cleared(flight) => {
                 let _ = flight.wait().await;
@@ -275,6 +258,14 @@ where
             Step::Ready(_) => unreachable!("memory is not consulted"),
         }
     }
+}
+
+/// The outcome of a load or refresh whose loader fails with `E`, as its caller's result.
+async fn outcome_of<V: Clone, E: Send + Sync + 'static>(flight: &Flight<V>) -> Result<V, Error<E>> {
+    flight.wait().await.map_err(|e| {
+        e.into_error::<E>()
+            .expect("a flight whose loader fails with E lands a value or an error of E")
+    })
 }
 
 /// Why a refresh is started.

@@ -411,11 +411,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = self.clock.now();
-        let shard = self.shard(hash).read();
-        shard
-            .find(hash, key)
-            .is_some_and(|i| shard.refresh_due(i, now))
+        self.test(hash, key, |shard, i, now| shard.refresh_due(i, now))
     }
 
     /// Whether `key` has a fresh entry whose `update_after` comes within `window` nanoseconds
@@ -425,11 +421,19 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.test(hash, key, |shard, i, now| shard.early_due(i, now, window))
+    }
+
+    /// `test` on `key`'s entry at the clock's now, under its shard's shared lock; `false`
+    /// without an entry.
+    fn test<Q>(&self, hash: u64, key: &Q, test: impl Fn(&Shard<K, V>, u32, u64) -> bool) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let now = self.clock.now();
         let shard = self.shard(hash).read();
-        shard
-            .find(hash, key)
-            .is_some_and(|i| shard.early_due(i, now, window))
+        shard.find(hash, key).is_some_and(|i| test(&shard, i, now))
     }
 
     /// Records a failed background refresh of `key`: the next one waits for the backoff.

@@ -260,30 +260,11 @@ where
     /// answered each key (but those in `skip`): one multi-set per tier. Errors are counted and
     /// logged, never returned, as a single read's [`backfill`](Self::backfill).
     pub(crate) async fn backfill_many(&self, found: &[(K, &Found<V>)], skip: Unavailable) {
-        let now = SystemTime::now();
-        let cache = &*self.cache;
-        let writes = self
-            .tiers
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| !skip.has(i))
-            .map(|(i, t)| {
-                let entries: Vec<(K, StoredEntry<V>)> = found
-                    .iter()
-                    .filter(|(_, f)| f.answered_by > i)
-                    .map(|(k, f)| (k.clone(), f.entry.clone().capped(now, t.tier.expire_cap)))
-                    .collect();
-                async move {
-                    if entries.is_empty() {
-                        return;
-                    }
-                    let n = entries.len() as u64;
-                    if let Ok(Some(())) = t.run(Op::Set, cache, |s| s.set_many(entries)).await {
-                        t.counters.writes.fetch_add(n, Relaxed);
-                    }
-                }
-            });
-        join_all(writes).await;
+        let above = |i: usize| {
+            let f = found.iter().filter(move |(_, f)| f.answered_by > i);
+            f.map(|(k, f)| (k, &f.entry)).collect()
+        };
+        let _ = self.set_in_each(skip, above).await;
     }
 
     /// Writes `entries` (untagged) to every tier but those in `skip`: one multi-set per tier,
@@ -294,9 +275,22 @@ where
         entries: &[(K, StoredEntry<V>)],
         skip: Unavailable,
     ) -> Result<(), StorageError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
+        let all = |_: usize| entries.iter().map(|(k, e)| (k, e)).collect();
+        self.set_in_each(skip, all).await.into_iter().collect()
+    }
+
+    /// One multi-set in each tier but those in `skip`, concurrently, of the entries `pick`
+    /// gives for that tier's index (none: no call), each capped by the tier's lifespan limit;
+    /// each tier's result.
+    async fn set_in_each<'e>(
+        &self,
+        skip: Unavailable,
+        pick: impl Fn(usize) -> Vec<(&'e K, &'e StoredEntry<V>)>,
+    ) -> Vec<Result<(), StorageError>>
+    where
+        K: 'e,
+        V: 'e,
+    {
         let now = SystemTime::now();
         let cache = &*self.cache;
         let writes = self
@@ -304,12 +298,15 @@ where
             .iter()
             .enumerate()
             .filter(|&(i, _)| !skip.has(i))
-            .map(|(_, t)| {
-                let capped: Vec<(K, StoredEntry<V>)> = entries
-                    .iter()
+            .map(|(i, t)| {
+                let capped: Vec<(K, StoredEntry<V>)> = pick(i)
+                    .into_iter()
                     .map(|(k, e)| (k.clone(), e.clone().capped(now, t.tier.expire_cap)))
                     .collect();
                 async move {
+                    if capped.is_empty() {
+                        return Ok(());
+                    }
                     let n = capped.len() as u64;
                     let r = t.run(Op::Set, cache, |s| s.set_many(capped)).await;
                     if let Ok(Some(())) = r {
@@ -318,7 +315,7 @@ where
                     r.map(drop)
                 }
             });
-        join_all(writes).await.into_iter().collect()
+        join_all(writes).await
     }
 
     /// Gives each of `tags` a new generation in every tier that keeps tags: their entries
