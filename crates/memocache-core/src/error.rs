@@ -23,8 +23,9 @@ pub enum Error<E> {
     /// text is the panic message. The panic was caught: no lock is poisoned, every waiter got
     /// this error, nothing was stored, and the next request loads again.
     Panicked(Arc<str>),
-    /// The load task was cancelled before finishing, which happens only when the Tokio
-    /// runtime that ran it shut down.
+    /// The load task was cancelled before finishing, which happens only when the runtime that
+    /// ran it shut down (a Tokio runtime dropped while the load ran; smol's global executor
+    /// never shuts down).
     Cancelled,
     /// A storage tier failed and is set to hand its errors to the caller
     /// ([`OnError::Propagate`](crate::tier::OnError::Propagate)). Tiers left at the default

@@ -30,6 +30,7 @@
 //! | `zstd`, `lz4`, `zlib` | compression of stored records |
 //! | `serialized` | [`storage::Serialized`] and the [`key`] module: byte stores (Redis, SQL) as typed storages (sha2 for long keys) |
 //! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |
+//! | `smol` | run on smol too: outside a Tokio runtime, tasks go to smol's global executor and timers to async-io (`runtime.rs`) |
 //! | `metrics` | `Cache::publish_metrics` and a load-time histogram through the `metrics` crate facade |
 //! | `contract` | [`storage::contract::check_storage`], the storage contract for implementers' tests |
 //!
@@ -46,6 +47,7 @@ mod entry;
 mod error;
 mod load;
 mod memory;
+mod runtime;
 mod shared;
 mod stats;
 mod sync;

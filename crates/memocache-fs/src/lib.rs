@@ -37,7 +37,8 @@
 //! - `clear` of a namespace reads the header of every file of the directory (as
 //!   fresco-memoize's `invalidate_all` checks every key): its cost grows with the directory.
 //!
-//! Every operation runs on Tokio's blocking pool. Dropping an operation's future does not
+//! Every operation runs on Tokio's blocking pool (outside a Tokio runtime with the `smol`
+//! feature: on smol's, `smol::unblock`). Dropping an operation's future does not
 //! stop the file operation already handed to that pool: it completes (a write lands whole).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

@@ -58,14 +58,27 @@ fn backend(e: io::Error) -> StorageError {
     StorageError::backend(e)
 }
 
-/// Runs blocking `f` on Tokio's blocking pool.
+/// Runs blocking `f` on Tokio's blocking pool — or, outside a Tokio runtime with the `smol`
+/// feature, on smol's (`smol::unblock`).
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    #[cfg(feature = "smol")]
+    {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return smol::unblock(f).await;
+        }
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
+}
+
+/// [`run_blocking`], its I/O error as a storage error.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> Result<T, StorageError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(backend),
-        Err(e) => Err(StorageError::backend(io::Error::other(e))),
-    }
+    run_blocking(f).await.map_err(backend)
 }
 
 impl FileStore {
@@ -81,12 +94,11 @@ impl FileStore {
     pub async fn open(dir: impl AsRef<Path>, options: FileOptions) -> io::Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let d = dir.clone();
-        let bytes = tokio::task::spawn_blocking(move || {
+        let bytes = run_blocking(move || {
             std::fs::create_dir_all(&d)?;
             sweep::size(&d)
         })
-        .await
-        .map_err(io::Error::other)??;
+        .await?;
         Ok(FileStore {
             inner: Arc::new(Inner {
                 dir,

@@ -74,9 +74,10 @@ mod validate;
 ///   [handle](#the-handle-invalidation-statistics-the-cache), which owns the function's
 ///   static cache (one per function, built on first use).
 ///
-/// The function's own future must be `Send`: the load runs in a spawned Tokio task, so that
-/// a cancelled caller cannot cancel it for the others. A memoized function must therefore be
-/// called inside a Tokio runtime. Every call makes the key; the loader's owned copies of the
+/// The function's own future must be `Send`: the load runs in a spawned task, so that a
+/// cancelled caller cannot cancel it for the others. A memoized function must therefore be
+/// called inside a Tokio runtime — or anywhere with memocache's `smol` feature, whose loads
+/// outside Tokio run on smol's global executor. Every call makes the key; the loader's owned copies of the
 /// arguments (`to_owned()` of each `&T`, a clone of `*self`) are made only when the cache needs
 /// a load — on a miss or a due refresh — never on a fresh hit
 /// ([`Cache::get_or_load_lazy`]). Keep receivers cheap to clone all the same (state in an `Arc`).
@@ -383,7 +384,8 @@ mod validate;
 /// - At the first call, when a `config = ...` builder is invalid (for example `update_after`
 ///   above `expire_after`): the function cannot run without its cache. The attribute's own
 ///   options are checked at compile time.
-/// - When called outside a Tokio runtime, as `tokio::spawn` does.
+/// - When called outside a Tokio runtime without memocache's `smol` feature, as `tokio::spawn`
+///   does.
 ///
 /// [`CacheBuilder`]: https://docs.rs/memocache/latest/memocache/struct.CacheBuilder.html
 /// [`Cache`]: https://docs.rs/memocache/latest/memocache/struct.Cache.html

@@ -95,6 +95,22 @@
 //! ([`node`](mod@node), cacheme's API) put a key type, its loader, version, storages and statistics in
 //! one place, with batch loads ([`Cache::get_all`]) and a dataloader ([`Batcher`]).
 //!
+//! # Runtimes: Tokio and smol
+//! The engine spawns a task per load and times loads, refreshes and tier calls; it does so
+//! through one seam that picks the runtime per call. Inside a Tokio runtime it uses Tokio's
+//! `spawn` and timers. With the `smol` feature, a call made outside any Tokio runtime runs its
+//! load on smol's global executor and its timers on async-io, and the file store's blocking
+//! I/O goes to smol's blocking pool — so caches, `#[memoize]`, batch loads, the dataloader,
+//! negative caching and the memory and file tiers work under `smol::block_on`, with the same
+//! single flight, timeouts, panic and cancel safety (`tests/runtimes.rs` runs one behaviour
+//! suite on both). The Redis and SQL stores and distributed coordination use Tokio-based
+//! clients (redis-rs, sqlx) and still need a Tokio runtime.
+//!
+//! ```toml
+//! [dependencies]
+//! memocache = { version = "0.1", features = ["smol"] }
+//! ```
+//!
 //! # Observability
 //! [`Cache::stats`] (and each tier's counters), tracing spans `memocache.flight` and
 //! `memocache.tier` (never keys or values), and with feature `metrics`,
@@ -118,6 +134,7 @@
 //! | `fs` | `memocache::fs`: the file store (one file per entry) |
 //! | `config` (implied by every backend) | `memocache::url` (storages by URL) and `memocache::registry` (storages by name) |
 //! | `node` (default) | `memocache::node`: typed cache nodes (cacheme's API) and the `#[node]` attribute |
+//! | `smol` | run on smol as well as Tokio (see [Runtimes](#runtimes-tokio-and-smol)) |
 //! | `metrics` | `Cache::publish_metrics` and a load-time histogram through the `metrics` crate facade |
 //! | `serialized` (implied by every format) | `storage::Serialized` and the `key` module: byte stores as typed storages |
 //! | `test-util` | read Tokio's clock, which tests can pause, instead of the kernel's coarse clock |

@@ -193,7 +193,7 @@ where
         if pending.waiting.len() >= self.max_keys {
             let batch = take(&mut pending);
             drop(pending);
-            crate::sync::spawn(flush(self.clone(), batch));
+            crate::runtime::spawn(flush(self.clone(), batch));
         } else if pending.waiting.len() == 1 {
             let armed = Armed {
                 pending: Arc::clone(&self.pending),
@@ -202,8 +202,8 @@ where
             };
             drop(pending);
             let this = self.clone();
-            crate::sync::spawn(async move {
-                tokio::time::sleep(this.window).await;
+            crate::runtime::spawn(async move {
+                crate::runtime::sleep(this.window).await;
                 if let Some(batch) = armed.fire() {
                     flush(this, batch).await;
                 }

@@ -317,7 +317,8 @@ where
     /// # Panics
     /// A panic inside `loader` does not unwind into the caller: it is caught and every waiter
     /// gets [`Error::Panicked`] with the panic message. This method panics only when called
-    /// outside a Tokio runtime, as `tokio::spawn` does.
+    /// outside a Tokio runtime without the `smol` feature, as `tokio::spawn` does (with the
+    /// feature, a call outside Tokio runs its load on smol's global executor).
     ///
     /// ```
     /// # extern crate memocache_core as memocache;

@@ -155,7 +155,7 @@ impl<K> Node<K> {
             .coordinator
             .try_lease(lease_key, token, self.options.lease);
         let limit = self.options.timeout;
-        let taken = tokio::time::timeout(limit, attempt)
+        let taken = crate::runtime::timeout(limit, attempt)
             .await
             .unwrap_or(Err(StorageError::Timeout(limit)));
         match taken {
@@ -195,7 +195,7 @@ impl<K> Node<K> {
                 notified.await;
             }
         };
-        let _ = tokio::time::timeout(limit, wait).await;
+        let _ = crate::runtime::timeout(limit, wait).await;
         drop(releases);
         let mut map = self.releases.lock();
         if map
@@ -219,7 +219,7 @@ impl<K> Node<K> {
         let bytes = event.encode();
         let publish = self.options.coordinator.publish(&self.channel, &bytes);
         let limit = self.options.timeout;
-        let published = tokio::time::timeout(limit, publish)
+        let published = crate::runtime::timeout(limit, publish)
             .await
             .unwrap_or(Err(StorageError::Timeout(limit)));
         match published {
@@ -317,7 +317,7 @@ async fn subscribe<K, V>(
             Ok(stream) => stream,
             Err(e) => {
                 tracing::warn!(channel, error = %e, "cannot subscribe to invalidation events; retrying");
-                tokio::time::sleep(pause).await;
+                crate::runtime::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
                 continue;
             }
@@ -397,11 +397,11 @@ impl Held {
     /// Extends the lease every third of its lifetime, forever (run it beside the loader).
     pub(crate) async fn keep_alive(&self) {
         loop {
-            tokio::time::sleep(self.lease / 3).await;
+            crate::runtime::sleep(self.lease / 3).await;
             let extend = self
                 .coordinator
                 .extend_lease(&self.key, self.token, self.lease);
-            let extended = tokio::time::timeout(self.timeout, extend).await;
+            let extended = crate::runtime::timeout(self.timeout, extend).await;
             if let Ok(Ok(false)) = extended {
                 tracing::warn!(
                     lease = self.key,
@@ -429,7 +429,7 @@ async fn release(
 ) {
     let message = Event::Released(key.to_owned()).encode();
     let release = coordinator.release(key, token, channel, &message);
-    let released = tokio::time::timeout(limit, release)
+    let released = crate::runtime::timeout(limit, release)
         .await
         .unwrap_or(Err(StorageError::Timeout(limit)));
     if let Err(e) = released {

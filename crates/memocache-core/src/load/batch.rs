@@ -120,7 +120,7 @@ pub(crate) async fn each<K, V, F, Fut, R, E>(
         }
         if !owned.is_empty() {
             let (shared, load_all) = (Arc::clone(shared), Arc::clone(&load_all));
-            crate::sync::spawn(async move {
+            crate::runtime::spawn(async move {
                 let run =
                     AssertUnwindSafe(run::<K, V, F, Fut, R, E>(&shared, &mut owned, &*load_all));
                 if let Err(panic) = run.catch_unwind().await {
@@ -236,7 +236,7 @@ async fn run<K, V, F, Fut, R, E>(
     let start = Instant::now();
     // The call, its future and the conversion of its result, all with panics caught.
     let call = AssertUnwindSafe(async move { load_all(keys).await.into_items() }).catch_unwind();
-    let loaded = crate::sync::timeout(limit, call).await;
+    let loaded = crate::runtime::timeout(limit, call).await;
     shared
         .stats
         .add(|c| &c.load_nanos, start.elapsed().as_nanos() as u64);

@@ -48,7 +48,7 @@ where
     let (tx, rx) = tokio::sync::oneshot::channel();
     let running = shared.running.start();
     let shared = Arc::clone(shared);
-    crate::sync::spawn(async move {
+    crate::runtime::spawn(async move {
         let _running = running;
         let _ = tx.send(run(&shared, &tags).await);
     });

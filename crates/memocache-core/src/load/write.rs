@@ -212,7 +212,7 @@ where
         return Ok(());
     };
     follows.extend(previous);
-    crate::sync::spawn(guard.run(follows));
+    crate::runtime::spawn(guard.run(follows));
     outcome(gate.wait().await)
 }
 

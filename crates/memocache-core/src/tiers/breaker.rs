@@ -221,7 +221,7 @@ where
             // SCAN or UNLINK, a SQL batch), the whole may take long and must finish.
             fut.await
         } else {
-            match crate::sync::timeout(self.tier.timeout, fut).await {
+            match crate::runtime::timeout(self.tier.timeout, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(StorageError::Timeout(self.tier.timeout)),
             }

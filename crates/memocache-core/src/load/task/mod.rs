@@ -51,7 +51,7 @@ macro_rules! spawn {
     ($task:ident, |$t:ident| $steps:expr) => {{
         let mut $t = $task;
         let span = $t.span.clone();
-        crate::sync::spawn(tracing::Instrument::instrument(
+        crate::runtime::spawn(tracing::Instrument::instrument(
             async move {
                 let run = AssertUnwindSafe(async { $steps.await }).catch_unwind();
                 if let Err(panic) = run.await {
@@ -433,7 +433,7 @@ where
         let timeout = self.shared.config.method_timeout;
         let start = Instant::now();
         let load = AssertUnwindSafe(async move { loader().await }).catch_unwind();
-        let outcome = match crate::sync::timeout(timeout, load).await {
+        let outcome = match crate::runtime::timeout(timeout, load).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(FlightError::Load(Arc::new(e))),
             Ok(Err(panic)) => Err(FlightError::Panicked(panic_message(&*panic))),
