@@ -364,6 +364,31 @@ async fn dynamic_nodes_and_the_node_listing() {
             .unwrap(),
         40
     );
+    // Keys and a name that need escaping reach `load_all` as given, and its answers land.
+    let cities: DynamicNode<String> =
+        DynamicNode::build("City info", NodeOptions::new().memory(100, None)).unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    let all = cities
+        .get_all(
+            &["new york", "a:b", "new york"],
+            move |keys: Vec<String>| {
+                seen.lock().unwrap().extend(keys.clone());
+                async move {
+                    Ok::<_, Io>(
+                        keys.into_iter()
+                            .map(|k| (k.clone(), k.to_uppercase()))
+                            .collect(),
+                    )
+                }
+            },
+        )
+        .await;
+    let all: Vec<String> = all.into_iter().map(Result::unwrap).collect();
+    assert_eq!(all, ["NEW YORK", "A:B", "NEW YORK"]);
+    assert_eq!(*asked.lock().unwrap(), ["new york", "a:b"]);
+    let hit = cities.get("new york", || async { Ok::<_, Io>("reloaded".into()) });
+    assert_eq!(hit.await.unwrap(), "NEW YORK");
     let listed: HashMap<String, node::NodeInfo> = node::nodes()
         .into_iter()
         .map(|n| (n.name.clone(), n))

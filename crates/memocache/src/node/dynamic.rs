@@ -1,5 +1,6 @@
 //! [`DynamicNode`]: a node type built at run time (cacheme's `build_node` / `DynamicNode`).
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use memocache_core::key::CacheKey;
@@ -93,8 +94,9 @@ impl<V: TierValue> DynamicNode<V> {
         self.cache.get_or_load(self.key(key), loader).await
     }
 
-    /// The values of `keys` in order, the missing ones loaded by one `load_all` call of the
-    /// keys (without the type's name) — see [`Cache::get_all`].
+    /// The values of `keys` in order, the missing ones loaded by one `load_all` call of those
+    /// keys as given (without the type's name) — see [`Cache::get_all`]. `load_all` answers
+    /// with the same key texts.
     ///
     /// # Cancel safety
     /// Cancel safe.
@@ -108,9 +110,17 @@ impl<V: TierValue> DynamicNode<V> {
         Fut: Future<Output = R> + Send + 'static,
         R: BatchResult<String, V>,
     {
-        let head = format!("{}:", self.name);
+        // The cache keys hold the escaped texts; the loader sees and answers the keys given.
+        let given: HashMap<String, String> = keys
+            .iter()
+            .map(|k| (self.key(k).0, (*k).to_owned()))
+            .collect();
+        let head = self.head.clone();
         let load = move |keys: Vec<DynKey>| {
-            let plain = keys.iter().map(|k| k.0[head.len()..].to_owned()).collect();
+            let plain = keys
+                .iter()
+                .filter_map(|k| given.get(&k.0).cloned())
+                .collect();
             let head = head.clone();
             let fut = load_all(plain);
             async move {
@@ -118,7 +128,7 @@ impl<V: TierValue> DynamicNode<V> {
                 DynItems(items.map(|items| {
                     items
                         .into_iter()
-                        .map(|(k, r)| (DynKey(format!("{head}{k}")), r))
+                        .map(|(k, r)| (DynKey(format!("{head}{}", k.to_key_string())), r))
                         .collect()
                 }))
             }
