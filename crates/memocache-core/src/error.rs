@@ -14,7 +14,9 @@ use crate::storage::StorageError;
 /// the same `Arc<E>`; `E` need not be `Clone`.
 #[non_exhaustive]
 pub enum Error<E> {
-    /// The loader returned this error. Nothing was stored; the next request loads again.
+    /// The loader returned this error. Nothing was stored; the next request loads again
+    /// (unless negative caching, [`CacheBuilder::cache_errors`](crate::CacheBuilder::cache_errors),
+    /// remembers the error for its own lifespan).
     Load(Arc<E>),
     /// The loader did not finish within the cache's method timeout and was cancelled
     /// (dropped). Nothing was stored; the next request loads again.

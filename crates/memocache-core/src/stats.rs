@@ -198,7 +198,7 @@ impl StatsCounter {
 /// # What each counter counts
 /// | counter | incremented by |
 /// |---|---|
-/// | `requests` | every call of `get_or_load`, `get_or_load_lazy`, `get_with` and `get`, once (`get` counts: it is a lookup like the others) |
+/// | `requests` | every call of `get_or_load`, `get_or_load_lazy`, `get_with` and `get`, once (`get` counts: it is a lookup like the others); each distinct key of a `get_all` and each `Batcher::get`, once |
 /// | `hits_fresh` | a request served a fresh value from memory |
 /// | `hits_stale` | a request served a stale value from memory (a refresh may start) |
 /// | `misses` | a request that found no servable value in memory |
@@ -231,7 +231,8 @@ impl StatsCounter {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Calls of `get_or_load`, `get_or_load_lazy`, `get_with` and `get`.
+    /// Calls of `get_or_load`, `get_or_load_lazy`, `get_with` and `get`, distinct keys of
+    /// `get_all`, and `Batcher::get` calls.
     pub requests: u64,
     /// Requests served a fresh value.
     pub hits_fresh: u64,

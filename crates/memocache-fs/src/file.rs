@@ -1,6 +1,7 @@
 //! One entry's file: its name (the SHA-256 of the remote key), its framing (a small header
 //! with the deadline and the key, then the bytes), and the reads and atomic writes of one
-//! file. Everything here is blocking I/O, run on Tokio's blocking pool by the store.
+//! file. Everything here is blocking I/O, run on the blocking pool (Tokio's, or smol's) by
+//! the store.
 //!
 //! # Layout (version 1, integers little-endian)
 //! | bytes | field |

@@ -1,5 +1,5 @@
-//! [`FileStore`]: a directory as a [`ByteStore`] — each operation on Tokio's blocking pool,
-//! the size view and the sweeps it triggers.
+//! [`FileStore`]: a directory as a [`ByteStore`] — each operation on the blocking pool
+//! (Tokio's, or smol's outside Tokio), the size view and the sweeps it triggers.
 
 use std::fmt;
 use std::io;

@@ -1,6 +1,6 @@
 //! Whole-directory passes: the sweep (expired, corrupt and stale temporary files out, then
 //! the oldest files until the size bound holds), the clear of one namespace, and the size
-//! count at open. Blocking I/O, run on Tokio's blocking pool.
+//! count at open. Blocking I/O, run on the blocking pool (Tokio's, or smol's).
 
 use std::fs;
 use std::io;

@@ -68,7 +68,7 @@ mod validate;
 /// In place of `async fn name(args) -> R { body }` it writes three items:
 /// - `async fn name(args)`, same name, arguments and visibility, which builds the key, clones
 ///   the arguments into a `'static` loader and asks the cache
-///   ([`Cache::get_or_load`]);
+///   ([`Cache::get_or_load_lazy`]);
 /// - a hidden `async fn __memocache_name(args) -> R { body }`, the original function;
 /// - `fn name_memo() -> memocache::Memo<K, V, _>`, with the function's visibility: the
 ///   [handle](#the-handle-invalidation-statistics-the-cache), which owns the function's
@@ -77,10 +77,10 @@ mod validate;
 /// The function's own future must be `Send`: the load runs in a spawned task, so that a
 /// cancelled caller cannot cancel it for the others. A memoized function must therefore be
 /// called inside a Tokio runtime — or anywhere with memocache's `smol` feature, whose loads
-/// outside Tokio run on smol's global executor. Every call makes the key; the loader's owned copies of the
-/// arguments (`to_owned()` of each `&T`, a clone of `*self`) are made only when the cache needs
-/// a load — on a miss or a due refresh — never on a fresh hit
-/// ([`Cache::get_or_load_lazy`]). Keep receivers cheap to clone all the same (state in an `Arc`).
+/// outside Tokio run on smol's global executor. Every call makes the key; the loader's owned
+/// copies of the arguments (`to_owned()` of each `&T`, a clone of `*self`) are made only when the cache needs
+/// a load — on a miss or a due refresh — never on a fresh hit (unless it starts an early
+/// refresh, `early_refresh` in a `config` builder) ([`Cache::get_or_load_lazy`]). Keep receivers cheap to clone all the same (state in an `Arc`).
 ///
 /// # Return types: `Result` and plain values
 /// **`-> Result<T, E>`**: only `Ok` values are cached; an error goes to every caller waiting
@@ -220,7 +220,7 @@ mod validate;
 /// | `key` | `key: Type = expr` | the key, see [Keys](#keys) |
 /// | `config` | expression | a whole [`CacheBuilder`] (py-memoize's `configuration=`): eviction policy, entry builder, post-processing, ...; the options above are applied on top of it |
 /// | `cache` | expression | a shared cache: `&*expr` must be a `&'static Cache<Scoped<K>, V>` (a `static` `LazyLock<Cache<Scoped<K>, V>>`); excludes the options that configure a cache; see [below](#shared-caches-zones-and-tags) |
-/// | `name` | string | the cache's name, in its `Debug` output and logs (default: the function's path) |
+/// | `name` | string | the cache's name, in its `Debug` output and logs (default: the function's path, or without `name` the `config` builder's own name) |
 /// | `zone` | expression | a [`Zone`] the function's entries belong to (`&expr` must deref to a `&Zone`: a `static` `LazyLock<Zone>`) |
 /// | `zone_key` | expression over the arguments | the entry's dependency in its zone (its `Display` text), instead of the zone's key function (fresco-memoize's `zonekey=`) |
 /// | `tags` | `[expr, ...]` over the arguments | more dependencies of the entry (their `Display` texts), invalidated with [`Cache::invalidate_tags`] or the zone's `invalidate` |
@@ -320,7 +320,7 @@ mod validate;
 /// Calls with the same key while a load is in flight wait for that load and all get its
 /// outcome: a thousand concurrent calls make one call of the function. A stale entry (past
 /// `update_after`) is returned at once while one background load replaces it. The load runs
-/// in its own Tokio task: dropping any caller's future, even the first one's, does not cancel
+/// in its own task: dropping any caller's future, even the first one's, does not cancel
 /// it. See [`Cache::get_or_load`] for the details.
 ///
 /// # Limitations

@@ -3,7 +3,8 @@
 //! `ConnectionManager` that reconnects by itself) or a Redis Cluster (through the crate's
 //! async cluster client).
 //!
-//! Commands: `GET` / `MGET` to read, `SET … PX <ms>` with the entry's remaining lifespan to
+//! Commands: `GETRANGE key 0 <limit>` (a typed read, bounded by the codec's record limit),
+//! `GET` (a raw `ByteStore::get`) and `MGET` to read, `SET … PX <ms>` with the entry's remaining lifespan to
 //! write (a pipeline for `set_many` on a single server, concurrent `SET`s on a cluster, whose
 //! keys live on many nodes), `UNLINK` to remove, and `SCAN MATCH <namespace>*` + `UNLINK` (on
 //! every master of a cluster) to clear one namespace — never `KEYS`, never `FLUSHDB`.

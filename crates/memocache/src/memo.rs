@@ -78,8 +78,10 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// A handle over `cache` whose keys `key` makes. `#[memoize]` calls this; there is
-    /// rarely a reason to call it yourself.
+    /// A handle over `cache` whose keys `key` makes (`#[memoize]` builds its handles through
+    /// its hidden support code instead). Such a handle has no function name, so its
+    /// [`invalidate_all`](Self::invalidate_all) clears the whole cache
+    /// ([`Cache::invalidate_all`]), shared or not.
     pub fn new(cache: &'static Cache<K, V>, key: F) -> Self {
         Memo {
             cache,

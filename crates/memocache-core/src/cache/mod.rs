@@ -261,7 +261,7 @@ where
     /// ```
     ///
     /// # Cancel safety
-    /// This method is cancel safe. The load runs in its own Tokio task, so dropping the future
+    /// This method is cancel safe. The load runs in its own task, so dropping the future
     /// of any caller — including the one whose loader is running — neither cancels the load
     /// nor affects the other waiters; the load runs to completion (or to the method timeout)
     /// and stores its value. No key is ever left marked as loading. The future sets no state
@@ -310,7 +310,10 @@ where
     /// than the method timeout (it is then dropped), [`Error::Panicked`] when it panicked,
     /// [`Error::Cancelled`] when the runtime shut down during the load, [`Error::Storage`] when
     /// a tier set to [`OnError::Propagate`](crate::tier::OnError::Propagate) failed. In every
-    /// case nothing is stored and the next request for the key starts a new load. A panic in
+    /// case nothing is stored and the next request for the key starts a new load — except an
+    /// [`Error::Load`] that negative caching
+    /// ([`CacheBuilder::cache_errors`](crate::CacheBuilder::cache_errors)) remembers for its
+    /// lifespan. A panic in
     /// the entry builder or the weigher (user callbacks run on the loaded value) is a
     /// [`Error::Panicked`] too.
     ///
@@ -353,7 +356,8 @@ where
 
     /// Like [`get_or_load`](Self::get_or_load), but the loader is built by `make_loader` only
     /// when one is needed: on a miss, or on a stale hit that is due for a refresh. A fresh hit
-    /// never calls `make_loader`.
+    /// never calls `make_loader`, except one that starts an early refresh
+    /// ([`CacheBuilder::early_refresh`](crate::CacheBuilder::early_refresh)).
     ///
     /// The loader must be `'static` (it may run in the background after the caller is gone),
     /// so building it usually means cloning what it needs — arguments, a client handle.

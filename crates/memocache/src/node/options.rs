@@ -124,7 +124,9 @@ impl NodeOptions {
     }
 
     /// Entries are stale after `update_after`: served at once while one background refresh
-    /// replaces them (stale-while-revalidate). Default: `expire_after` (no stale phase).
+    /// replaces them (stale-while-revalidate). Default: `expire_after` (no stale phase), which
+    /// itself defaults to the longest storage ttl; with neither given, the engine's defaults
+    /// (`update_after` 10 min, `expire_after` 30 min).
     pub fn update_after(mut self, update_after: Duration) -> Self {
         self.update_after = Some(update_after);
         self

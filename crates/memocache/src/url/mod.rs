@@ -13,7 +13,8 @@
 //!
 //! SQL parameters: `table` (default `cache`), `pool_size` (default 50), `connect_timeout_ms`,
 //! `acquire_timeout_ms`, `sweep_every`, `sweep_batch`. Durations are whole milliseconds,
-//! counts positive integers. Any other parameter is an error ([`UrlError::UnknownParam`]),
+//! counts positive integers (`sweep_every` may be 0: SQL never sweeps on writes, `file://`
+//! sweeps only when over `max_bytes`). Any other parameter is an error ([`UrlError::UnknownParam`]),
 //! except the driver's own that are handed on: for PostgreSQL `sslmode`, `sslrootcert`,
 //! `sslcert`, `sslkey`, `application_name`, `options`, `statement-cache-capacity`; for MySQL
 //! `ssl-mode` / `sslmode`, `ssl-ca`, `ssl-cert`, `ssl-key`, `charset`, `collation`,

@@ -20,8 +20,9 @@ use crate::tags::Tag;
 /// An in-memory [`Storage`] keeping values (not bytes): the same bounded, sharded store a
 /// [`Cache`](crate::Cache) uses for its first tier, usable as an extra tier or on its own.
 ///
-/// Deadlines are kept both as wall-clock times (returned with the entry) and as Tokio
-/// instants (used for expiry, so paused test time applies).
+/// Deadlines are kept both as wall-clock times (returned with the entry) and on the in-memory
+/// store's clock (used for expiry: the kernel's coarse clock, or with the `test-util` feature
+/// Tokio's, so paused test time applies).
 ///
 /// It can hold the entries of a cache with tags: it keeps their stamps, and its tags'
 /// generations in a map of at most four per entry of capacity (at least 4096), emptied when
