@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::until;
-use memocache_core::{BuildError, Cache, Error, Lifespan};
+use memocache_core::storage::MemoryStorage;
+use memocache_core::{BuildError, Cache, Error, Lifespan, Tier};
 use tokio::time::advance;
 
 type Io = std::io::Error;
@@ -237,6 +238,61 @@ async fn early_refresh_leaves_an_entry_far_from_its_deadline_and_is_off_by_defau
         assert_eq!(cache.stats().refreshes_started, 0, "{early:?}");
         assert_eq!(calls.load(SeqCst), 1);
     }
+}
+
+/// Two caches (two processes) over one shared tier, on the real clock (the tier's records
+/// carry wall-clock deadlines, which Tokio's paused clock does not move): the first early
+/// refresh finds the tier's entry as old as its own and calls the loader; the second finds
+/// the newer one the first wrote and takes it, with no loader call.
+#[tokio::test]
+async fn an_early_refresh_takes_a_newer_entry_another_process_wrote() {
+    let shared = Arc::new(MemoryStorage::<u32, usize>::new(100));
+    let process = || {
+        Cache::builder()
+            .update_after(Duration::from_secs(2))
+            .expire_after(Duration::from_secs(60))
+            .early_refresh(1e9)
+            .tier(Tier::new(shared.clone()))
+            .build()
+            .unwrap()
+    };
+    let (a, b): (Cache<u32, usize>, Cache<u32, usize>) = (process(), process());
+    let calls = counter();
+    let count = |calls: &Arc<AtomicUsize>| {
+        let calls = calls.clone();
+        move || async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, Io>(calls.fetch_add(1, SeqCst))
+        }
+    };
+    assert_eq!(a.get_or_load(1, count(&calls)).await.unwrap(), 0);
+    b.get(&1).await.unwrap(); // b's memory holds the same entry, read from the tier
+                              // An early refresh needs the cache's recent load time: b's first load gives it one.
+    b.get_or_load(2, count(&calls)).await.unwrap();
+    // Half-way to update_after with β huge, each cache's next hit draws an early refresh.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        a.get_or_load(1, count(&calls)).await.unwrap(),
+        0,
+        "served at once"
+    );
+    a.idle().await;
+    assert_eq!(calls.load(SeqCst), 3, "a's early refresh called the loader");
+    assert_eq!(a.get(&1).await, Some(2));
+    assert_eq!(
+        b.get_or_load(1, count(&calls)).await.unwrap(),
+        0,
+        "served at once"
+    );
+    b.idle().await;
+    assert_eq!(
+        calls.load(SeqCst),
+        3,
+        "b took a's newer entry, no loader call"
+    );
+    assert_eq!(b.get(&1).await, Some(2));
+    assert_eq!((a.stats().hits_stale, b.stats().hits_stale), (0, 0));
+    assert_eq!(b.stats().refreshes_started, 1);
 }
 
 #[tokio::test]

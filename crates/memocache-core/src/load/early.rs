@@ -7,8 +7,9 @@
 //! moving average of its loader calls). The probability grows as the deadline nears, so many
 //! processes holding one entry (each with its own memory over a shared Redis) refresh it at
 //! different moments instead of all at once when it turns stale. The refresh is the ordinary
-//! background refresh — one per key at a time, the hit served at once — except that it calls
-//! the loader without reading the tiers first (the entry there is as old as this one).
+//! background refresh — one per key at a time, the hit served at once — except that it takes
+//! the tiers' entry only if it is newer than its own (written since by another process that
+//! refreshed first; then no loader call here), else calls the loader.
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hash};
@@ -97,8 +98,12 @@ pub(crate) fn maybe_refresh<K, V, M, F, Fut, E>(
     E: Send + Sync + 'static,
 {
     let window = window(&shared.load_time, beta);
-    if window > 0 && shared.memory.due_within(hash, key, window) {
-        super::refresh(shared, hash, key.clone(), make(), super::RefreshOf::Early);
+    if window == 0 {
+        return;
+    }
+    if let Some(left) = shared.memory.due_within(hash, key, window) {
+        let of = super::RefreshOf::Early(Duration::from_nanos(left));
+        super::refresh(shared, hash, key.clone(), make(), of);
     }
 }
 

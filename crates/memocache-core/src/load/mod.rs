@@ -28,13 +28,14 @@ pub(crate) mod write;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::memory::Lookup;
 use crate::shared::Shared;
 use crate::sync::MutexGuard;
 use flight::{Flight, FlightState, Kind, Outcome};
-use task::Task;
+use task::{Task, TierRead};
 
 /// What a request found under the key's flight-shard lock, or did there.
 enum Step<V> {
@@ -145,7 +146,7 @@ where
                 let (key, loader) = start.take().expect("kept until a load is started");
                 let flight = FlightState::new::<E>(Kind::Load);
                 Step::Led(start_flight(shared, table, hash, key, flight, |task| {
-                    task.spawn_load(loader, true)
+                    task.spawn_load(loader, TierRead::Any)
                 }))
             }
         };
@@ -244,7 +245,7 @@ where
             let (key, loader) = start.take().expect("kept until a refresh is started");
             let flight = FlightState::forced::<E>();
             Step::Led(start_flight(shared, table, hash, key, flight, |task| {
-                task.spawn_load(loader, false)
+                task.spawn_load(loader, TierRead::Skip)
             }))
         });
         match step {
@@ -277,9 +278,10 @@ pub(crate) enum RefreshOf {
     StaleHit,
     /// A stale entry a load found in a tier (and has just handed out): reload it.
     StaleInTier,
-    /// A fresh hit that drew an early refresh ([`early`]): reload it without reading the
-    /// tiers (their entry is as old as this one).
-    Early,
+    /// A fresh hit that drew an early refresh ([`early`]), its entry this long before
+    /// `update_after`: take the tiers' entry only if another process wrote a newer one since,
+    /// else reload.
+    Early(Duration),
 }
 
 /// Starts a background refresh of `key` with `loader`, unless a flight owns the key or a
@@ -305,8 +307,12 @@ pub(crate) fn refresh<K, V, F, Fut, E>(
         return;
     }
     let flight = FlightState::new::<E>(Kind::Refresh);
-    let read_tiers = of == RefreshOf::StaleHit;
+    let tier_read = match of {
+        RefreshOf::StaleHit => TierRead::Any,
+        RefreshOf::StaleInTier => TierRead::Skip,
+        RefreshOf::Early(left) => TierRead::NewerThan(left),
+    };
     start_flight(shared, table, hash, key, flight, |task| {
-        task.spawn_load(loader, read_tiers)
+        task.spawn_load(loader, tier_read)
     });
 }

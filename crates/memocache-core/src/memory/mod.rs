@@ -414,14 +414,18 @@ where
         self.test(hash, key, |shard, i, now| shard.refresh_due(i, now))
     }
 
-    /// Whether `key` has a fresh entry whose `update_after` comes within `window` nanoseconds
-    /// and whose refresh no backoff holds back (an early refresh's test).
-    pub(crate) fn due_within<Q>(&self, hash: u64, key: &Q, window: u64) -> bool
+    /// The nanoseconds before `update_after` of `key`'s entry if it is fresh, its
+    /// `update_after` comes within `window` nanoseconds and no backoff holds its refresh back
+    /// (an early refresh's test); else `None`.
+    pub(crate) fn due_within<Q>(&self, hash: u64, key: &Q, window: u64) -> Option<u64>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.test(hash, key, |shard, i, now| shard.early_due(i, now, window))
+        let now = self.clock.now();
+        let shard = self.shard(hash).read();
+        let i = shard.find(hash, key)?;
+        shard.early_due(i, now, window)
     }
 
     /// `test` on `key`'s entry at the clock's now, under its shard's shared lock; `false`

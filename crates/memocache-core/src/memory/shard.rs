@@ -312,13 +312,14 @@ where
 
     /// `true` when entry `i` is fresh at `now` but its `update_after` comes within `window`
     /// nanoseconds, and no backoff holds its refresh back (an early refresh's test).
-    pub(super) fn early_due(&self, i: u32, now: u64, window: u64) -> bool {
+    pub(super) fn early_due(&self, i: u32, now: u64, window: u64) -> Option<u64> {
         let (hot, cold) = (self.entry(i), &self.cold[i as usize]);
         let update_at = hot.update_at.get();
-        now < update_at
+        (now < update_at
             && now.saturating_add(window) >= update_at
             && hot.hits_left.load(Relaxed) != 0
-            && now / 1_000_000 >= cold.refresh.load(Relaxed) & NOT_BEFORE_MASK
+            && now / 1_000_000 >= cold.refresh.load(Relaxed) & NOT_BEFORE_MASK)
+            .then(|| update_at - now)
     }
 
     /// `true` when entry `i` is expired at `now` or has used its last hit.

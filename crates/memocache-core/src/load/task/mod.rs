@@ -18,6 +18,9 @@
 //! forever.
 
 mod lease;
+mod tiers;
+
+pub(crate) use tiers::TierRead;
 
 use std::future::Future;
 use std::hash::Hash;
@@ -29,10 +32,9 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::flight::{owns, Flight, FlightError, Kind, Outcome, Table};
-use crate::entry::Lifespan;
 use crate::error::panic_message;
 use crate::shared::{Expiry, Prepared, RunningGuard, Shared};
-use crate::storage::{StorageError, StoredEntry};
+use crate::storage::StoredEntry;
 use crate::tiers::{Tagged, Unavailable};
 use lease::Leased;
 
@@ -157,13 +159,13 @@ where
     }
 
     /// Runs a load or a refresh ([`load`](Self::load)) in its own task.
-    pub(crate) fn spawn_load<F, Fut, E>(self, loader: F, read_tiers: bool)
+    pub(crate) fn spawn_load<F, Fut, E>(self, loader: F, tier_read: TierRead)
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        spawn!(self, |task| task.load(loader, read_tiers));
+        spawn!(self, |task| task.load(loader, tier_read));
     }
 
     /// Runs a `get`'s tier read ([`read`](Self::read)) in its own task.
@@ -176,21 +178,23 @@ where
         spawn!(self, |task| task.write(op));
     }
 
-    /// A load or refresh: the tiers (if `read_tiers`), then the loader, then the tiers again,
-    /// then memory. A stale entry found below ends a load at once (its waiters get it) and
-    /// starts a refresh with the loader; a refresh that finds one loads anyway.
-    async fn load<F, Fut, E>(&mut self, loader: F, read_tiers: bool)
+    /// A load or refresh: the tiers (as `tier_read` says), then the loader, then the tiers
+    /// again, then memory. A stale entry found below ends a load at once (its waiters get it)
+    /// and starts a refresh with the loader; a refresh that finds one loads anyway, and an
+    /// early refresh takes only an entry newer than its own.
+    async fn load<F, Fut, E>(&mut self, loader: F, tier_read: TierRead)
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
         self.compute_tags();
-        if read_tiers {
+        if tier_read != TierRead::Skip {
             match self.read_tiers().await {
                 Ok(Some(entry)) => {
-                    let fresh = entry.is_fresh(SystemTime::now());
-                    if fresh || self.kind() == Kind::Load {
+                    let now = SystemTime::now();
+                    let fresh = entry.is_fresh(now);
+                    if tier_read.takes(&entry, now) && (fresh || self.kind() == Kind::Load) {
                         let weight = self.weigh(&entry.value);
                         let owned = self.finish(Landing::FromTier(entry, weight));
                         if !fresh && owned {
@@ -202,6 +206,8 @@ where
                     }
                 }
                 Ok(None) => {}
+                // An early refresh's read is optional: a failed one just loads.
+                Err(_) if matches!(tier_read, TierRead::NewerThan(_)) => {}
                 Err(e) => {
                     self.finish(Landing::Failed(FlightError::Storage(e)));
                     return;
@@ -315,43 +321,6 @@ where
         self.flight.kind
     }
 
-    /// Computes the key's tags, once (the user's functions, panics caught).
-    pub(crate) fn compute_tags(&mut self) {
-        if let Tags::Unknown = self.tags {
-            self.tags = match self.shared.tags(&self.key) {
-                None => Tags::Known(Tagged::default()),
-                Some(Ok(tags)) => Tags::Known(Tagged::new(Some(tags.into()))),
-                Some(Err(_)) => Tags::Failed,
-            };
-        }
-    }
-
-    /// The key's tags for the tiers; `Err` when its tag function panicked.
-    fn tagged(&self) -> Result<&Tagged, ()> {
-        static UNTAGGED: Tagged = Tagged::untagged();
-        match &self.tags {
-            Tags::Known(tagged) => Ok(tagged),
-            Tags::Unknown => Ok(&UNTAGGED),
-            Tags::Failed => Err(()),
-        }
-    }
-
-    /// Runs the tier write `op` if the flight still owns its key (checked under the lock),
-    /// marked as writing meanwhile, so that whoever displaces it waits for `op` to be over
-    /// before touching the same key's tiers. `None`: displaced, nothing written.
-    async fn tier_write<T>(&self, op: impl Future<Output = T>) -> Option<T> {
-        {
-            let table = self.shared.flights.lock(self.hash);
-            if !owns(&table, &self.key, &self.flight) {
-                return None;
-            }
-            self.flight.begin_writing();
-        }
-        let done = op.await;
-        self.flight.end_writing();
-        Some(done)
-    }
-
     /// `false` once the task has landed.
     pub(crate) fn is_open(&self) -> bool {
         !self.landed
@@ -373,49 +342,6 @@ where
             self.shared.stats.add(|c| &c.loads_started, 1);
         }
         self.loader_ran = true;
-    }
-
-    /// Claims this flight's next tier write, as [`tier_write`](Self::tier_write) does for one:
-    /// `false` if it no longer owns its key. Ended by [`end_write`](Self::end_write).
-    pub(crate) fn claim_write(&self) -> bool {
-        let table = self.shared.flights.lock(self.hash);
-        if !owns(&table, &self.key, &self.flight) {
-            return false;
-        }
-        self.flight.begin_writing();
-        true
-    }
-
-    /// Ends a write claimed with [`claim_write`](Self::claim_write).
-    pub(crate) fn end_write(&self) {
-        self.flight.end_writing();
-    }
-
-    /// Step 1: reads the tiers in order; the first that has a servable entry answers, and the
-    /// tiers above it are backfilled (if the flight still owns the key).
-    pub(crate) async fn read_tiers(&mut self) -> Result<Option<StoredEntry<V>>, StorageError> {
-        let shared = Arc::clone(&self.shared);
-        let Some(tiers) = &shared.tiers else {
-            return Ok(None);
-        };
-        let mut tagged = match &mut self.tags {
-            Tags::Known(tagged) => std::mem::take(tagged),
-            Tags::Unknown => Tagged::default(),
-            Tags::Failed => return Ok(None),
-        };
-        let mut unavailable = self.unavailable;
-        let read = tiers.read(&self.key, &mut tagged, &mut unavailable).await;
-        self.tags = Tags::Known(tagged);
-        self.unavailable = unavailable;
-        let Some(found) = read? else {
-            return Ok(None);
-        };
-        let Tags::Known(tagged) = &self.tags else {
-            unreachable!("set above")
-        };
-        self.tier_write(tiers.backfill(&self.key, &found, tagged, unavailable))
-            .await;
-        Ok(Some(found.entry))
     }
 
     /// Step 2: runs `loader` under the method timeout, catching panics.
@@ -443,43 +369,6 @@ where
         stats.add(|c| &c.load_nanos, took.as_nanos() as u64);
         self.shared.load_time.record(took);
         outcome
-    }
-
-    /// Step 3: if the cache has tiers and the flight still owns the key, runs the user's
-    /// callbacks on the loaded value (a panic fails the load) and writes it to every tier with
-    /// its lifespan (or removes the key from them for [`Lifespan::DoNotStore`]; nothing for
-    /// [`Lifespan::Skip`]). Returns what
-    /// the callbacks decided, if they ran.
-    pub(crate) async fn write_tiers(&self, value: &V) -> Result<Option<Prepared>, FlightError> {
-        let Some(tiers) = &self.shared.tiers else {
-            return Ok(None);
-        };
-        let write = async {
-            let prepared = self
-                .shared
-                .prepare(&self.key, value)
-                .map_err(FlightError::Panicked)?;
-            let written = match prepared.lifespan {
-                Lifespan::Store {
-                    update_after,
-                    expire_after,
-                } => match self.tagged() {
-                    Ok(tagged) => {
-                        let entry = StoredEntry::new(value.clone(), update_after, expire_after);
-                        tiers
-                            .write(&self.key, &entry, tagged, self.unavailable)
-                            .await
-                    }
-                    // Not stampable: the value is served and kept in memory only.
-                    Err(()) => tiers.remove(&self.key).await,
-                },
-                Lifespan::DoNotStore => tiers.remove(&self.key).await,
-                Lifespan::Skip => Ok(()),
-            };
-            written.map_err(FlightError::Storage)?;
-            Ok(prepared)
-        };
-        self.tier_write(write).await.transpose()
     }
 
     /// Step 4: under the key's flight-shard lock, stores what landed in memory if the flight
