@@ -9,6 +9,8 @@
 //! - [`groups`]: a memoized function's `invalidate_all` on a Redis holding 1M other keys;
 //! - [`policy`]: eviction policies and in-memory speed next to moka, quick_cache, cached, `lru`
 //!   and a `Mutex<HashMap>` (hit latency, throughput, hit ratio, bytes per entry);
+//! - [`xfetch`]: probabilistic early refresh on the dog-piling scenario, several caches sharing
+//!   Redis (loader calls, the most at once, stale hits);
 //! - [`chart`]: SVG charts of `trace` results for BENCHMARKS.md;
 //! - [`soak`]: a long mixed run over a flapping Redis (memory flat, nothing left running);
 //! - [`zipf`], [`floor`], [`measure`], [`report`]: the key generator, the Bélády / LRU floors,
@@ -29,6 +31,7 @@ pub mod remote;
 pub mod report;
 pub mod soak;
 pub mod trace;
+pub mod xfetch;
 pub mod zipf;
 
 use report::Row;

@@ -5,7 +5,7 @@
 use clap::{Parser, Subcommand};
 
 use memocache_bench::{
-    batch, chart, distributed, dogpile, groups, headline, policy, report, soak, trace, Opts,
+    batch, chart, distributed, dogpile, groups, headline, policy, report, soak, trace, xfetch, Opts,
 };
 
 /// Counts live heap bytes for `policy`'s memory table (one relaxed add per allocation).
@@ -46,6 +46,9 @@ enum Command {
     /// A long mixed run over a flapping Redis: values right, memory flat, nothing left
     /// running, statistics adding up (RELIABILITY.md).
     Soak(soak::Args),
+    /// Probabilistic early refresh on the dog-piling scenario: several caches sharing Redis
+    /// and one hot key, with stale-while-revalidate, early refresh and a distributed lease.
+    Xfetch(xfetch::Args),
     /// SVG charts of `trace --json` results (for BENCHMARKS.md).
     Chart(chart::Args),
     /// Eviction policies and in-memory speed: hit latency, throughput, hit ratio (pingora
@@ -83,6 +86,7 @@ async fn main() {
             Vec::new()
         }
         Some(Command::Soak(args)) => soak::run(&args, &opts).await,
+        Some(Command::Xfetch(args)) => xfetch::run(&args).await,
         Some(Command::Policy(args)) => {
             let report = policy::run(&args, &opts);
             if cli.json {
