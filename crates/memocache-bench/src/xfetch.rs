@@ -131,7 +131,7 @@ fn cache(store: &RedisStore, ns: &Namespace, args: &Args, mode: Mode) -> Cache<u
 }
 
 async fn row(store: &RedisStore, args: &Args, mode: Mode) -> Row {
-    let ns = Namespace::new("xfetch").prefix(&format!(
+    let ns = Namespace::new("xfetch").prefix(format!(
         "memocache-bench-{}-{}",
         std::process::id(),
         mode as u8
