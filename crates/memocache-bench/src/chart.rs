@@ -107,7 +107,7 @@ fn reference_color(name: &str) -> RGBColor {
 const FLOOR: RGBColor = RGBColor(0x17, 0xbe, 0xcf);
 
 fn fmt_workers(w: usize) -> String {
-    if w >= 1000 && w % 1000 == 0 {
+    if w >= 1000 && w.is_multiple_of(1000) {
         format!("{}k workers", w / 1000)
     } else {
         format!("{w} workers")

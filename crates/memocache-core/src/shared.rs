@@ -184,7 +184,7 @@ where
                 .config
                 .store_if
                 .as_ref()
-                .map_or(true, |keep| keep(key, value));
+                .is_none_or(|keep| keep(key, value));
             Prepared {
                 lifespan: match kept {
                     true => self.config.entry_builder.lifespan(key, value),

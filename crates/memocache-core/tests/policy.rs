@@ -242,7 +242,11 @@ async fn two_threads_one_million_mixed_operations_stay_consistent() {
                         x ^= x >> 7;
                         x ^= x << 17;
                         // Skewed keys: a hot set and a long tail.
-                        let k = if x % 4 == 0 { x % 5_000 } else { x % 200 };
+                        let k = if x.is_multiple_of(4) {
+                            x % 5_000
+                        } else {
+                            x % 200
+                        };
                         let v = (i % 1_000) * 10_000 + k;
                         match (x >> 40) % 10 {
                             0..=5 => {

@@ -173,7 +173,7 @@ impl FileStore {
         let n = self.inner.writes.fetch_add(1, Relaxed) + 1;
         let every = u64::from(o.sweep_every);
         let over = o.max_bytes.is_some_and(|b| self.bytes() > b);
-        if !(over || (every > 0 && n % every == 0)) {
+        if !(over || (every > 0 && n.is_multiple_of(every))) {
             return;
         }
         if self.inner.sweeping.swap(true, Relaxed) {

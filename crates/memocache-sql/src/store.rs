@@ -243,7 +243,7 @@ impl SqlStore {
     /// A failed sweep is logged; the write it follows has succeeded.
     async fn wrote(&self) {
         let every = u64::from(self.inner.options.sweep_every);
-        if every == 0 || (self.inner.writes.fetch_add(1, Relaxed) + 1) % every != 0 {
+        if every == 0 || !(self.inner.writes.fetch_add(1, Relaxed) + 1).is_multiple_of(every) {
             return;
         }
         match self.sweep_expired().await {

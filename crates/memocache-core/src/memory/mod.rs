@@ -358,7 +358,7 @@ where
         let mut shard = lock.write();
         shard.maintain(self, now, &mut out);
         shard.writes = shard.writes.wrapping_add(1);
-        let sweep = shard.writes % SWEEP_EVERY == 0;
+        let sweep = shard.writes.is_multiple_of(SWEEP_EVERY);
         shard.put(self, hash, entry, &mut out);
         drop(shard);
         if sweep {
