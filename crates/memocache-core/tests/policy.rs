@@ -199,6 +199,59 @@ async fn w_tinylfu_keeps_frequent_keys_through_a_scan() {
     );
 }
 
+/// Hits of a single-threaded skewed stream (keys drawn as the square of a uniform variable,
+/// so small keys are hot) over a cache of `capacity`, a miss inserting its key.
+async fn hits_of_a_skewed_stream(cache: &Cache<u64, u64>) -> (u64, Vec<u64>) {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut hits = 0;
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let u = (x >> 40) as f64 / (1u64 << 24) as f64;
+        let k = (u * u * 20_000.0) as u64;
+        match cache.get(&k).await {
+            Some(_) => hits += 1,
+            None => cache.insert(k, k).await,
+        }
+    }
+    let mut resident: Vec<u64> = Vec::new();
+    for k in 0..20_000 {
+        if cache.get(&k).await.is_some() {
+            resident.push(k);
+        }
+    }
+    (hits, resident)
+}
+
+#[tokio::test]
+async fn a_fixed_hasher_seed_makes_the_same_decisions_in_every_run() {
+    for policy in [
+        EvictionPolicy::W_TINY_LFU,
+        EvictionPolicy::Lru,
+        EvictionPolicy::LeastRecentlyUpdated,
+    ] {
+        let seeded = |seed: u64| {
+            Cache::<u64, u64>::builder()
+                .capacity(1_000)
+                .eviction_policy(policy)
+                .hasher_seed(seed)
+                .build()
+                .unwrap()
+        };
+        let first = hits_of_a_skewed_stream(&seeded(7)).await;
+        let again = hits_of_a_skewed_stream(&seeded(7)).await;
+        assert_eq!(first, again, "{policy:?}: the same seed, the same hits and entries");
+        assert!(first.0 > 20_000, "{policy:?}: {} hits", first.0);
+        // Other seeds give other shard layouts, hence (here) other decisions.
+        let mut others = Vec::new();
+        for seed in 8..12 {
+            others.push(hits_of_a_skewed_stream(&seeded(seed)).await);
+        }
+        assert!(others.iter().any(|o| *o != first), "{policy:?}: the seed is not used");
+    }
+}
+
 async fn futures_count(c: &Cache<u64, u64>, keys: std::ops::Range<u64>) -> usize {
     let mut n = 0;
     for k in keys {

@@ -80,6 +80,7 @@ pub struct CacheBuilder<K, V> {
     store_if: Option<StoreIf<K, V>>,
     error_lifespan: Option<Duration>,
     early_refresh: Option<f64>,
+    hasher_seed: Option<u64>,
     name: Option<Arc<str>>,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
@@ -111,6 +112,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
             store_if: None,
             error_lifespan: None,
             early_refresh: None,
+            hasher_seed: None,
             name: None,
             weigher: None,
             listener: None,
@@ -139,6 +141,7 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("custom_entry_builder", &self.entry_builder.is_some())
             .field("postprocess", &self.postprocess.is_some())
             .field("max_hits", &self.max_hits)
+            .field("hasher_seed", &self.hasher_seed)
             .field("name", &self.name)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
@@ -281,6 +284,22 @@ where
     /// count. Must be at least 1. Default: unlimited.
     pub fn max_hits(mut self, hits: u32) -> Self {
         self.max_hits = Some(hits);
+        self
+    }
+
+    /// Fixes the seed of the hash the memory gives its keys (shard choice, hash table,
+    /// W-TinyLFU's frequency sketch) instead of drawing a random one per cache, so that the
+    /// same single-threaded sequence of requests makes the same eviction decisions — the same
+    /// hit ratio to the entry — in every run and every process. For tests and benchmarks; a
+    /// cache whose keys come from untrusted input should keep the random default, which makes
+    /// flooding one shard with colliding keys impractical.
+    ///
+    /// The hash is foldhash's (`foldhash::fast`, fixed shared constants with this per-cache
+    /// seed). There is no way to plug a different hasher: the one hash indexes the shards,
+    /// their tables, the sketch and the in-flight table, and a type parameter for it on
+    /// every cache would buy little over a seed.
+    pub fn hasher_seed(mut self, seed: u64) -> Self {
+        self.hasher_seed = Some(seed);
         self
     }
 
@@ -478,6 +497,7 @@ where
             capacity: self.capacity as u64,
             policy: self.policy,
             weighted: self.weigher.is_some(),
+            seed: self.hasher_seed,
             listener: self.listener,
             backoff: Backoff {
                 base: self.refresh_backoff,

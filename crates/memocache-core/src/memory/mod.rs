@@ -46,7 +46,7 @@ use crate::clock::{Clock, NEVER};
 use policy::{EvictionPolicy, HillClimber, Policy, RemovalCause};
 use shard::{read_entry, Removals, Shard};
 
-type Hasher = foldhash::fast::RandomState;
+type Hasher = foldhash::fast::SeedableRandomState;
 /// A shard behind its lock, on cache lines of its own.
 type PaddedShard<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
@@ -97,6 +97,8 @@ pub(crate) struct MemoryOptions<K, V> {
     pub(crate) policy: EvictionPolicy,
     /// Entries have weights (`capacity` is a total weight, slabs are not sized by it).
     pub(crate) weighted: bool,
+    /// The keys' hash seed (`CacheBuilder::hasher_seed`); `None`: random.
+    pub(crate) seed: Option<u64>,
     pub(crate) listener: Option<Listener<K, V>>,
     pub(crate) backoff: Backoff,
 }
@@ -178,6 +180,7 @@ where
             capacity,
             policy,
             weighted,
+            seed,
             listener,
             backoff,
         } = options;
@@ -199,7 +202,10 @@ where
             .collect();
         Memory {
             shards,
-            hasher: Hasher::default(),
+            hasher: match seed {
+                Some(seed) => Hasher::with_seed(seed, foldhash::SharedSeed::global_fixed()),
+                None => Hasher::random(),
+            },
             shard_mask: n as usize - 1,
             records_reads: policy.records_reads(),
             counts_frequency: policy.counts_frequency(),

@@ -19,6 +19,7 @@ fn options<K, V>(capacity: u64, policy: EvictionPolicy) -> MemoryOptions<K, V> {
         capacity,
         policy,
         weighted: false,
+        seed: None,
         listener: None,
         backoff: BACKOFF,
     }
@@ -423,6 +424,7 @@ fn a_weighted_sketch_grows_with_the_entries_not_the_capacity() {
     let capacity = 64 << 20;
     let store: Memory<u32, u32> = Memory::new(MemoryOptions {
         weighted: true,
+        seed: None,
         ..options(capacity, EvictionPolicy::W_TINY_LFU)
     });
     let sketch_bytes = |s: &Memory<u32, u32>| -> usize {

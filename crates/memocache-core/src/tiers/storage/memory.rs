@@ -67,6 +67,7 @@ where
                 capacity: capacity.max(1) as u64,
                 policy,
                 weighted: false,
+                seed: None,
                 listener: None,
                 // Refreshes are the cache's business, not this storage's.
                 backoff: Backoff {
