@@ -241,14 +241,20 @@ async fn a_fixed_hasher_seed_makes_the_same_decisions_in_every_run() {
         };
         let first = hits_of_a_skewed_stream(&seeded(7)).await;
         let again = hits_of_a_skewed_stream(&seeded(7)).await;
-        assert_eq!(first, again, "{policy:?}: the same seed, the same hits and entries");
+        assert_eq!(
+            first, again,
+            "{policy:?}: the same seed, the same hits and entries"
+        );
         assert!(first.0 > 20_000, "{policy:?}: {} hits", first.0);
         // Other seeds give other shard layouts, hence (here) other decisions.
         let mut others = Vec::new();
         for seed in 8..12 {
             others.push(hits_of_a_skewed_stream(&seeded(seed)).await);
         }
-        assert!(others.iter().any(|o| *o != first), "{policy:?}: the seed is not used");
+        assert!(
+            others.iter().any(|o| *o != first),
+            "{policy:?}: the seed is not used"
+        );
     }
 }
 
