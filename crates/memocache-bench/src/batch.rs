@@ -139,7 +139,7 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     let n = if opts.quick { 1_000 } else { 10_000 };
     let calls = Arc::new(calls(n));
     let distinct = calls.iter().flatten().collect::<HashSet<_>>().len() as u64;
-    let mut server = Server::connect(&args.redis, Duration::from_secs(10)).await;
+    let mut server = Server::connect(&args.redis, Duration::from_secs(10), true).await;
     let mut rows = Vec::new();
     for &workers in &args.workers {
         for imp in [

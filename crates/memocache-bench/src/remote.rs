@@ -29,9 +29,13 @@ pub struct Commands {
 }
 
 impl Server {
-    /// Connects to `url` with a client-level command timeout of `timeout`, or says why it
-    /// cannot.
-    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, String> {
+    /// Connects to `url` with a client-level command timeout of `timeout` (and concurrent
+    /// reads sent together as one `MGET` if `auto_pipeline`), or says why it cannot.
+    pub async fn connect(
+        url: &str,
+        timeout: Duration,
+        auto_pipeline: bool,
+    ) -> Result<Self, String> {
         let connect = async {
             let client = redis::Client::open(url).map_err(|e| e.to_string())?;
             let admin = client
@@ -40,6 +44,7 @@ impl Server {
                 .map_err(|e| e.to_string())?;
             let options = RedisOptions {
                 response_timeout: timeout,
+                auto_pipeline,
                 ..RedisOptions::default()
             };
             let store = RedisStore::connect_with(url, options)

@@ -144,6 +144,7 @@ async fn cache(redis: Option<&OwnRedis>) -> Cache<u64, u64> {
             connect_timeout: Duration::from_millis(100),
             response_timeout: Duration::from_millis(100),
             reconnect_retries: 1,
+            ..Default::default()
         };
         let store = RedisStore::connect_with(&redis.url(), options)
             .await

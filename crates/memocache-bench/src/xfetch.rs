@@ -95,7 +95,7 @@ impl Mode {
 
 /// The `xfetch` command: the three rows, or none (with a loud message) without Redis.
 pub async fn run(args: &Args) -> Vec<Row> {
-    let server = match Server::connect(&args.redis, Duration::from_secs(1)).await {
+    let server = match Server::connect(&args.redis, Duration::from_secs(1), true).await {
         Ok(server) => server,
         Err(e) => {
             eprintln!("xfetch: SKIPPED, Redis at {} unreachable: {e}", args.redis);

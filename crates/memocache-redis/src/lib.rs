@@ -4,7 +4,8 @@
 //! async cluster client).
 //!
 //! Commands: `GETRANGE key 0 <limit>` (a typed read, bounded by the codec's record limit),
-//! `GET` (a raw `ByteStore::get`) and `MGET` to read, `SET … PX <ms>` with the entry's remaining lifespan to
+//! `GET` (a raw `ByteStore::get`) and `MGET` (a batch, and typed reads made at the same time:
+//! [`RedisOptions::auto_pipeline`]) to read, `SET … PX <ms>` with the entry's remaining lifespan to
 //! write (a pipeline for `set_many` on a single server, concurrent `SET`s on a cluster, whose
 //! keys live on many nodes), `UNLINK` to remove, and `SCAN MATCH <namespace>*` + `UNLINK` (on
 //! every master of a cluster) to clear one namespace — never `KEYS`, never `FLUSHDB`.
@@ -42,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod coordinator;
+mod pipeline;
 
 use std::fmt;
 use std::sync::Arc;
@@ -102,6 +104,8 @@ pub struct RedisStore {
     name: Arc<str>,
     /// A client of one server (a cluster's first node), for pub/sub subscriptions.
     subscriber: redis::Client,
+    /// The queue of typed reads sent together ([`RedisOptions::auto_pipeline`]).
+    reads: Option<Arc<pipeline::Reads>>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -129,6 +133,13 @@ pub struct RedisOptions {
     /// Reconnection attempts after a lost connection, single server (default 2; the next
     /// command tries again).
     pub reconnect_retries: usize,
+    /// Send typed reads made at the same time together, as one `MGET` (default `true`): under
+    /// load, many concurrent cache misses cost one command and one round trip instead of one
+    /// `GETRANGE` each, with each key's answer its own. Under light traffic a read still goes
+    /// out at once (up to 4 commands in flight), so nothing waits for a timer. A batched read
+    /// downloads a record over the codec's size limit before refusing it (a lone one, by
+    /// `GETRANGE`, does not).
+    pub auto_pipeline: bool,
 }
 
 impl Default for RedisOptions {
@@ -137,6 +148,7 @@ impl Default for RedisOptions {
             connect_timeout: DEFAULT_TIMEOUT,
             response_timeout: DEFAULT_TIMEOUT,
             reconnect_retries: 2,
+            auto_pipeline: true,
         }
     }
 }
@@ -156,6 +168,11 @@ fn match_pattern(prefix: &str) -> String {
     }
     p.push('*');
     p
+}
+
+/// A new read queue if `options` ask for auto-pipelining.
+fn reads(options: RedisOptions) -> Option<Arc<pipeline::Reads>> {
+    options.auto_pipeline.then(Arc::default)
 }
 
 /// Millisecond TTL for `PX`, at least 1.
@@ -225,6 +242,7 @@ impl RedisStore {
             conn: Conn::Single(Box::new(manager)),
             name: Arc::from("redis"),
             subscriber: client,
+            reads: reads(options),
         })
     }
 
@@ -257,6 +275,7 @@ impl RedisStore {
                 manager: tokio::sync::OnceCell::new(),
             })),
             name: Arc::from("redis"),
+            reads: reads(options),
         })
     }
 
@@ -322,7 +341,35 @@ impl RedisStore {
             conn: Conn::Cluster(conn),
             name: Arc::from("redis-cluster"),
             subscriber,
+            reads: reads(options),
         })
+    }
+
+    /// `GETRANGE key 0 limit`: one bounded read (see `get_bounded`).
+    async fn get_range(&self, key: &str, limit: usize) -> Result<Option<Vec<u8>>, StorageError> {
+        let end = i64::try_from(limit).unwrap_or(i64::MAX);
+        let bytes: Vec<u8> = self
+            .query(redis::cmd("GETRANGE").arg(key).arg(0).arg(end))
+            .await?;
+        if bytes.is_empty() {
+            Ok(None)
+        } else if bytes.len() > limit {
+            Err(StorageError::Decode(DecodeError::TooLarge {
+                size: bytes.len(),
+                limit,
+            }))
+        } else {
+            Ok(Some(bytes))
+        }
+    }
+
+    /// `MGET` of `keys` (not empty). On a cluster the client splits it by slot and
+    /// reassembles the answer in order.
+    async fn mget<S: redis::ToRedisArgs>(
+        &self,
+        keys: &[S],
+    ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        self.query(redis::cmd("MGET").arg(keys)).await
     }
 
     /// `true` for a cluster connection.
@@ -426,29 +473,17 @@ impl ByteStore for RedisStore {
 
     /// `GETRANGE key 0 limit`: at most `limit + 1` bytes cross the network, so a record over
     /// the limit is refused without being downloaded. (A missing key reads as an empty
-    /// string, which no record is: a miss.)
+    /// string, which no record is: a miss.) With [`RedisOptions::auto_pipeline`], reads made
+    /// at the same time go together as one `MGET`.
     fn get_bounded<'a>(
         &'a self,
         key: &'a str,
         limit: usize,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
-        async move {
-            let end = i64::try_from(limit).unwrap_or(i64::MAX);
-            let bytes: Vec<u8> = self
-                .query(redis::cmd("GETRANGE").arg(key).arg(0).arg(end))
-                .await?;
-            if bytes.is_empty() {
-                Ok(None)
-            } else if bytes.len() > limit {
-                Err(StorageError::Decode(DecodeError::TooLarge {
-                    size: bytes.len(),
-                    limit,
-                }))
-            } else {
-                Ok(Some(bytes))
-            }
+        match &self.reads {
+            Some(reads) => pipeline::read(self, reads, key, limit).boxed(),
+            None => self.get_range(key, limit).boxed(),
         }
-        .boxed()
     }
 
     fn get_many<'a>(
@@ -459,8 +494,7 @@ impl ByteStore for RedisStore {
             if keys.is_empty() {
                 return Ok(Vec::new());
             }
-            // On a cluster the client splits MGET by slot and reassembles the answer in order.
-            self.query(redis::cmd("MGET").arg(keys)).await
+            self.mget(keys).await
         }
         .boxed()
     }

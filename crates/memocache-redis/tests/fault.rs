@@ -25,6 +25,7 @@ async fn killing_and_restarting_redis_never_fails_a_request() {
         connect_timeout: Duration::from_millis(200),
         response_timeout: Duration::from_millis(200),
         reconnect_retries: 1,
+        ..Default::default()
     };
     let redis = RedisStore::connect_with(&server.url(), options)
         .await

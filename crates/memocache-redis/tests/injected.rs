@@ -46,6 +46,7 @@ async fn under_fault(
         connect_timeout: OP_TIMEOUT,
         response_timeout: OP_TIMEOUT,
         reconnect_retries: 1,
+        ..Default::default()
     };
     let redis = RedisStore::connect_with(&server.url(), options)
         .await

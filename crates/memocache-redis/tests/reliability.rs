@@ -124,6 +124,7 @@ async fn a_cache_built_while_redis_is_down_uses_it_once_it_is_up() {
         connect_timeout: Duration::from_millis(200),
         response_timeout: Duration::from_millis(200),
         reconnect_retries: 0,
+        ..Default::default()
     };
     assert!(
         RedisStore::connect_with(&url, options).await.is_err(),

@@ -48,7 +48,7 @@ fn every_scheme_parses() {
         }
     );
     match parse(
-        "redis://:pw@127.0.0.1:6379/2?cluster=true&pool_size=100&timeout_ms=250&protocol=resp3",
+        "redis://:pw@127.0.0.1:6379/2?cluster=true&pool_size=100&timeout_ms=250&auto_pipeline=false&protocol=resp3",
     ) {
         StorageUrl::Redis {
             url,
@@ -62,13 +62,20 @@ fn every_scheme_parses() {
             );
             assert!(cluster);
             assert_eq!(options.response_timeout, Duration::from_millis(250));
+            assert!(!options.auto_pipeline);
         }
         other => panic!("{other:?}"),
     }
     match parse("rediss://host:6380#insecure") {
-        StorageUrl::Redis { url, cluster, .. } => {
+        StorageUrl::Redis {
+            url,
+            cluster,
+            options,
+            ..
+        } => {
             assert_eq!(url, "rediss://host:6380#insecure");
             assert!(!cluster);
+            assert!(options.auto_pipeline, "on by default");
         }
         other => panic!("{other:?}"),
     }

@@ -94,10 +94,11 @@ pub async fn run(args: &Args, opts: &Opts) -> Vec<Row> {
     if redis {
         rows.extend(floor_and_replay_rows(&keys, p.tier_capacity).await);
         eprintln!(
-            "trace: Redis at {}, operation timeout {redis_timeout:?}",
-            args.redis
+            "trace: Redis at {}, operation timeout {redis_timeout:?}, auto-pipelining {}",
+            args.redis,
+            if args.no_auto_pipeline { "off" } else { "on" }
         );
-        server = Server::connect(&args.redis, redis_timeout)
+        server = Server::connect(&args.redis, redis_timeout, !args.no_auto_pipeline)
             .await
             .map_err(|e| format!("no Redis server answers at {} ({e})", args.redis));
     }

@@ -169,6 +169,10 @@ pub struct Args {
     /// Run only these contestants (`impl` names, comma separated); default: all of `--rows`.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Send each Redis read on its own (`RedisOptions::auto_pipeline = false`) instead of
+    /// concurrent reads together as one `MGET`.
+    #[arg(long)]
+    pub no_auto_pipeline: bool,
 }
 
 impl Args {
@@ -183,6 +187,7 @@ impl Args {
             redis_timeout_ms: 10_000,
             repeat: 1,
             only: Vec::new(),
+            no_auto_pipeline: false,
         }
     }
 

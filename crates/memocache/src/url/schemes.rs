@@ -143,6 +143,9 @@ pub(super) fn redis(url: &Url, mut params: Params) -> Result<StorageUrl, UrlErro
     if let Some(t) = params.millis("timeout_ms")? {
         options.response_timeout = t;
     }
+    if let Some(on) = params.flag("auto_pipeline")? {
+        options.auto_pipeline = on;
+    }
     Ok(StorageUrl::Redis {
         url: params.rest_of(url, None)?,
         cluster,

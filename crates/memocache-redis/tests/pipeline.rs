@@ -1,0 +1,192 @@
+//! Auto-pipelining of reads (issue 16), on a `redis-server` of our own so that the server's
+//! command counts (`INFO commandstats`) are this test's alone: concurrent reads go out as one
+//! `MGET` with each key's own answer, concurrent cache misses cost one `MGET`, a failed `MGET`
+//! fails every read it carried (and nothing else), and the option can be turned off.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use memocache_core::codec::Codec;
+use memocache_core::key::Namespace;
+use memocache_core::storage::{ByteStore, StorageError};
+use memocache_core::{Cache, Tier};
+use memocache_redis::{RedisOptions, RedisStore};
+
+fn own_server(test: &str) -> Option<common::OwnServer> {
+    if !common::have("redis-server") || !common::have("redis-cli") {
+        common::skip(test, "redis-server / redis-cli not on PATH");
+        return None;
+    }
+    Some(common::OwnServer::start(&[]))
+}
+
+/// Calls of `command` the server has run (`INFO commandstats`), 0 before the first.
+fn calls(server: &common::OwnServer, command: &str) -> u64 {
+    let info = server.cli(&["INFO", "commandstats"]).expect("INFO answers");
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.trim().strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+async fn store(server: &common::OwnServer, auto_pipeline: bool) -> RedisStore {
+    let options = RedisOptions {
+        auto_pipeline,
+        ..RedisOptions::default()
+    };
+    RedisStore::connect_with(&server.url(), options)
+        .await
+        .unwrap()
+}
+
+const LIMIT: usize = 64;
+
+/// 16 stored keys, 3 missing, 1 over the limit: read all 20 at once.
+async fn read_twenty(store: &RedisStore) -> Vec<Result<Option<Vec<u8>>, StorageError>> {
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    join_all(keys.iter().map(|k| store.get_bounded(k, LIMIT))).await
+}
+
+async fn fill(store: &RedisStore) {
+    for i in 0..16 {
+        let bytes = format!("value {i}").into_bytes();
+        store
+            .set(&format!("k{i}"), bytes, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    store
+        .set("k19", vec![7; LIMIT + 1], Duration::from_secs(60))
+        .await
+        .unwrap();
+}
+
+fn check_answers(answers: &[Result<Option<Vec<u8>>, StorageError>]) {
+    for (i, answer) in answers.iter().enumerate() {
+        match i {
+            0..=15 => assert_eq!(
+                answer.as_ref().unwrap().as_deref(),
+                Some(format!("value {i}").as_bytes()),
+                "k{i}"
+            ),
+            16..=18 => assert_eq!(answer.as_ref().unwrap(), &None, "k{i}"),
+            _ => assert!(
+                matches!(answer, Err(StorageError::Decode(_))),
+                "k{i}: {answer:?}"
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_reads_go_out_as_one_mget_with_each_keys_own_answer() {
+    let Some(server) = own_server("concurrent_reads_go_out_as_one_mget") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    fill(&store).await;
+    let answers = read_twenty(&store).await;
+    check_answers(&answers);
+    assert_eq!(calls(&server, "mget"), 1);
+    assert_eq!(calls(&server, "getrange"), 0);
+    // A lone read is sent at once, bounded as without the option.
+    assert_eq!(
+        store.get_bounded("k3", LIMIT).await.unwrap().unwrap(),
+        b"value 3"
+    );
+    assert_eq!(calls(&server, "getrange"), 1);
+    assert_eq!(calls(&server, "mget"), 1);
+}
+
+#[tokio::test]
+async fn without_auto_pipelining_each_read_is_its_own_getrange() {
+    let Some(server) = own_server("without_auto_pipelining") else {
+        return;
+    };
+    let store = store(&server, false).await;
+    fill(&store).await;
+    check_answers(&read_twenty(&store).await);
+    assert_eq!(calls(&server, "mget"), 0);
+    assert_eq!(calls(&server, "getrange"), 20);
+}
+
+#[tokio::test]
+async fn concurrent_cache_misses_cost_one_mget() {
+    let Some(server) = own_server("concurrent_cache_misses_cost_one_mget") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let ns = Namespace::new("misses");
+    let writer: Cache<u32, u32> = Cache::builder()
+        .tier(Tier::new(store.typed(ns.clone(), Codec::json())))
+        .build()
+        .unwrap();
+    for id in 0..10 {
+        writer.insert(id, id * 10).await;
+    }
+    writer.idle().await;
+    let reader: Cache<u32, u32> = Cache::builder()
+        .tier(Tier::new(store.typed(ns, Codec::json())))
+        .build()
+        .unwrap();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let before = (calls(&server, "mget"), calls(&server, "getrange"));
+    let gets = (0..20).map(|id| {
+        let loads = loads.clone();
+        reader.get_or_load(id, move || async move {
+            loads.fetch_add(1, SeqCst);
+            Ok::<_, std::io::Error>(id * 100)
+        })
+    });
+    let values: Vec<u32> = join_all(gets)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let expected: Vec<u32> = (0..20)
+        .map(|id| if id < 10 { id * 10 } else { id * 100 })
+        .collect();
+    assert_eq!(values, expected);
+    assert_eq!(
+        loads.load(SeqCst),
+        10,
+        "only the 10 keys Redis lacked were loaded"
+    );
+    let after = (calls(&server, "mget"), calls(&server, "getrange"));
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 0),
+        "20 misses, one MGET"
+    );
+    reader.idle().await;
+}
+
+#[tokio::test]
+async fn a_failed_mget_fails_every_read_it_carried_and_nothing_after() {
+    let Some(server) = own_server("a_failed_mget_fails_every_read") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    fill(&store).await;
+    assert!(server
+        .cli(&["ACL", "SETUSER", "default", "-mget"])
+        .is_some());
+    let answers = read_twenty(&store).await;
+    for (i, answer) in answers.iter().enumerate() {
+        match answer {
+            Err(StorageError::Backend(e)) => {
+                assert!(e.to_string().contains("NOPERM"), "k{i}: {e}")
+            }
+            other => panic!("k{i}: {other:?}"),
+        }
+    }
+    assert!(server
+        .cli(&["ACL", "SETUSER", "default", "+mget"])
+        .is_some());
+    check_answers(&read_twenty(&store).await);
+}
