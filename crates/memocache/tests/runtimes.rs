@@ -7,7 +7,7 @@
 //! the point (method timeout, `update_after`), with a real timer past it; paused-time tests
 //! stay in the Tokio-only suites.
 
-#![cfg(all(feature = "smol", feature = "macros", feature = "fs"))]
+#![cfg(all(feature = "smol", feature = "macros", feature = "fs", feature = "node"))]
 
 /// Runs the scenarios on a 2-worker Tokio runtime.
 mod on_tokio {

@@ -298,3 +298,38 @@ fn a_memoized_function_loads_once_per_argument() {
         assert_eq!(SQUARE_CALLS.load(SeqCst), 3);
     });
 }
+
+#[derive(Clone, Hash, PartialEq, Eq, Debug)]
+struct Score {
+    id: u32,
+}
+
+static SCORE_BATCHES: AtomicUsize = AtomicUsize::new(0);
+
+#[memocache::node(key = "score:{id}", batch_window = "20ms", max_batch = 100)]
+impl Score {
+    async fn load(&self) -> Result<u32, Io> {
+        Ok(self.id * 3)
+    }
+
+    async fn load_all(nodes: Vec<Self>) -> Vec<(Self, Result<u32, Io>)> {
+        SCORE_BATCHES.fetch_add(1, SeqCst);
+        nodes.into_iter().map(|n| (n.clone(), Ok(n.id * 3))).collect()
+    }
+}
+
+#[test]
+fn a_typed_node_batches_its_single_misses_in_one_window() {
+    block_on(async {
+        let gets = join_all((0..30).map(|id| async move { memocache::node::get(&Score { id }).await }));
+        let scores: Vec<u32> = within("the node's window", gets)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(scores, (0..30).map(|id| id * 3).collect::<Vec<_>>());
+        assert_eq!(SCORE_BATCHES.load(SeqCst), 1);
+        assert_eq!(memocache::node::get(&Score { id: 7 }).await.unwrap(), 21);
+        assert_eq!(memocache::node::stats::<Score>().hit_count, 1);
+    });
+}
