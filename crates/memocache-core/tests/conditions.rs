@@ -240,10 +240,11 @@ async fn early_refresh_leaves_an_entry_far_from_its_deadline_and_is_off_by_defau
     }
 }
 
-/// Two caches (two processes) over one shared tier, on the real clock (the tier's records
-/// carry wall-clock deadlines, which Tokio's paused clock does not move): the first early
-/// refresh finds the tier's entry as old as its own and calls the loader; the second finds
-/// the newer one the first wrote and takes it, with no loader call.
+/// Two caches (two processes), each with a local tier of its own above one shared tier, on the
+/// real clock (the tier's records carry wall-clock deadlines, which Tokio's paused clock does
+/// not move): the first early refresh finds entries as old as its own and calls the loader;
+/// the second passes over its local tier's same-age copy, finds the newer entry the first
+/// wrote in the shared tier and takes it, with no loader call.
 #[tokio::test]
 async fn an_early_refresh_takes_a_newer_entry_another_process_wrote() {
     let shared = Arc::new(MemoryStorage::<u32, usize>::new(100));
@@ -252,6 +253,7 @@ async fn an_early_refresh_takes_a_newer_entry_another_process_wrote() {
             .update_after(Duration::from_secs(2))
             .expire_after(Duration::from_secs(60))
             .early_refresh(1e9)
+            .tier(Tier::new(Arc::new(MemoryStorage::<u32, usize>::new(100))))
             .tier(Tier::new(shared.clone()))
             .build()
             .unwrap()
@@ -266,8 +268,9 @@ async fn an_early_refresh_takes_a_newer_entry_another_process_wrote() {
         }
     };
     assert_eq!(a.get_or_load(1, count(&calls)).await.unwrap(), 0);
-    b.get(&1).await.unwrap(); // b's memory holds the same entry, read from the tier
-                              // An early refresh needs the cache's recent load time: b's first load gives it one.
+    // b's memory and local tier hold the same entry, read from the shared tier.
+    b.get(&1).await.unwrap();
+    // An early refresh needs the cache's recent load time: b's first load gives it one.
     b.get_or_load(2, count(&calls)).await.unwrap();
     // Half-way to update_after with β huge, each cache's next hit draws an early refresh.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -293,6 +296,11 @@ async fn an_early_refresh_takes_a_newer_entry_another_process_wrote() {
     assert_eq!(b.get(&1).await, Some(2));
     assert_eq!((a.stats().hits_stale, b.stats().hits_stale), (0, 0));
     assert_eq!(b.stats().refreshes_started, 1);
+    let b_local = &b.stats().tiers[0];
+    assert_eq!(
+        b_local.misses, 3,
+        "b's local tier: two misses and the same-age copy"
+    );
 }
 
 #[tokio::test]

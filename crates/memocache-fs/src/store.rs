@@ -81,6 +81,14 @@ async fn blocking<T: Send + 'static>(
     run_blocking(f).await.map_err(backend)
 }
 
+impl Inner {
+    /// One sweep of the directory (blocking), the size view updated.
+    fn sweep(&self) -> io::Result<SweepReport> {
+        sweep::sweep(&self.dir, now_ms(), self.options.max_bytes)
+            .inspect(|r| self.bytes.store(r.bytes, Relaxed))
+    }
+}
+
 impl FileStore {
     /// Opens the directory `dir`, creating it (and its parents) if missing, and counts the
     /// bytes of the entries already there.
@@ -154,12 +162,7 @@ impl FileStore {
     /// end on the blocking pool; every removal it makes is one that a later sweep would make.
     pub async fn sweep(&self) -> Result<SweepReport, StorageError> {
         let inner = self.inner.clone();
-        let report = blocking(move || {
-            sweep::sweep(&inner.dir, now_ms(), inner.options.max_bytes).inspect(|r| {
-                inner.bytes.store(r.bytes, Relaxed);
-            })
-        })
-        .await?;
+        let report = blocking(move || inner.sweep()).await?;
         if report != SweepReport::default() {
             tracing::debug!(dir = %self.inner.dir.display(), ?report, "file store swept");
         }
@@ -179,8 +182,15 @@ impl FileStore {
         if self.inner.sweeping.swap(true, Relaxed) {
             return; // another write of this store is sweeping
         }
-        let result = self.sweep().await;
-        self.inner.sweeping.store(false, Relaxed);
+        // The flag is cleared by the sweep itself, on the blocking pool: a write whose future
+        // is dropped meanwhile (its tier timeout) cannot leave it set.
+        let inner = self.inner.clone();
+        let result = blocking(move || {
+            let swept = inner.sweep();
+            inner.sweeping.store(false, Relaxed);
+            swept
+        })
+        .await;
         if let Err(e) = result {
             tracing::warn!(dir = %self.inner.dir.display(), error = %e, "sweeping the file store failed");
         }

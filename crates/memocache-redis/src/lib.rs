@@ -138,7 +138,9 @@ pub struct RedisOptions {
     /// `GETRANGE` each, with each key's answer its own. Under light traffic a read still goes
     /// out at once (up to 4 commands in flight), so nothing waits for a timer. A batched read
     /// downloads a record over the codec's size limit before refusing it (a lone one, by
-    /// `GETRANGE`, does not).
+    /// `GETRANGE`, does not), and a key holding another type than a string reads as a miss
+    /// (`GETRANGE` would fail). Single servers only: a cluster store ignores it (its `MGET`
+    /// fails whole when one shard fails). A Redis user needs the `MGET` permission.
     pub auto_pipeline: bool,
 }
 
@@ -170,9 +172,11 @@ fn match_pattern(prefix: &str) -> String {
     p
 }
 
-/// A new read queue if `options` ask for auto-pipelining.
+/// A new read queue if `options` ask for auto-pipelining (single servers only).
 fn reads(options: RedisOptions) -> Option<Arc<pipeline::Reads>> {
-    options.auto_pipeline.then(Arc::default)
+    options
+        .auto_pipeline
+        .then(|| Arc::new(pipeline::Reads::new()))
 }
 
 /// Millisecond TTL for `PX`, at least 1.
@@ -341,7 +345,8 @@ impl RedisStore {
             conn: Conn::Cluster(conn),
             name: Arc::from("redis-cluster"),
             subscriber,
-            reads: reads(options),
+            // A cluster's MGET fails whole when one shard does: no batching across keys.
+            reads: None,
         })
     }
 

@@ -10,9 +10,15 @@
 //! codec's limit (an error for that key only — with `MGET` it has been downloaded), or its
 //! bytes; a failed command hands its error to every read it carried.
 //!
-//! The senders are tasks of their own, so a read whose caller gives up (its tier timeout, a
-//! dropped future) cancels nothing for the others. A sender dropped with its runtime ends the
-//! reads it carried as [`StorageError::Cancelled`]; the last one also ends those still queued.
+//! The senders are tasks of their own, spawned on the runtime the store was connected in, so a
+//! read whose caller gives up (its tier timeout, a dropped future) cancels nothing for the
+//! others; such a read is left out of the next command. A sender dropped with its runtime ends
+//! the reads it carried as [`StorageError::Cancelled`]; the last one also ends those still
+//! queued. With [`MAX_QUEUED`] reads waiting (a server that stopped answering), a new read
+//! goes out on its own instead of queueing behind them.
+//!
+//! Single servers only: a cluster's `MGET` is split by slot and fails whole when one shard
+//! fails, which would fail every read batched with a key of that shard.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -26,6 +32,8 @@ use crate::RedisStore;
 pub(crate) const MAX_SENDING: usize = 4;
 /// Keys per `MGET` at most.
 pub(crate) const MAX_BATCH: usize = 512;
+/// Reads waiting at most; more go out on their own.
+pub(crate) const MAX_QUEUED: usize = 8 * MAX_BATCH;
 
 type Answer = Result<Option<Vec<u8>>, StorageError>;
 
@@ -37,9 +45,10 @@ struct Read {
 }
 
 /// A store's read queue and its senders.
-#[derive(Default)]
 pub(crate) struct Reads {
     state: Mutex<State>,
+    /// Where senders run: the runtime the store was connected in (else the caller's).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 #[derive(Default)]
@@ -50,6 +59,14 @@ struct State {
 }
 
 impl Reads {
+    /// An empty queue whose senders run in the current runtime, if any.
+    pub(crate) fn new() -> Self {
+        Reads {
+            state: Mutex::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -65,21 +82,32 @@ pub(crate) async fn read(
     let (reply, answer) = oneshot::channel();
     let start = {
         let mut state = reads.lock();
-        state.queue.push(Read {
-            key: key.to_owned(),
-            limit,
-            reply,
-        });
-        let start = state.sending < MAX_SENDING;
-        state.sending += usize::from(start);
-        start
+        if state.queue.len() >= MAX_QUEUED {
+            None
+        } else {
+            state.queue.push(Read {
+                key: key.to_owned(),
+                limit,
+                reply,
+            });
+            let start = state.sending < MAX_SENDING;
+            state.sending += usize::from(start);
+            Some(start)
+        }
+    };
+    let Some(start) = start else {
+        return store.get_range(key, limit).await;
     };
     if start {
         let sender = Sender {
             reads: Arc::clone(reads),
             done: false,
         };
-        tokio::spawn(sender.run(store.clone()));
+        let run = sender.run(store.clone());
+        match &reads.runtime {
+            Some(runtime) => drop(runtime.spawn(run)),
+            None => drop(tokio::spawn(run)),
+        }
     }
     answer.await.unwrap_or(Err(StorageError::Cancelled))
 }
@@ -104,7 +132,11 @@ impl Sender {
                 let n = state.queue.len().min(MAX_BATCH);
                 state.queue.drain(..n).collect()
             };
-            send(&store, batch).await;
+            // Reads whose callers gave up are left out.
+            let batch: Vec<Read> = batch.into_iter().filter(|r| !r.reply.is_closed()).collect();
+            if !batch.is_empty() {
+                send(&store, batch).await;
+            }
         }
     }
 }
@@ -143,6 +175,8 @@ async fn send(store: &RedisStore, batch: Vec<Read>) {
         Ok(values) if values.len() == batch.len() => {
             for (read, value) in batch.into_iter().zip(values) {
                 let answer = match value {
+                    // An empty string is no record: a miss, as `GETRANGE` reads it.
+                    Some(bytes) if bytes.is_empty() => Ok(None),
                     Some(bytes) if bytes.len() > read.limit => {
                         Err(StorageError::Decode(DecodeError::TooLarge {
                             size: bytes.len(),

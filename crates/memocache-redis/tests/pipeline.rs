@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use futures_util::FutureExt;
 use memocache_core::codec::Codec;
 use memocache_core::key::Namespace;
 use memocache_core::storage::{ByteStore, StorageError};
@@ -189,4 +190,40 @@ async fn a_failed_mget_fails_every_read_it_carried_and_nothing_after() {
         .cli(&["ACL", "SETUSER", "default", "+mget"])
         .is_some());
     check_answers(&read_twenty(&store).await);
+}
+
+#[tokio::test]
+async fn reads_whose_callers_gave_up_are_left_out() {
+    let Some(server) = own_server("reads_whose_callers_gave_up") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    fill(&store).await;
+    // Queued (polled once), then dropped before any sender ran: nothing of theirs is sent.
+    for i in 0..20 {
+        let key = format!("k{i}");
+        assert!(store.get_bounded(&key, LIMIT).now_or_never().is_none());
+    }
+    assert_eq!(
+        store.get_bounded("k5", LIMIT).await.unwrap().unwrap(),
+        b"value 5"
+    );
+    assert_eq!((calls(&server, "mget"), calls(&server, "getrange")), (0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_on_a_multi_thread_runtime_share_commands() {
+    let Some(server) = own_server("concurrent_reads_on_a_multi_thread_runtime") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    fill(&store).await;
+    let keys: Vec<String> = (0..400).map(|i| format!("k{}", i % 16)).collect();
+    let reads = join_all(keys.iter().map(|k| store.get_bounded(k, LIMIT))).await;
+    for (i, r) in reads.into_iter().enumerate() {
+        let expected = format!("value {}", i % 16);
+        assert_eq!(r.unwrap().as_deref(), Some(expected.as_bytes()));
+    }
+    let commands = calls(&server, "mget") + calls(&server, "getrange");
+    assert!(commands < 100, "400 reads took {commands} commands");
 }

@@ -104,7 +104,9 @@
 //! negative caching and the memory and file tiers work under `smol::block_on`, with the same
 //! single flight, timeouts, panic and cancel safety (`tests/runtimes.rs` runs one behaviour
 //! suite on both). The Redis and SQL stores and distributed coordination use Tokio-based
-//! clients (redis-rs, sqlx) and still need a Tokio runtime.
+//! clients (redis-rs, sqlx) and still need a Tokio runtime. smol's global executor runs on
+//! one thread unless `SMOL_THREADS` says more: off Tokio, every cache's loads, timers and
+//! batch windows share those threads, so set it to the cores the service should use.
 //!
 //! ```toml
 //! [dependencies]

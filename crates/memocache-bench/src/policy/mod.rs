@@ -32,6 +32,7 @@
 //! - `numbers`: rounding, and the ratios to quick_cache.
 
 mod alloc;
+mod climber;
 mod executor;
 mod grid;
 mod latency;
@@ -67,6 +68,9 @@ pub enum Table {
     HitRatio,
     /// 4: bytes per entry.
     Memory,
+    /// 5: the hill climber's synthetic workloads (phase shifts, long and short recency-heavy
+    /// streams over 100k entries).
+    Climber,
 }
 
 /// Arguments of `memocache-bench policy`.
@@ -133,6 +137,12 @@ pub fn run(args: &Args, opts: &Opts) -> Report {
             text.push_str(&grid(&rows, scenario));
             text.push('\n');
         }
+        add(&mut report, rows, text);
+    }
+    if want(Table::Climber) {
+        eprintln!("policy: table 5, the hill climber's workloads");
+        let rows = climber::climber_table(scale);
+        let text = crate::report::table(&rows);
         add(&mut report, rows, text);
     }
     if want(Table::Memory) {

@@ -106,12 +106,14 @@ fn ratio_subjects(capacity: usize) -> Vec<(String, Box<dyn Subject>)> {
     out
 }
 
-/// Hit ratio of every cache on one stream, all fed the same key in the same loop.
-pub fn hit_ratio_cell(variant: Variant, size: f64, lookups: usize) -> Vec<Row> {
-    let capacity = (size * ITEMS as f64).round() as usize;
+/// Hit ratio of every cache of table 3 with `capacity` on `keys`, all fed the same key in the
+/// same loop (a miss inserts it): `(impl, hit ratio)`.
+pub fn hit_ratios(capacity: usize, keys: impl Iterator<Item = u64>) -> Vec<(String, f64)> {
     let subjects = ratio_subjects(capacity);
     let mut hits = vec![0u64; subjects.len()];
-    for k in variant.keys(capacity, lookups) {
+    let mut lookups = 0u64;
+    for k in keys {
+        lookups += 1;
         for (i, (_, s)) in subjects.iter().enumerate() {
             if s.get(k).is_some() {
                 hits[i] += 1;
@@ -121,15 +123,23 @@ pub fn hit_ratio_cell(variant: Variant, size: f64, lookups: usize) -> Vec<Row> {
         }
     }
     subjects
-        .iter()
+        .into_iter()
         .zip(hits)
-        .map(|((name, _), h)| {
-            let mut row = Row::new(variant.scenario(), name);
+        .map(|((name, _), h)| (name, round4(h as f64 / lookups.max(1) as f64)))
+        .collect()
+}
+
+/// Hit ratio of every cache on one stream, all fed the same key in the same loop.
+pub fn hit_ratio_cell(variant: Variant, size: f64, lookups: usize) -> Vec<Row> {
+    let capacity = (size * ITEMS as f64).round() as usize;
+    hit_ratios(capacity, variant.keys(capacity, lookups))
+        .into_iter()
+        .map(|(name, ratio)| {
+            let mut row = Row::new(variant.scenario(), &name);
             if let Variant::Zipf(s) = variant {
                 row = row.field("s", s);
             }
-            row.field("size", size)
-                .field("hit_ratio", round4(h as f64 / lookups as f64))
+            row.field("size", size).field("hit_ratio", ratio)
         })
         .collect()
 }

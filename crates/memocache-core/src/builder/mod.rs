@@ -290,7 +290,9 @@ where
     /// Fixes the seed of the hash the memory gives its keys (shard choice, hash table,
     /// W-TinyLFU's frequency sketch) instead of drawing a random one per cache, so that the
     /// same single-threaded sequence of requests makes the same eviction decisions — the same
-    /// hit ratio to the entry — in every run and every process. For tests and benchmarks; a
+    /// hit ratio to the entry — in every run and every process (of one build: the hash is
+    /// foldhash's, whose output may differ between its versions and between 32- and 64-bit
+    /// targets). For tests and benchmarks; a
     /// cache whose keys come from untrusted input should keep the random default, which makes
     /// flooding one shard with colliding keys impractical.
     ///

@@ -8,8 +8,9 @@
 //! processes holding one entry (each with its own memory over a shared Redis) refresh it at
 //! different moments instead of all at once when it turns stale. The refresh is the ordinary
 //! background refresh — one per key at a time, the hit served at once — except that it takes
-//! the tiers' entry only if it is newer than its own (written since by another process that
-//! refreshed first; then no loader call here), else calls the loader.
+//! a tier's entry only if it stays fresh for longer than memory's copy (typically written since
+//! by another process that refreshed first; then no loader call here), passing over tiers that
+//! hold a copy as old as memory's, else calls the loader.
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hash};

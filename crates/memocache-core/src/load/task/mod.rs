@@ -46,7 +46,8 @@ pub(crate) enum TierOp<V> {
     Remove,
 }
 
-/// Spawns `$task`'s steps (an expression using `&mut $task`) as a detached Tokio task: no
+/// Spawns `$task`'s steps (an expression using `&mut $task`) as a detached task (see
+/// `runtime.rs`): no
 /// waiter's drop cancels it. A panic in the steps lands [`FlightError::Panicked`]; the task
 /// dropped unfinished lands [`FlightError::Cancelled`] (the guard).
 macro_rules! spawn {
@@ -190,11 +191,10 @@ where
     {
         self.compute_tags();
         if tier_read != TierRead::Skip {
-            match self.read_tiers().await {
+            match self.read_tiers_as(tier_read).await {
                 Ok(Some(entry)) => {
-                    let now = SystemTime::now();
-                    let fresh = entry.is_fresh(now);
-                    if tier_read.takes(&entry, now) && (fresh || self.kind() == Kind::Load) {
+                    let fresh = entry.is_fresh(SystemTime::now());
+                    if fresh || self.kind() == Kind::Load {
                         let weight = self.weigh(&entry.value);
                         let owned = self.finish(Landing::FromTier(entry, weight));
                         if !fresh && owned {

@@ -22,9 +22,11 @@ pub(crate) enum TierRead {
     /// Whatever they hold: a load's miss, a stale hit's refresh.
     Any,
     /// Only an entry fresh for longer than `left` (by more than [`NEWER_BY`]): an early
-    /// refresh, whose memory entry has `left` before `update_after`. The tiers' entry is
-    /// either the one memory holds (then the loader runs) or one another process wrote since
-    /// (then it is taken, with no loader call).
+    /// refresh, whose memory entry has `left` before `update_after`. An entry as old as
+    /// memory's copy is a miss of its tier and the read goes on below (a local tier above Redis
+    /// does not hide what another process wrote there); one fresh for longer — written since
+    /// by another process, or kept longer than memory's capped copy — is taken, with no loader
+    /// call.
     NewerThan(Duration),
 }
 
@@ -36,7 +38,7 @@ pub(crate) const NEWER_BY: Duration = Duration::from_millis(20);
 impl TierRead {
     /// Whether a load reading this way takes `entry` (at `now`) instead of calling its loader:
     /// `Any` takes what a load would serve (a stale one only for a `Kind::Load`, decided by the
-    /// caller), `NewerThan` only a newer fresh entry.
+    /// caller), `NewerThan` only an entry fresh for longer than memory's copy.
     pub(crate) fn takes<V>(self, entry: &StoredEntry<V>, now: SystemTime) -> bool {
         match self {
             TierRead::Skip => false,
@@ -110,6 +112,15 @@ where
     /// Step 1: reads the tiers in order; the first that has a servable entry answers, and the
     /// tiers above it are backfilled (if the flight still owns the key).
     pub(crate) async fn read_tiers(&mut self) -> Result<Option<StoredEntry<V>>, StorageError> {
+        self.read_tiers_as(TierRead::Any).await
+    }
+
+    /// [`read_tiers`](Self::read_tiers), an entry `how` does not take counting as its tier's
+    /// miss (the read goes on below; nothing is backfilled with it).
+    pub(crate) async fn read_tiers_as(
+        &mut self,
+        how: TierRead,
+    ) -> Result<Option<StoredEntry<V>>, StorageError> {
         let shared = Arc::clone(&self.shared);
         let Some(tiers) = &shared.tiers else {
             return Ok(None);
@@ -120,7 +131,10 @@ where
             Tags::Failed => return Ok(None),
         };
         let mut unavailable = self.unavailable;
-        let read = tiers.read(&self.key, &mut tagged, &mut unavailable).await;
+        let accept = |entry: &StoredEntry<V>, now| how.takes(entry, now);
+        let read = tiers
+            .read(&self.key, &mut tagged, &mut unavailable, accept)
+            .await;
         self.tags = Tags::Known(tagged);
         self.unavailable = unavailable;
         let Some(found) = read? else {
