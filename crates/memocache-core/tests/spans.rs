@@ -1,6 +1,6 @@
 //! Tracing spans: each flight is a `memocache.flight` span (cache, kind, key hash, then its
 //! outcome and duration) and each tier operation a `memocache.tier` span (cache, tier,
-//! operation, outcome) — captured by a test subscriber; no span field holds the key or the
+//! operation, outcome, duration) — captured by a test subscriber; no span field holds the key or the
 //! value.
 
 use std::collections::HashMap;
@@ -119,6 +119,10 @@ fn flights_and_tier_operations_are_spans_without_keys_or_values() {
         "{ops:?}"
     );
     assert!(tier_ops.iter().all(|s| s.fields["cache"] == "users"));
+    assert!(
+        tier_ops.iter().all(|s| s.fields.contains_key("elapsed_us")),
+        "{tier_ops:?}"
+    );
     for span in flights.iter().chain(&tier_ops) {
         for value in span.fields.values() {
             assert!(

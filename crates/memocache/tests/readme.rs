@@ -1,6 +1,7 @@
-//! Every ```rust snippet of the README compiles: each is put in an `async fn` after a prelude
-//! defining what the snippets take as given (the application's `User`, `DbError` and
-//! `db_fetch_user`), and built by trybuild (not run: some need a Redis or a writable path).
+//! Every ```rust snippet of the README compiles: the first block is the application's
+//! `User`, `DbError` and `db_fetch_user`, which every other snippet uses; each other one is put
+//! in an `async fn` after that block, and built by trybuild (not run: some need a Redis or a
+//! writable path).
 
 #![cfg(all(
     feature = "macros",
@@ -9,30 +10,20 @@
     feature = "sqlite"
 ))]
 
-const PRELUDE: &str = r#"
-#![allow(unused)]
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct User { pub id: u64, pub name: String }
-#[derive(Debug)]
-pub struct DbError;
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("db") }
-}
-impl std::error::Error for DbError {}
-pub async fn db_fetch_user(id: u64) -> Result<User, DbError> {
-    Ok(User { id, name: format!("user {id}") })
-}
-"#;
-
 #[test]
 fn readme_snippets_compile() {
     let readme = include_str!("../../../README.md");
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme");
     std::fs::create_dir_all(&dir).unwrap();
     let cases = trybuild::TestCases::new();
+    let mut blocks = readme
+        .split("```rust\n")
+        .skip(1)
+        .map(|block| block.split("\n```").next().unwrap());
+    let prelude = blocks.next().expect("the README's application block");
+    assert!(prelude.contains("pub struct User") && prelude.contains("fn db_fetch_user"));
     let mut n = 0;
-    for (i, block) in readme.split("```rust\n").skip(1).enumerate() {
-        let code = block.split("\n```").next().unwrap();
+    for (i, code) in blocks.enumerate() {
         // Items (functions, types, impls) at the top level; statements in the body.
         let (mut items, mut body) = (String::new(), String::new());
         let mut depth = 0i32;
@@ -62,7 +53,7 @@ fn readme_snippets_compile() {
         }
         let file = dir.join(format!("snippet_{i}.rs"));
         let source = format!(
-            "{PRELUDE}\n{items}\n#[allow(unused_variables)]\nasync fn snippet() -> Result<(), Box<dyn std::error::Error>> {{\n{body}\nOk(())\n}}\n\nfn main() {{ let _ = snippet; }}\n"
+            "#![allow(unused)]\n{prelude}\n{items}\n#[allow(unused_variables)]\nasync fn snippet() -> Result<(), Box<dyn std::error::Error>> {{\n{body}\nOk(())\n}}\n\nfn main() {{ let _ = snippet; }}\n"
         );
         std::fs::write(&file, source).unwrap();
         cases.pass(&file);

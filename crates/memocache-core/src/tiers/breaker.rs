@@ -207,14 +207,17 @@ where
             }
         };
         let mut claim = ProbeClaim(probe.then_some(&self.probing));
-        // The operation's span: cache, tier, operation and outcome — never keys or bytes.
+        // The operation's span: cache, tier, operation, outcome and duration — never keys or
+        // bytes. The clock is read only when a subscriber wants the span.
         let span = tracing::trace_span!(
             "memocache.tier",
             cache,
             tier = self.name(),
             op = op.name(),
             outcome = tracing::field::Empty,
+            elapsed_us = tracing::field::Empty,
         );
+        let started = (!span.is_disabled()).then(std::time::Instant::now);
         let fut = tracing::Instrument::instrument(call(&*self.tier.storage), span.clone());
         let result = if op == Op::Clear {
             // A clear walks the whole namespace: the storage times each of its steps (a Redis
@@ -236,6 +239,9 @@ where
                 Err(_) => "error",
             },
         );
+        if let Some(started) = started {
+            span.record("elapsed_us", started.elapsed().as_micros() as u64);
+        }
         match result {
             Ok(v) => {
                 self.succeeded(probe);
