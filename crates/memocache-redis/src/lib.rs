@@ -179,6 +179,19 @@ fn reads(options: RedisOptions) -> Option<Arc<pipeline::Reads>> {
         .then(|| Arc::new(pipeline::Reads::new()))
 }
 
+/// A read's answer from the bytes a key held (`None`: no key): an empty string is no record
+/// (a miss, as `GETRANGE` reads a missing key), more than `limit` bytes are refused.
+fn bounded(bytes: Option<Vec<u8>>, limit: usize) -> Result<Option<Vec<u8>>, StorageError> {
+    match bytes {
+        Some(bytes) if bytes.is_empty() => Ok(None),
+        Some(bytes) if bytes.len() > limit => Err(StorageError::Decode(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit,
+        })),
+        other => Ok(other),
+    }
+}
+
 /// Millisecond TTL for `PX`, at least 1.
 fn px(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -356,16 +369,7 @@ impl RedisStore {
         let bytes: Vec<u8> = self
             .query(redis::cmd("GETRANGE").arg(key).arg(0).arg(end))
             .await?;
-        if bytes.is_empty() {
-            Ok(None)
-        } else if bytes.len() > limit {
-            Err(StorageError::Decode(DecodeError::TooLarge {
-                size: bytes.len(),
-                limit,
-            }))
-        } else {
-            Ok(Some(bytes))
-        }
+        bounded(Some(bytes), limit)
     }
 
     /// `MGET` of `keys` (not empty). On a cluster the client splits it by slot and

@@ -22,11 +22,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use memocache_core::codec::DecodeError;
 use memocache_core::storage::StorageError;
 use tokio::sync::oneshot;
 
-use crate::RedisStore;
+use crate::{bounded, RedisStore};
 
 /// Sender tasks per store at most: as many commands in flight on the connection.
 pub(crate) const MAX_SENDING: usize = 4;
@@ -174,18 +173,7 @@ async fn send(store: &RedisStore, batch: Vec<Read>) {
     match store.mget(&keys).await {
         Ok(values) if values.len() == batch.len() => {
             for (read, value) in batch.into_iter().zip(values) {
-                let answer = match value {
-                    // An empty string is no record: a miss, as `GETRANGE` reads it.
-                    Some(bytes) if bytes.is_empty() => Ok(None),
-                    Some(bytes) if bytes.len() > read.limit => {
-                        Err(StorageError::Decode(DecodeError::TooLarge {
-                            size: bytes.len(),
-                            limit: read.limit,
-                        }))
-                    }
-                    other => Ok(other),
-                };
-                let _ = read.reply.send(answer);
+                let _ = read.reply.send(bounded(value, read.limit));
             }
         }
         Ok(values) => {

@@ -12,35 +12,9 @@
 //! - `zipf-short-100k`: Zipf(1.0) over 1M keys, 10 × capacity lookups at 100k — frequency-heavy
 //!   and short: the small window is right here, and must stay.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Zipf};
-
 use crate::report::Row;
 
-use super::ratio::hit_ratios;
-
-/// The recency-heavy stream: every fourth lookup a new key (from `base` up), the others one of
-/// the last `capacity / 2` new keys, uniformly.
-fn recency(capacity: usize, lookups: usize, base: u64, seed: u64) -> impl Iterator<Item = u64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let window = (capacity as u64 / 2).max(1);
-    (0..lookups as u64).map(move |i| {
-        let newest = i / 4;
-        base + if i % 4 == 0 {
-            newest
-        } else {
-            newest.saturating_sub(rng.random_range(0..window))
-        }
-    })
-}
-
-/// Zipf(`s`) over `items` keys.
-fn zipf(items: u64, s: f64, lookups: usize, seed: u64) -> impl Iterator<Item = u64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let z = Zipf::new(items as f64, s).expect("valid Zipf");
-    (0..lookups).map(move |_| z.sample(&mut rng) as u64)
-}
+use super::ratio::{hit_ratios, recency_keys as recency, zipf_keys as zipf};
 
 /// Alternates `phase` lookups of Zipf(1.0) over 10k keys with `phase` of the recency stream
 /// (over keys from 10^9 up, never the Zipf's), `lookups` in all.

@@ -48,13 +48,10 @@ impl Variant {
 
     /// The key stream for a cache of `capacity` entries.
     pub fn keys(self, capacity: usize, lookups: usize) -> Box<dyn Iterator<Item = u64>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
         match self {
-            Variant::Zipf(s) => {
-                let zipf = Zipf::new(ITEMS as f64, s).expect("valid Zipf");
-                Box::new((0..lookups).map(move |_| zipf.sample(&mut rng) as u64))
-            }
+            Variant::Zipf(s) => Box::new(zipf_keys(ITEMS, s, lookups, SEED)),
             Variant::Scan => {
+                let mut rng = ChaCha8Rng::seed_from_u64(SEED);
                 let zipf = Zipf::new(ITEMS as f64, 1.0).expect("valid Zipf");
                 let mut fresh = 1_000_000_000u64;
                 Box::new((0..lookups).map(move |i| {
@@ -70,19 +67,44 @@ impl Variant {
                 let n = ((capacity as f64 * 1.2).round() as u64).max(2);
                 Box::new((0..lookups as u64).map(move |i| i % n))
             }
-            Variant::ShortReuse => {
-                let window = (capacity as u64 / 2).max(1);
-                Box::new((0..lookups as u64).map(move |i| {
-                    let newest = i / 4;
-                    if i % 4 == 0 {
-                        newest
-                    } else {
-                        newest.saturating_sub(rng.random_range(0..window))
-                    }
-                }))
-            }
+            Variant::ShortReuse => Box::new(recency_keys(capacity, lookups, 0, SEED)),
         }
     }
+}
+
+/// The seed of table 3's key streams.
+const SEED: u64 = 7;
+
+/// `lookups` draws of Zipf(`s`) over `items` keys, from a generator seeded with `seed`.
+pub(super) fn zipf_keys(
+    items: u64,
+    s: f64,
+    lookups: usize,
+    seed: u64,
+) -> impl Iterator<Item = u64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let zipf = Zipf::new(items as f64, s).expect("valid Zipf");
+    (0..lookups).map(move |_| zipf.sample(&mut rng) as u64)
+}
+
+/// The recency-heavy stream for a cache of `capacity`: every fourth lookup a new key (from
+/// `base` up), the others one of the last `capacity / 2` new keys, uniformly.
+pub(super) fn recency_keys(
+    capacity: usize,
+    lookups: usize,
+    base: u64,
+    seed: u64,
+) -> impl Iterator<Item = u64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let window = (capacity as u64 / 2).max(1);
+    (0..lookups as u64).map(move |i| {
+        let newest = i / 4;
+        base + if i % 4 == 0 {
+            newest
+        } else {
+            newest.saturating_sub(rng.random_range(0..window))
+        }
+    })
 }
 
 /// The caches of table 3, with `capacity`: those of tables 1 and 2 but `cached`, the

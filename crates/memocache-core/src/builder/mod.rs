@@ -292,9 +292,8 @@ where
     /// same single-threaded sequence of requests makes the same eviction decisions — the same
     /// hit ratio to the entry — in every run and every process (of one build: the hash is
     /// foldhash's, whose output may differ between its versions and between 32- and 64-bit
-    /// targets). For tests and benchmarks; a
-    /// cache whose keys come from untrusted input should keep the random default, which makes
-    /// flooding one shard with colliding keys impractical.
+    /// targets). For tests and benchmarks; a cache whose keys come from untrusted input should
+    /// keep the random default, which makes flooding one shard with colliding keys impractical.
     ///
     /// The hash is foldhash's (`foldhash::fast`, fixed shared constants with this per-cache
     /// seed). There is no way to plug a different hasher: the one hash indexes the shards,

@@ -279,8 +279,8 @@ pub(crate) enum RefreshOf {
     /// A stale entry a load found in a tier (and has just handed out): reload it.
     StaleInTier,
     /// A fresh hit that drew an early refresh ([`early`]), its entry this long before
-    /// `update_after`: take the tiers' entry only if another process wrote a newer one since,
-    /// else reload.
+    /// `update_after`: take a tier's entry only if it stays fresh for longer than that
+    /// ([`TierRead::NewerThan`]), else reload.
     Early(Duration),
 }
 

@@ -417,7 +417,10 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.test(hash, key, |shard, i, now| shard.refresh_due(i, now))
+        self.inspect(hash, key, |shard, i, now| {
+            shard.refresh_due(i, now).then_some(())
+        })
+        .is_some()
     }
 
     /// The nanoseconds before `update_after` of `key`'s entry if it is fresh, its
@@ -428,22 +431,25 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = self.clock.now();
-        let shard = self.shard(hash).read();
-        let i = shard.find(hash, key)?;
-        shard.early_due(i, now, window)
+        self.inspect(hash, key, |shard, i, now| shard.early_due(i, now, window))
     }
 
-    /// `test` on `key`'s entry at the clock's now, under its shard's shared lock; `false`
+    /// `inspect` of `key`'s entry at the clock's now, under its shard's shared lock; `None`
     /// without an entry.
-    fn test<Q>(&self, hash: u64, key: &Q, test: impl Fn(&Shard<K, V>, u32, u64) -> bool) -> bool
+    fn inspect<Q, T>(
+        &self,
+        hash: u64,
+        key: &Q,
+        inspect: impl Fn(&Shard<K, V>, u32, u64) -> Option<T>,
+    ) -> Option<T>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let now = self.clock.now();
         let shard = self.shard(hash).read();
-        shard.find(hash, key).is_some_and(|i| test(&shard, i, now))
+        let i = shard.find(hash, key)?;
+        inspect(&shard, i, now)
     }
 
     /// Records a failed background refresh of `key`: the next one waits for the backoff.

@@ -310,8 +310,9 @@ where
             && now / 1_000_000 >= cold.refresh.load(Relaxed) & NOT_BEFORE_MASK
     }
 
-    /// `true` when entry `i` is fresh at `now` but its `update_after` comes within `window`
-    /// nanoseconds, and no backoff holds its refresh back (an early refresh's test).
+    /// The nanoseconds before `update_after` of entry `i` when it is fresh at `now` but its
+    /// `update_after` comes within `window` nanoseconds and no backoff holds its refresh back
+    /// (an early refresh's test); else `None`.
     pub(super) fn early_due(&self, i: u32, now: u64, window: u64) -> Option<u64> {
         let (hot, cold) = (self.entry(i), &self.cold[i as usize]);
         let update_at = hot.update_at.get();

@@ -424,7 +424,6 @@ fn a_weighted_sketch_grows_with_the_entries_not_the_capacity() {
     let capacity = 64 << 20;
     let store: Memory<u32, u32> = Memory::new(MemoryOptions {
         weighted: true,
-        seed: None,
         ..options(capacity, EvictionPolicy::W_TINY_LFU)
     });
     let sketch_bytes = |s: &Memory<u32, u32>| -> usize {

@@ -33,7 +33,7 @@ pub(crate) enum TierRead {
 /// How much longer a tier's entry must stay fresh than memory's to count as newer: more than
 /// the disagreement between the wall clock records carry and memory's coarse clock (a kernel
 /// tick, 1 to 4 ms, plus the records' millisecond rounding).
-pub(crate) const NEWER_BY: Duration = Duration::from_millis(20);
+const NEWER_BY: Duration = Duration::from_millis(20);
 
 impl TierRead {
     /// Whether a load reading this way takes `entry` (at `now`) instead of calling its loader:
