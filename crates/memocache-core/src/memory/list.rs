@@ -83,6 +83,21 @@ impl Deque {
         h
     }
 
+    /// Takes the newest node off the list and links it at the front of `to` (as its oldest).
+    pub(crate) fn move_tail_to_front<N: Linked>(&mut self, nodes: &mut [N], to: &mut Deque) -> u32 {
+        let t = self.tail;
+        self.unlink(nodes, t);
+        *nodes[t as usize].links_mut(to.list) = [NIL, to.head];
+        if to.head == NIL {
+            to.tail = t;
+        } else {
+            nodes[to.head as usize].links_mut(to.list)[0] = t;
+        }
+        to.head = t;
+        to.weight += u64::from(nodes[t as usize].weight());
+        t
+    }
+
     pub(crate) fn clear(&mut self) {
         *self = Deque::new(self.list);
     }

@@ -43,7 +43,7 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 
 use crate::clock::{Clock, NEVER};
-use policy::{EvictionPolicy, HillClimber, Policy, RemovalCause};
+use policy::{climber, EvictionPolicy, HillClimber, Policy, RemovalCause};
 use shard::{read_entry, Removals, Shard};
 
 type Hasher = foldhash::fast::SeedableRandomState;
@@ -130,6 +130,9 @@ pub(crate) struct Memory<K, V> {
     listener_panics: AtomicU64,
     /// W-TinyLFU's window sizing, shared by the shards.
     climber: Option<HillClimber>,
+    /// Keys whose `climber::sample_point` is below this are simulated by the climber (0: no
+    /// climber), copied here so a hit tests it without reaching into the climber.
+    sample_below: u64,
     /// Round-robin cursor: every `SWEEP_EVERY`-th write of a shard also advances the wheel of
     /// one other shard.
     sweep: AtomicUsize,
@@ -184,6 +187,12 @@ where
             listener,
             backoff,
         } = options;
+        let climber = match policy {
+            EvictionPolicy::WTinyLfu { doorkeeper } => {
+                Some(HillClimber::new(capacity, weighted, doorkeeper))
+            }
+            _ => None,
+        };
         let n = shard_count(capacity) as u64;
         let shards = (0..n)
             .map(|i| {
@@ -211,12 +220,46 @@ where
             counts_frequency: policy.counts_frequency(),
             listener,
             listener_panics: AtomicU64::new(0),
-            climber: policy
-                .counts_frequency()
-                .then(|| HillClimber::new(capacity)),
+            sample_below: climber.as_ref().map_or(0, HillClimber::sample_below),
+            climber,
             sweep: AtomicUsize::new(0),
             backoff,
             clock: Clock::new(),
+        }
+    }
+
+    /// Whether the hill climber simulates the key with `hash` (never without a climber).
+    #[inline(always)]
+    fn sampled(&self, hash: u64) -> bool {
+        climber::sample_point(hash) < self.sample_below
+    }
+
+    /// Records a hit on entry `i` (key hash `hash`) for a policy that records reads: in the
+    /// shard's read buffer (`true`: it is full) and, with a climber, maybe with the climber.
+    #[inline(always)]
+    fn record_read(&self, shard: &Shard<K, V>, i: u32, hash: u64) -> bool {
+        let full = shard.buffer.push(i);
+        if self.sample_below != 0 {
+            self.sample_read(hash);
+        }
+        full
+    }
+
+    /// Passes a hit on a sampled key to the hill climber (which never blocks: a busy climber
+    /// drops the sample). Out of line: LRU's hit pays one comparison for it.
+    #[inline(never)]
+    fn sample_read(&self, hash: u64) {
+        if self.sampled(hash) {
+            self.climber_record(hash, 0);
+        }
+    }
+
+    /// Passes an access to a sampled key to the hill climber.
+    #[cold]
+    #[inline(never)]
+    fn climber_record(&self, hash: u64, weight: u32) {
+        if let Some(climber) = &self.climber {
+            climber.record(hash, weight);
         }
     }
 
@@ -319,9 +362,9 @@ where
                     } else {
                         read_entry(entry, shard.cold(i), self.clock.now())
                     };
-                    let full = !matches!(lookup, Lookup::Miss)
-                        && self.records_reads
-                        && shard.buffer.push(i);
+                    let full = self.records_reads
+                        && !matches!(lookup, Lookup::Miss)
+                        && self.record_read(&shard, i, hash);
                     (lookup, full || done)
                 }
                 None => (Lookup::Miss, false),
@@ -359,6 +402,9 @@ where
     /// for [`notify`](Self::notify) once the caller's locks are released (an entry heavier
     /// than its shard's capacity is not stored and is among them, evicted for size).
     pub(crate) fn insert(&self, hash: u64, entry: NewEntry<K, V>, now: u64) -> Removed<K, V> {
+        if self.sampled(hash) {
+            self.climber_record(hash, entry.weight);
+        }
         let lock = self.shard(hash);
         let mut out = self.removals();
         let mut shard = lock.write();
@@ -512,3 +558,5 @@ where
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;

@@ -19,9 +19,6 @@ use super::policy::{Policy, RemovalCause};
 use super::timer::{Timed, TimerWheel, NO_BUCKET};
 use super::{Backoff, Lookup, Memory, NewEntry};
 
-/// New entries a shard counts before telling the hill climber.
-const CLIMBER_BATCH: u32 = 32;
-
 /// No limit on hits.
 pub(super) const UNLIMITED: u32 = u32::MAX;
 /// `refresh` packs the failures in a row (top 8 bits) and the backoff deadline in
@@ -126,9 +123,6 @@ pub(super) struct Shard<K, V> {
     /// Entries have weights: the entry count is not known from the capacity, so the policy's
     /// sketch grows with it.
     weighted: bool,
-    /// New entries not yet reported to the hill climber (reported in batches, so writers do
-    /// not all write its shared counters).
-    unreported_misses: u32,
     /// Writes to this shard, counted to sweep another shard every few of them.
     pub(super) writes: u32,
 }
@@ -232,7 +226,6 @@ where
             capacity,
             max_nodes,
             weighted: max_nodes == usize::MAX,
-            unreported_misses: 0,
             writes: 0,
         }
     }
@@ -247,18 +240,13 @@ where
                 policy,
                 ..
             } = self;
-            let mut hits = 0;
             buffer.drain(|i| {
-                hits += 1;
                 // Buffered indices are live: entries only leave after a drain.
                 if let Some(Some(entry)) = hot.get(i as usize) {
                     policy.on_access(cold, i, store.access_hash(&entry.key));
                 }
             });
             if let Some(climber) = &store.climber {
-                if hits > 0 {
-                    climber.record(hits, 0);
-                }
                 self.policy.set_window_fraction(climber.fraction());
             }
         }
@@ -392,13 +380,6 @@ where
             let i = self.vacant_slot(hot, cold);
             let Shard { table, hot, .. } = self;
             table.insert_unique(hash, i, |&x| store.hasher.hash_one(&occupied(hot, x).key));
-            if let Some(climber) = &store.climber {
-                self.unreported_misses += 1;
-                if self.unreported_misses >= CLIMBER_BATCH {
-                    climber.record(0, u64::from(self.unreported_misses));
-                    self.unreported_misses = 0;
-                }
-            }
             if self.weighted {
                 self.policy.ensure_capacity(self.len());
             }

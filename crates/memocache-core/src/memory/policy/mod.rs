@@ -4,10 +4,11 @@
 //! eviction listener is told. Inside, [`Policy`] is one shard's state, dispatching to one
 //! module per policy: [`recency`] (least-recently-updated and LRU, one list) and [`tinylfu`]
 //! (W-TinyLFU: window, probation, protected and a frequency sketch), whose window the store's
-//! [`climber`] sizes. The queues are [`Deque`](crate::memory::list::Deque)s threaded through
-//! the shard's slab.
+//! [`climber`] sizes by running [`mini`]ature copies of it. The queues are
+//! [`Deque`](crate::memory::list::Deque)s threaded through the shard's slab.
 
 pub(crate) mod climber;
+mod mini;
 pub(crate) mod recency;
 pub(crate) mod tinylfu;
 
@@ -38,9 +39,13 @@ pub enum EvictionPolicy {
     /// exact.
     Lru,
     /// W-TinyLFU (Caffeine's policy, cacheme's `tlfu`): an LRU admission window in front of a
-    /// segmented LRU main space guarded by a count-min frequency sketch, with the window
-    /// sized adaptively by hill climbing on the hit rate. Best hit ratio on skewed workloads
-    /// and resistant to scans; hits are buffered like [`Lru`](Self::Lru)'s.
+    /// segmented LRU main space guarded by a count-min frequency sketch. The window's size
+    /// adapts to the workload: miniature copies of the cache, run on a sample of the keys,
+    /// try window sizes from none to the whole capacity side by side, and the cache takes the
+    /// one that hits most once its lead is significant — a small window on frequency-heavy
+    /// streams, up to LRU's behaviour on recency-heavy ones (BENCHMARKS.md, table 5). Best
+    /// hit ratio on skewed workloads and resistant to scans; hits are buffered like
+    /// [`Lru`](Self::Lru)'s.
     WTinyLfu {
         /// Put a Bloom-filter doorkeeper in front of the sketch (TinyLFU's doorkeeper,
         /// cacheme's `doorkeeper`): a key's first sighting only sets its bits, so one-hit
