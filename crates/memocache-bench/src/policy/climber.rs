@@ -1,14 +1,15 @@
-//! Table 5, the hill climber's workloads (issue 16): synthetic streams that reproduce the
-//! three ways W-TinyLFU's window sizing was seen to lose to LRU on real traces, each run over
-//! the caches of table 3:
+//! Table 5, the window sizing's workloads (issue 16): synthetic streams that reproduce the
+//! three ways W-TinyLFU's old sequential hill climber was seen to lose to LRU on real traces
+//! (its samples of 10 × capacity requests, its drift to the small window without evidence,
+//! its reading of phase changes as window effects), each run over the caches of table 3:
 //! - `phases`: a frequency-heavy stream (Zipf(1.0) over 10k keys) and a recency-heavy one
 //!   (every 4th lookup a new key, the others one of the last `capacity / 2` new keys)
 //!   alternating every 200 × capacity lookups — per-sample hit rates swing with the phase,
 //!   not with the window;
 //! - `recency-100k`: the recency-heavy stream over a cache of 100k for 50 × capacity lookups
-//!   — long, but each of the climber's samples is 10 × capacity;
-//! - `short-100k`: the same over 10 × capacity lookups — shorter than the climber's first
-//!   decisions;
+//!   — long, but each of the old climber's samples was 10 × capacity;
+//! - `short-100k`: the same over 10 × capacity lookups — shorter than the old climber's first
+//!   decisions, and the cache fills only after 4 × capacity;
 //! - `zipf-short-100k`: Zipf(1.0) over 1M keys, 10 × capacity lookups at 100k — frequency-heavy
 //!   and short: the small window is right here, and must stay.
 

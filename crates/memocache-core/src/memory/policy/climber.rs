@@ -18,11 +18,17 @@
 //!
 //! The window starts at Caffeine's 1 %: while the cache fills, every share hits alike and the
 //! window stays, so a scan at the start does not flush the first hot keys. Cost: a sampled
-//! access runs through six miniature caches; at most an eighth of the keys are sampled, and
-//! a cache of more than 16k entries samples about 2,048 entries' worth (BENCHMARKS.md gives
-//! the instructions per hit).
+//! access runs through six miniature caches. A cache of more than 16k entries samples about
+//! 2,048 entries' worth of its keys, one of 512 to 16k entries an eighth, a smaller one
+//! enough keys for 64 entries (all of them at 64 entries or fewer); a weighted cache samples
+//! a sixteenth. BENCHMARKS.md gives the instructions per hit.
+//!
+//! What the simulation does not see: removals (an invalidated or expired key's next write
+//! counts as a hit in a miniature cache that still holds it), and weight changes of an
+//! entry written over. Both move every candidate alike, unless lifespans are short next to
+//! the time keys stay cached.
 
-use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed};
+use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering::Relaxed};
 
 use crate::memory::sketch::FrequencySketch;
 
@@ -101,7 +107,7 @@ impl HillClimber {
         HillClimber {
             threshold,
             fraction: AtomicU64::new(INITIAL_WINDOW.to_bits()),
-            state: Mutex::new(Shadows::new(mini, doorkeeper)),
+            state: Mutex::new(Shadows::new(mini, weighted, doorkeeper)),
         }
     }
 
@@ -122,14 +128,25 @@ impl HillClimber {
         sample_point(hash) < self.threshold
     }
 
-    /// Runs one access to a sampled key through the miniature caches (`weight`: the entry's,
-    /// or 0 when not known, as on a hit). If another thread holds the climber, the sample is
-    /// dropped: a lost sample only blurs the simulation a little, as a dropped read does the
-    /// real policy, and no caller waits for the climber.
-    pub(crate) fn record(&self, hash: u64, weight: u32) {
-        let Some(mut state) = self.state.try_lock() else {
-            return;
-        };
+    /// Runs a hit on a sampled key through the miniature caches, unless another thread holds
+    /// the climber: then the sample is dropped, as a full read buffer drops a hit for the real
+    /// policy, and no reader waits for the climber.
+    pub(crate) fn try_record(&self, hash: u64) {
+        if let Some(state) = self.state.try_lock() {
+            self.run(state, hash, 0);
+        }
+    }
+
+    /// Runs a write of a sampled key (an entry of `weight`) through the miniature caches,
+    /// waiting for the climber if it is busy: the real cache never drops a write, and a
+    /// simulation that missed some would see fewer distinct keys than the cache does (on a
+    /// loop slightly larger than the capacity, the large windows would score hits LRU cannot).
+    /// The climber takes no other lock while it is held.
+    pub(crate) fn record_write(&self, hash: u64, weight: u32) {
+        self.run(self.state.lock(), hash, weight);
+    }
+
+    fn run(&self, mut state: MutexGuard<'_, Shadows>, hash: u64, weight: u32) {
         if let Some(fraction) = state.access(hash, weight) {
             self.fraction.store(fraction.to_bits(), Relaxed);
         }
@@ -142,6 +159,8 @@ pub(crate) struct Shadows {
     minis: Vec<Mini>,
     /// The sampled stream's frequencies, which every miniature cache's duels read.
     sketch: FrequencySketch,
+    /// Entries have weights: the sketch and the epoch follow the entry count.
+    weighted: bool,
     /// Index in [`FRACTIONS`] of the share the store uses.
     current: usize,
     /// Per candidate, its hits minus the current one's (decayed).
@@ -156,16 +175,24 @@ pub(crate) struct Shadows {
 }
 
 impl Shadows {
-    pub(crate) fn new(capacity: u64, doorkeeper: bool) -> Self {
+    /// Miniature caches of `capacity` weight units (`weighted`: entries have weights, so the
+    /// capacity says nothing of their count, and the sketch grows with the entries held).
+    pub(crate) fn new(capacity: u64, weighted: bool, doorkeeper: bool) -> Self {
+        let entries = if weighted {
+            0
+        } else {
+            capacity.min(1 << 20) as usize
+        };
         Shadows {
             minis: FRACTIONS.iter().map(|&f| Mini::new(capacity, f)).collect(),
-            sketch: FrequencySketch::new(capacity.min(1 << 20) as usize, doorkeeper),
+            sketch: FrequencySketch::new(entries, doorkeeper),
+            weighted,
             current: INITIAL,
             lead: [0.0; FRACTIONS.len()],
             differ: [0.0; FRACTIONS.len()],
             counted: 0.0,
             since: 0,
-            epoch: capacity.max(MIN_EPOCH),
+            epoch: (entries as u64).max(MIN_EPOCH),
         }
     }
 
@@ -186,6 +213,11 @@ impl Shadows {
         self.since += 1;
         if !self.since.is_multiple_of(LOOK_EVERY) {
             return None;
+        }
+        if self.weighted {
+            let held = self.minis.iter().map(Mini::len).max().unwrap_or(0);
+            self.sketch.ensure_capacity(held);
+            self.epoch = (held as u64).max(MIN_EPOCH);
         }
         let moved = self.decide();
         if moved.is_none() && self.since >= self.epoch {
@@ -267,7 +299,7 @@ mod tests {
 
     #[test]
     fn the_window_stays_small_on_a_frequency_heavy_stream() {
-        let mut s = Shadows::new(500, false);
+        let mut s = Shadows::new(500, false, false);
         let mut rng = Rng(7);
         for _ in 0..400_000 {
             s.access(h(rng.skewed(20_000)), 1);
@@ -277,7 +309,7 @@ mod tests {
 
     #[test]
     fn the_window_grows_on_a_recency_heavy_stream_once_it_matters() {
-        let mut s = Shadows::new(500, false);
+        let mut s = Shadows::new(500, false, false);
         let mut rng = Rng(8);
         let mut moved_at = None;
         for i in 0..200_000 {
@@ -295,7 +327,7 @@ mod tests {
 
     #[test]
     fn the_window_follows_phase_changes() {
-        let mut s = Shadows::new(500, false);
+        let mut s = Shadows::new(500, false, false);
         let mut rng = Rng(9);
         let mut at_phase_end = Vec::new();
         for phase in 0..4u64 {
@@ -318,7 +350,7 @@ mod tests {
     #[test]
     fn noise_does_not_move_the_window() {
         // Uniform over far more keys than fit: every window hits about alike.
-        let mut s = Shadows::new(500, false);
+        let mut s = Shadows::new(500, false, false);
         let mut rng = Rng(10);
         let mut moves = 0;
         for _ in 0..500_000 {

@@ -62,7 +62,9 @@ pub(crate) struct Mini {
 impl Mini {
     /// A cache of `capacity` weight units with the window at `fraction` of it.
     pub(crate) fn new(capacity: u64, fraction: f64) -> Self {
-        let entries = capacity.min(1 << 20) as usize;
+        // Room for the entries of an unweighted cache of this capacity, up to a few thousand
+        // (a weighted one's capacity is in its own units; the table grows as needed).
+        let entries = capacity.min(4_096) as usize;
         let mut policy = Queues::new(capacity);
         policy.set_window_fraction(fraction);
         Mini {
@@ -135,8 +137,7 @@ impl Mini {
         self.free.push(i);
     }
 
-    /// Entries held (tests).
-    #[cfg(test)]
+    /// Entries held.
     pub(crate) fn len(&self) -> usize {
         self.table.len()
     }

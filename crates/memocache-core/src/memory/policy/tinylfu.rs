@@ -94,7 +94,7 @@ impl TinyLfu {
         self.queues.end_eviction();
     }
 
-    /// Applies the window share chosen by the hill climber ([`Queues::set_window_fraction`]).
+    /// Applies the window share chosen by the climber ([`Queues::set_window_fraction`]).
     pub(crate) fn set_window_fraction(&mut self, fraction: f64) {
         self.queues.set_window_fraction(fraction);
     }
@@ -136,20 +136,21 @@ impl Queues {
         }
     }
 
-    /// Links a new node into the window. First moves main's oldest entries into a window that
-    /// grew, then the window's overflow into probation (the last one moved is the candidate
-    /// of the next admission duel).
+    /// Links a new node into the window. First moves main's newest entries into a window that
+    /// grew (or a shrunk window's overflow into probation), then the window's overflow into
+    /// probation (the last one moved is the candidate of the next admission duel).
     pub(crate) fn on_insert<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
         let [window, probation, protected] = &mut self.lists;
         // A window that grew takes entries from main until main is back to its share (as
         // Caffeine's `increaseWindow` does: otherwise main's entries keep winning duels
         // against the window's and the window never fills). It takes main's newest
         // (probation's, then protected's) and puts them in front of its own entries, which
-        // are newer still, in their order: the window stays in recency order, so a window
-        // grown to most of the capacity evicts as LRU would. (Caffeine moves main's oldest
+        // are newer still, in their order: the window's own entries stay its newest, and a
+        // window grown to most of the capacity evicts roughly as LRU would (main's two queues
+        // are each in recency order, not with each other). Caffeine moves main's oldest
         // behind the window's newest; measured on a recency-heavy stream at the jump from a
-        // 1 % window to 100 %, that evicted the newest keys first and cost 10 points of hit
-        // rate for 4 x capacity lookups.)
+        // 1 % window to 100 %, that evicted the newest keys first and cost up to 10 points of
+        // hit rate for 4 x capacity lookups.
         let main_max = self.capacity.saturating_sub(self.window_max);
         for _ in 0..WINDOW_TRANSFER_LIMIT {
             if probation.weight + protected.weight <= main_max || window.weight >= self.window_max {
@@ -171,7 +172,13 @@ impl Queues {
         }
         nodes[i as usize].set_queue(WINDOW);
         window.push_back(nodes, i);
-        while window.weight > self.window_max && !window.is_empty() {
+        // A window that shrank pushes its overflow into probation, at most as many entries per
+        // insert as a growing one takes (a jump from the whole capacity to none would move a
+        // shard's every entry under one write).
+        for _ in 0..WINDOW_TRANSFER_LIMIT {
+            if window.weight <= self.window_max || window.is_empty() {
+                break;
+            }
             let h = window.move_head_to(nodes, probation);
             nodes[h as usize].set_queue(PROBATION);
             self.candidate = h;
@@ -252,9 +259,9 @@ impl Queues {
         self.candidate = NIL;
     }
 
-    /// Applies the window share chosen by the hill climber; entries follow at the next insert
-    /// (a smaller window pushes its overflow into probation, a larger one takes main's oldest
-    /// entries).
+    /// Applies the window share chosen by the climber; entries follow from the next insert on
+    /// (a smaller window pushes its overflow into probation, a larger one takes main's newest
+    /// entries), at most [`WINDOW_TRANSFER_LIMIT`] per insert.
     pub(crate) fn set_window_fraction(&mut self, fraction: f64) {
         if fraction == self.window_fraction {
             return;
