@@ -14,7 +14,7 @@ const BACKOFF: Backoff = Backoff {
     max: Duration::from_secs(60),
 };
 
-fn options<K, V>(capacity: u64, policy: EvictionPolicy) -> MemoryOptions<K, V> {
+pub(super) fn options<K, V>(capacity: u64, policy: EvictionPolicy) -> MemoryOptions<K, V> {
     MemoryOptions {
         capacity,
         policy,

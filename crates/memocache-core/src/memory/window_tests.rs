@@ -6,8 +6,8 @@
 //! relative to the other stores' hit ratios on the same stream, computed here.
 
 use super::policy::EvictionPolicy;
-use super::tests::{put, skewed, store, t};
-use super::Memory;
+use super::tests::{options, put, skewed, t};
+use super::{Memory, MemoryOptions};
 
 /// One lookup per key, inserting on a miss; the hit ratio.
 fn run(store: &Memory<u32, u32>, keys: &[u32]) -> f64 {
@@ -23,6 +23,19 @@ fn run(store: &Memory<u32, u32>, keys: &[u32]) -> f64 {
         .count();
     hits as f64 / keys.len() as f64
 }
+
+/// A store of `capacity` with `policy` and a fixed hash seed: which keys the climber samples
+/// depends on the seed, so a random one would move the climber's ratios by a few tenths of a
+/// point from run to run (measured on the 20k recency stream: 0.741 to 0.749); fixed, every
+/// run gives the same ratios.
+fn store(capacity: u64, policy: EvictionPolicy) -> Memory<u32, u32> {
+    Memory::new(MemoryOptions {
+        seed: Some(SEED),
+        ..options(capacity, policy)
+    })
+}
+
+const SEED: u64 = 7;
 
 /// W-TinyLFU whose window stays at `fraction` (no climber).
 fn fixed_window(capacity: u64, fraction: f64) -> Memory<u32, u32> {
