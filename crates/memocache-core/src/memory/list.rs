@@ -52,6 +52,18 @@ impl Deque {
         self.weight += u64::from(nodes[i as usize].weight());
     }
 
+    /// Links node `i` as the oldest.
+    pub(crate) fn push_front<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
+        *nodes[i as usize].links_mut(self.list) = [NIL, self.head];
+        if self.head == NIL {
+            self.tail = i;
+        } else {
+            nodes[self.head as usize].links_mut(self.list)[0] = i;
+        }
+        self.head = i;
+        self.weight += u64::from(nodes[i as usize].weight());
+    }
+
     pub(crate) fn unlink<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
         let [prev, next] = nodes[i as usize].links(self.list);
         if prev == NIL {
@@ -87,14 +99,7 @@ impl Deque {
     pub(crate) fn move_tail_to_front<N: Linked>(&mut self, nodes: &mut [N], to: &mut Deque) -> u32 {
         let t = self.tail;
         self.unlink(nodes, t);
-        *nodes[t as usize].links_mut(to.list) = [NIL, to.head];
-        if to.head == NIL {
-            to.tail = t;
-        } else {
-            nodes[to.head as usize].links_mut(to.list)[0] = t;
-        }
-        to.head = t;
-        to.weight += u64::from(nodes[t as usize].weight());
+        to.push_front(nodes, t);
         t
     }
 

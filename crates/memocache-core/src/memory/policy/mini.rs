@@ -52,8 +52,6 @@ pub(crate) struct Mini {
     table: HashTable<u32>,
     nodes: Vec<Node>,
     free: Vec<u32>,
-    capacity: u64,
-    weight: u64,
     /// Entries inserted with a known weight, and their total weight (for those without).
     weighed: u64,
     weighed_total: u64,
@@ -72,8 +70,6 @@ impl Mini {
             table: HashTable::with_capacity(entries + 1),
             nodes: Vec::with_capacity(entries + 1),
             free: Vec::new(),
-            capacity,
-            weight: 0,
             weighed: 0,
             weighed_total: 0,
         }
@@ -114,9 +110,8 @@ impl Mini {
         let nodes = &self.nodes;
         self.table
             .insert_unique(hash, i, |&x| nodes[x as usize].hash);
-        self.weight += u64::from(weight);
         self.policy.on_insert(&mut self.nodes, i);
-        while self.weight > self.capacity {
+        while self.policy.weight() > self.policy.capacity() {
             let nodes = &self.nodes;
             let Some(v) = self.policy.victim(sketch, |x| nodes[x as usize].hash) else {
                 break;
@@ -133,7 +128,6 @@ impl Mini {
         if let Ok(entry) = self.table.find_entry(hash, |&x| x == i) {
             entry.remove();
         }
-        self.weight -= u64::from(self.nodes[i as usize].weight);
         self.free.push(i);
     }
 
@@ -180,7 +174,7 @@ mod tests {
         }
         // A heavy entry is weighed: admitted or not, the capacity holds.
         m.access(1_000, 4);
-        assert!(m.0.weight <= 10 && m.0.len() <= 10);
+        assert!(m.0.policy.weight() <= 10 && m.0.len() <= 10);
     }
 
     #[test]

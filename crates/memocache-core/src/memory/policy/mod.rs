@@ -170,7 +170,7 @@ impl Policy {
     pub(crate) fn weight(&self) -> u64 {
         match self {
             Policy::Recency(r) => r.list().weight,
-            Policy::TinyLfu(t) => t.lists().iter().map(|l| l.weight).sum(),
+            Policy::TinyLfu(t) => t.weight(),
         }
     }
 

@@ -46,12 +46,19 @@ impl TinyLfu {
         }
     }
 
+    /// The window, probation and protected queues (tests).
+    #[cfg(test)]
     pub(crate) fn lists(&self) -> &[Deque; 3] {
         &self.queues.lists
     }
 
     pub(crate) fn lists_mut(&mut self) -> &mut [Deque; 3] {
         &mut self.queues.lists
+    }
+
+    /// Total weight of the linked nodes.
+    pub(crate) fn weight(&self) -> u64 {
+        self.queues.weight()
     }
 
     /// Counts the key and links its new node `i` ([`Queues::on_insert`]).
@@ -121,6 +128,16 @@ pub(crate) struct Queues {
 }
 
 impl Queues {
+    /// Total weight of the linked nodes.
+    pub(crate) fn weight(&self) -> u64 {
+        self.lists.iter().map(|l| l.weight).sum()
+    }
+
+    /// The capacity in weight units.
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
     /// The queues of `capacity` weight units, the window at its initial share.
     pub(crate) fn new(capacity: u64) -> Self {
         let window_max = (capacity as f64 * INITIAL_WINDOW).round() as u64;
