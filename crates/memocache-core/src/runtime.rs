@@ -20,14 +20,7 @@ mod imp {
     use std::future::Future;
     use std::time::Duration;
 
-    /// Whether the calling thread runs inside a Tokio runtime.
-    #[cfg(feature = "smol")]
-    #[inline]
-    fn off_tokio() -> bool {
-        tokio::runtime::Handle::try_current().is_err()
-    }
-
-    /// Runs `task` on its own, detached.
+    /// Runs `task` on its own, detached, on the calling thread's runtime ([`Spawner::current`]).
     ///
     /// # Panics
     /// Outside a Tokio runtime when the `smol` feature is off, as `tokio::spawn` does.
@@ -36,13 +29,57 @@ mod imp {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        Spawner::current().spawn(task);
+    }
+
+    /// Whether the calling thread runs inside a Tokio runtime.
+    #[cfg(feature = "smol")]
+    #[inline]
+    fn off_tokio() -> bool {
+        tokio::runtime::Handle::try_current().is_err()
+    }
+
+    /// Where a task runs: the runtime a call was made in. A load captures it when it starts
+    /// (`load/inline.rs`), so a caller dropped elsewhere (on another thread, while unwinding)
+    /// still hands the load to the runtime it started on — which, if it has shut down, drops
+    /// it at once (its waiters get `Cancelled`, as a task the runtime dropped).
+    pub(crate) enum Spawner {
+        /// The Tokio runtime of the call.
+        Tokio(tokio::runtime::Handle),
+        /// smol's global executor (the call was made outside Tokio).
         #[cfg(feature = "smol")]
-        {
-            if off_tokio() {
-                return smol::spawn(task).detach();
+        Smol,
+    }
+
+    impl Spawner {
+        /// The calling thread's: its Tokio runtime if it runs in one, else (with `smol`)
+        /// smol's global executor.
+        ///
+        /// # Panics
+        /// Outside a Tokio runtime when the `smol` feature is off, as `tokio::spawn` does.
+        #[inline]
+        pub(crate) fn current() -> Spawner {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => Spawner::Tokio(handle),
+                #[cfg(feature = "smol")]
+                Err(_) => Spawner::Smol,
+                #[cfg(not(feature = "smol"))]
+                Err(e) => panic!("{e}"),
             }
         }
-        drop(tokio::spawn(task));
+
+        /// Runs `task` on its own, detached, on the captured runtime. Never panics: on a
+        /// runtime that has shut down, `task` is dropped at once.
+        pub(crate) fn spawn<F>(&self, task: F)
+        where
+            F: Future<Output = ()> + Send + 'static,
+        {
+            match self {
+                Spawner::Tokio(handle) => drop(handle.spawn(task)),
+                #[cfg(feature = "smol")]
+                Spawner::Smol => smol::spawn(task).detach(),
+            }
+        }
     }
 
     /// `future`'s output, or `Err` once `limit` has passed. `future` is polled first, so one
@@ -87,6 +124,24 @@ mod imp {
         F: Future<Output = ()> + Send + 'static,
     {
         drop(shuttle::future::spawn(task));
+    }
+
+    /// Where a load goes on if the caller driving it is dropped: a `shuttle` task.
+    pub(crate) struct Spawner;
+
+    impl Spawner {
+        /// The model's executor.
+        pub(crate) fn current() -> Spawner {
+            Spawner
+        }
+
+        /// Runs `task` as a `shuttle` task, detached.
+        pub(crate) fn spawn<F>(&self, task: F)
+        where
+            F: Future<Output = ()> + Send + 'static,
+        {
+            spawn(task);
+        }
     }
 
     /// `future`'s output: the model has no clock, so nothing times out.

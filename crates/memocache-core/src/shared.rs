@@ -57,6 +57,8 @@ pub(crate) struct Config<K, V> {
     pub(crate) memory: bool,
     /// What the builder's zone and tag options give each key.
     pub(crate) tagging: Tagging<K>,
+    /// `true`: a miss's load runs in its own task, not in the request that started it.
+    pub(crate) spawn_loads: bool,
 }
 
 /// The state every handle of a cache and every task of its flights share.

@@ -161,27 +161,62 @@ fn racing_callers_make_one_loader_call() {
     check(|| block_on(single_flight(with_tier(&Yielding::new()))));
 }
 
-#[test]
-fn a_leader_dropped_after_one_poll_changes_nothing() {
-    check(|| {
-        block_on(async {
-            let c = with_tier(&Yielding::new());
-            let calls = Arc::new(AtomicU64::new(0));
-            // The leader registers the flight and spawns its task, then goes away.
-            let _ = c.get_or_load(1, counted(&calls, 7)).now_or_never();
-            let waiters: Vec<_> = (0..2)
-                .map(|_| {
-                    let (c, l) = (c.clone(), counted(&calls, 8));
-                    spawn(async move { c.get_or_load(1, l).await.unwrap() })
-                })
-                .collect();
-            for w in waiters {
-                assert_eq!(w.await.unwrap(), 7, "the dropped leader's load answers");
+/// Polls `fut` once, in the caller's context.
+async fn poll_once<F: std::future::Future + ?Sized>(
+    mut fut: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await
+}
+
+/// The leader is dropped after `polls` polls: memory only, it ran the load itself and was
+/// dropped mid loader (the load goes on in a task); tiered, the load runs in a task anyway
+/// (at its tier read, loader or tier write). Two later callers get its value from one
+/// loader call.
+async fn leader_dropped_after(c: Cache<u32, u64>, tier: Option<Arc<Yielding>>, polls: usize) {
+    let calls = Arc::new(AtomicU64::new(0));
+    {
+        let mut leader = std::pin::pin!(c.get_or_load(1, counted(&calls, 7)));
+        for _ in 0..polls {
+            let ready = poll_once(leader.as_mut()).await.is_ready();
+            // Memory only, the leader runs the load (the loader yields once): it cannot be
+            // ready at its first poll. (A tiered cache spawns its load: it may be.)
+            assert!(
+                tier.is_some() || !ready,
+                "the inline load ended at its first poll"
+            );
+            if ready {
+                break;
             }
-            assert_eq!(calls.load(SeqCst), 1);
-            c.idle().await;
+        }
+    }
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let (c, l) = (c.clone(), counted(&calls, 8));
+            spawn(async move { c.get_or_load(1, l).await.unwrap() })
         })
-    });
+        .collect();
+    for w in waiters {
+        assert_eq!(w.await.unwrap(), 7, "the dropped leader's load answers");
+    }
+    assert_eq!(calls.load(SeqCst), 1);
+    c.idle().await;
+    if let Some(tier) = tier {
+        assert_eq!(tier.value(1), Some(7), "memory and tier agree");
+        assert_eq!(tier.sets(), 1);
+    }
+}
+
+#[test]
+fn a_leader_dropped_after_k_polls_changes_nothing() {
+    // Memory only: mid loader (inline). Tiered: the spawned load at its tier read, loader or
+    // tier write (one poll: the leader registered the flight and spawned its task).
+    check(|| block_on(leader_dropped_after(memory_only(), None, 1)));
+    for polls in 1..=4 {
+        check(move || {
+            let tier = Yielding::new();
+            block_on(leader_dropped_after(with_tier(&tier), Some(tier), polls))
+        });
+    }
 }
 
 /// A load races an `invalidate`. The loader says whether it started after the invalidation

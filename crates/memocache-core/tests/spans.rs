@@ -58,16 +58,24 @@ impl Capture {
     }
 }
 
-#[test]
-fn flights_and_tier_operations_are_spans_without_keys_or_values() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::registry().with(capture.clone());
-    let _guard = tracing::subscriber::set_default(subscriber);
+/// Runs `test` on a current-thread runtime with `layer` as this thread's subscriber.
+fn traced<L, F>(layer: L, test: F)
+where
+    L: Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    F: std::future::Future<Output = ()>,
+{
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    rt.block_on(test);
+}
+
+#[test]
+fn flights_and_tier_operations_are_spans_without_keys_or_values() {
+    let capture = Capture::default();
+    traced(capture.clone(), async {
         let cache: Cache<String, String> = Cache::builder()
             .name("users")
             .tier(Tier::new(MemoryStorage::<String, String>::new(10)))
@@ -131,4 +139,56 @@ fn flights_and_tier_operations_are_spans_without_keys_or_values() {
             );
         }
     }
+}
+
+/// Records, for each event, the name of the span it happened in; takes nothing below INFO.
+#[derive(Clone, Default)]
+struct InfoEvents(Arc<Mutex<Vec<Option<String>>>>);
+
+impl<S> Layer<S> for InfoEvents
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+        *metadata.level() <= tracing::Level::INFO
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::INFO)
+    }
+    fn on_event(&self, _: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        let span = ctx.lookup_current().map(|s| s.name().to_string());
+        self.0.lock().unwrap().push(span);
+    }
+}
+
+#[test]
+fn without_debug_spans_a_load_stays_in_its_requests_span_after_a_handoff() {
+    use tracing::Instrument;
+    let events = InfoEvents::default();
+    traced(events.clone(), async {
+        let cache: Cache<u32, u64> = Cache::new();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let leader = {
+            let (cache, gate) = (cache.clone(), gate.clone());
+            tokio::spawn(async move {
+                let loader = move || async move {
+                    gate.notified().await;
+                    tracing::info!("loaded");
+                    Ok::<u64, String>(1)
+                };
+                let request = tracing::info_span!("request");
+                cache.get_or_load(1, loader).instrument(request).await
+            })
+        };
+        while cache.loads_in_flight() == 0 {
+            tokio::task::yield_now().await;
+        }
+        leader.abort();
+        assert!(leader.await.unwrap_err().is_cancelled());
+        gate.notify_one();
+        cache.idle().await;
+        assert_eq!(cache.get(&1).await, Some(1));
+    });
+    let seen = events.0.lock().unwrap().clone();
+    assert_eq!(seen, vec![Some("request".to_string())]);
 }

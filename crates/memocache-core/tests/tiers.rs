@@ -31,8 +31,12 @@ impl Probe {
             fail,
         })
     }
+    /// A failure after a millisecond, as a refused connection takes a round trip (requests
+    /// that arrive meanwhile join the flight; an inline load would otherwise fail before
+    /// the next request is even polled).
     fn down<T: Send + 'static>() -> BoxFuture<'static, Result<T, StorageError>> {
         async {
+            tokio::time::sleep(Duration::from_millis(1)).await;
             Err(StorageError::backend(std::io::Error::other(
                 "connection refused",
             )))

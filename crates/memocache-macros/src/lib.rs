@@ -74,10 +74,11 @@ mod validate;
 ///   [handle](#the-handle-invalidation-statistics-the-cache), which owns the function's
 ///   static cache (one per function, built on first use).
 ///
-/// The function's own future must be `Send`: the load runs in a spawned task, so that a
-/// cancelled caller cannot cancel it for the others. A memoized function must therefore be
-/// called inside a Tokio runtime — or anywhere with memocache's `smol` feature, whose loads
-/// outside Tokio run on smol's global executor. Every call makes the key; the loader's owned
+/// The function's own future must be `Send`: the load runs in a spawned task (or, in a cache
+/// without tiers, in the first caller's future, moved to a spawned task if that caller is
+/// dropped), so that a cancelled caller cannot cancel it for the others. A memoized function must therefore be called inside a Tokio
+/// runtime — or anywhere with memocache's `smol` feature, whose loads outside Tokio are
+/// handed to smol's global executor. Every call makes the key; the loader's owned
 /// copies of the arguments (`to_owned()` of each `&T`, a clone of `*self`) are made only when the cache needs
 /// a load — on a miss or a due refresh — never on a fresh hit (unless it starts an early
 /// refresh, `early_refresh` in a `config` builder) ([`Cache::get_or_load_lazy`]). Keep receivers cheap to clone all the same (state in an `Arc`).
@@ -319,9 +320,9 @@ mod validate;
 /// # Concurrent calls and cancellation
 /// Calls with the same key while a load is in flight wait for that load and all get its
 /// outcome: a thousand concurrent calls make one call of the function. A stale entry (past
-/// `update_after`) is returned at once while one background load replaces it. The load runs
-/// in its own task: dropping any caller's future, even the first one's, does not cancel
-/// it. See [`Cache::get_or_load`] for the details.
+/// `update_after`) is returned at once while one background load replaces it. Dropping any
+/// caller's future, even the first one's, does not cancel the load. See
+/// [`Cache::get_or_load`] for the details.
 ///
 /// # Limitations
 /// - **Generic functions** (type or const parameters, `impl Trait` arguments) are refused:

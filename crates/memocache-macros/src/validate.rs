@@ -58,7 +58,7 @@ fn check_kind(sig: &Signature, errors: &mut Errors) {
     if sig.asyncness.is_none() {
         errors.at(
             sig.fn_token.span,
-            "`#[memoize]` works on `async fn` only: its loads run as spawned tasks that \
+            "`#[memoize]` works on `async fn` only: its loads are futures that \
              concurrent callers share",
         );
     }

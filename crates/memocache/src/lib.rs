@@ -57,8 +57,10 @@
 //! and all get its one result or its one error), or starts one: the storage tiers below the
 //! memory are read in order (a hit there is copied into the tiers above and the memory), then
 //! the loader runs, under the method timeout, with panics caught, and its value is written to
-//! every tier and the memory. The load runs in a task of its own: a caller dropped meanwhile
-//! cancels nothing. `ARCHITECTURE.md` follows a key and a value through the modules.
+//! every tier and the memory. The load runs in a task of its own, or, in a cache without
+//! tiers, in the first caller's future until that caller is dropped and then in a task: a
+//! caller dropped meanwhile cancels nothing. `ARCHITECTURE.md` follows a key and a value
+//! through the modules.
 //!
 //! # Choosing an eviction policy
 //! | policy | pick it when | cost of a hit |
@@ -77,8 +79,9 @@
 //! [`Error::Storage`] (a tier set to fail loudly), [`Error::NotLoaded`] (a batch loader left
 //! the key out). Nothing failed is stored, except when negative caching
 //! ([`CacheBuilder::cache_errors`]) is asked for. Every public async method documents its
-//! `# Cancel safety`: loads, refreshes and tier writes run in tasks of their own, so dropping a
-//! caller's future only stops it waiting.
+//! `# Cancel safety`: refreshes and tier writes run in tasks of their own, and a load moves to
+//! one if the caller running it is dropped, so dropping a caller's future only stops it
+//! waiting.
 //!
 //! # Tiers, Redis and several processes
 //! [`CacheBuilder::tier`] puts storages below the memory — [`storage::MemoryStorage`], Redis
@@ -96,17 +99,19 @@
 //! one place, with batch loads ([`Cache::get_all`]) and a dataloader ([`Batcher`]).
 //!
 //! # Runtimes: Tokio and smol
-//! The engine spawns a task per load and times loads, refreshes and tier calls; it does so
-//! through one seam that picks the runtime per call. Inside a Tokio runtime it uses Tokio's
-//! `spawn` and timers. With the `smol` feature, a call made outside any Tokio runtime runs its
-//! load on smol's global executor and its timers on async-io, and the file store's blocking
+//! The engine spawns tasks (for a tiered cache's loads, refreshes, tier writes, and a memory
+//! cache's load whose caller is dropped mid-way) and times loads, refreshes and tier calls;
+//! it does so through one seam that picks the runtime per call. Inside a Tokio runtime it
+//! uses Tokio's `spawn` and timers. With the `smol` feature, a call made outside any Tokio
+//! runtime spawns on smol's global executor and times on async-io, and the file store's blocking
 //! I/O goes to smol's blocking pool — so caches, `#[memoize]`, batch loads, the dataloader,
 //! negative caching and the memory and file tiers work under `smol::block_on`, with the same
 //! single flight, timeouts, panic and cancel safety (`tests/runtimes.rs` runs one behaviour
 //! suite on both). The Redis and SQL stores and distributed coordination use Tokio-based
 //! clients (redis-rs, sqlx) and still need a Tokio runtime. smol's global executor runs on
-//! one thread unless `SMOL_THREADS` says more: off Tokio, every cache's loads, timers and
-//! batch windows share those threads, so set it to the cores the service should use.
+//! one thread unless `SMOL_THREADS` says more: off Tokio, every cache's spawned loads,
+//! timers and batch windows share those threads, so set it to the cores the service should
+//! use.
 //!
 //! ```toml
 //! [dependencies]

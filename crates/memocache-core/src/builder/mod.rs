@@ -87,6 +87,7 @@ pub struct CacheBuilder<K, V> {
     tiers: Vec<Tier<K, V>>,
     memory_cap: Option<Duration>,
     memory: bool,
+    spawn_loads: bool,
     refresh_backoff: Duration,
     refresh_backoff_max: Duration,
     tagging: Tagging<K>,
@@ -119,6 +120,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
             tiers: Vec::new(),
             memory_cap: None,
             memory: true,
+            spawn_loads: false,
             refresh_backoff: DEFAULT_REFRESH_BACKOFF,
             refresh_backoff_max: DEFAULT_REFRESH_BACKOFF_MAX,
             tagging: Tagging::default(),
@@ -148,6 +150,7 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
             .field("tiers", &self.tiers)
             .field("memory_cap", &self.memory_cap)
             .field("memory", &self.memory)
+            .field("spawn_loads", &self.spawn_loads)
             .field("refresh_backoff", &self.refresh_backoff)
             .field("refresh_backoff_max", &self.refresh_backoff_max)
             .field("zone", &self.tagging.zone.as_ref().map(Zone::name))
@@ -178,6 +181,21 @@ where
     /// [`Error::Timeout`](crate::Error::Timeout) (default 2 minutes). Must be positive.
     pub fn method_timeout(mut self, timeout: Duration) -> Self {
         self.method_timeout = timeout;
+        self
+    }
+
+    /// Runs every miss's load in a task of its own (default `false`).
+    ///
+    /// By default, in a cache without tiers, the request that misses a key runs the load (or
+    /// [`Cache::refresh`](crate::Cache::refresh)) inside its own future, and the others wait
+    /// for it: a miss costs no task. Dropped mid-load, it hands the load to a task, which
+    /// finishes it. But a request that stays alive without being polled (a future parked in
+    /// a `select!` loop, or leaked) holds its load, its method timeout and its waiters back
+    /// until it is polled or dropped: set this if your code parks futures that way. Tiered
+    /// caches and loads nested over 16 deep on a thread are spawned regardless, as are
+    /// background refreshes, `get`'s tier reads, batch loads and tier writes.
+    pub fn spawn_loads(mut self, spawn: bool) -> Self {
+        self.spawn_loads = spawn;
         self
     }
 
@@ -542,6 +560,7 @@ where
             memory_cap: self.memory_cap,
             memory: self.memory,
             tagging: self.tagging,
+            spawn_loads: self.spawn_loads,
         };
         Ok(Cache::from_parts(config, memory, tiers, distributed))
     }

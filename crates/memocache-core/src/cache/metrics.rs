@@ -3,9 +3,10 @@
 //! as each load or refresh ends. Every series is labelled by the cache's name (`cache`).
 
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, SharedString};
 
 use super::Cache;
 
@@ -84,12 +85,21 @@ where
     }
 }
 
-/// Records one load's or refresh's duration, as it ends.
-pub(crate) fn record_load(cache: &str, kind: &'static str, ok: bool, elapsed: Duration) {
+/// Records one load's or refresh's duration, as it ends. The cache's name goes in as a
+/// shared `Arc` (no copy of the string per load).
+pub(crate) fn record_load(
+    cache: Option<&Arc<str>>,
+    kind: &'static str,
+    ok: bool,
+    elapsed: Duration,
+) {
     let outcome = if ok { "success" } else { "failure" };
+    let cache = cache.map_or(SharedString::const_str(""), |name| {
+        SharedString::from(Arc::clone(name))
+    });
     histogram!(
         "memocache_load_duration_seconds",
-        "cache" => cache.to_owned(),
+        "cache" => cache,
         "kind" => kind,
         "outcome" => outcome
     )

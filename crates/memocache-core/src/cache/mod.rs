@@ -261,11 +261,24 @@ where
     /// ```
     ///
     /// # Cancel safety
-    /// This method is cancel safe. The load runs in its own task, so dropping the future
-    /// of any caller — including the one whose loader is running — neither cancels the load
-    /// nor affects the other waiters; the load runs to completion (or to the method timeout)
-    /// and stores its value. No key is ever left marked as loading. The future sets no state
-    /// of its own: dropping it while it waits leaves nothing behind.
+    /// This method is cancel safe. Dropping the future of any caller — including the one
+    /// whose loader is running — neither cancels the load nor affects the other waiters; the
+    /// load runs to completion (or to the method timeout) and stores its value. No key is
+    /// ever left marked as loading. In a cache without tiers the caller that starts a load
+    /// runs it inside its own future (a miss costs no task); dropped mid-load, it hands the
+    /// load, as far as it got, to a task on the runtime it was started in, which finishes it
+    /// (a runtime that has shut down drops it: its waiters get [`Error::Cancelled`]). Such a
+    /// caller that stays alive but is no longer polled holds its load back until it is
+    /// polled or dropped; see [`CacheBuilder::spawn_loads`](crate::CacheBuilder::spawn_loads).
+    /// A cache with tiers runs every load in a task of its own. Dropping any other caller's
+    /// future while it waits leaves nothing behind.
+    ///
+    /// Where the loader runs: on the caller's task until a handoff, then on a task of its
+    /// own. A loader should not rely on the caller's task-locals (`tokio::task_local!`): they
+    /// are gone after a handoff, or from the start in a tiered cache. Its tracing events
+    /// belong to the `memocache.flight` span when a subscriber takes debug spans; else, for
+    /// a load its caller runs, to the caller's span (also after a handoff), and for a
+    /// spawned one to none.
     ///
     /// ```
     /// # extern crate memocache_core as memocache;
@@ -321,7 +334,8 @@ where
     /// A panic inside `loader` does not unwind into the caller: it is caught and every waiter
     /// gets [`Error::Panicked`] with the panic message. This method panics only when called
     /// outside a Tokio runtime without the `smol` feature, as `tokio::spawn` does (with the
-    /// feature, a call outside Tokio runs its load on smol's global executor).
+    /// feature, a call outside Tokio hands a dropped caller's load to smol's global
+    /// executor).
     ///
     /// ```
     /// # extern crate memocache_core as memocache;
@@ -480,8 +494,10 @@ where
     /// ```
     ///
     /// # Cancel safety
-    /// Cancel safe: the refresh runs in its own task and stores its value even if every
-    /// caller waiting for it is dropped.
+    /// Cancel safe: the refresh stores its value even if every caller waiting for it is
+    /// dropped. Like [`get_or_load`](Self::get_or_load)'s load, it runs in the future of the
+    /// caller that starts it (in a cache without tiers) and is handed to a task if that
+    /// caller is dropped mid-way.
     pub async fn refresh<F, Fut, E>(&self, key: K, loader: F) -> Result<V, Error<E>>
     where
         F: FnOnce() -> Fut + Send + 'static,

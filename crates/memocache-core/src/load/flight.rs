@@ -1,7 +1,8 @@
 //! The in-flight table: which operation owns each key right now, and the flights themselves.
 //!
-//! A *flight* is one operation on a key that runs in its own detached task and that other
-//! callers may wait for: a load, a background refresh, a tier read for `get`, or the tier half
+//! A *flight* is one operation on a key that runs on its own — in a detached task, or for a
+//! miss's load in the request that started it until that request is dropped
+//! (see [`inline`](super::inline)) — and that other callers may wait for: a load, a background refresh, a tier read for `get`, or the tier half
 //! of an `insert` / `invalidate` (see [`Kind`]). The table, sharded by the key's hash, maps a
 //! key to the one flight that *owns* it. Ownership is the consistency rule of the whole
 //! cache: a flight writes memory or a tier only while it owns its key, checked under the
@@ -10,7 +11,7 @@
 //! already waiting on it, but writes nothing.
 //!
 //! A flight's task leaves its outcome in the [`FlightState`] it shares with its waiters and
-//! wakes them; dropping a waiter never cancels the task.
+//! wakes them; dropping a waiter (or the request running the load) never cancels the task.
 //!
 //! Different calls for one key may use different loader error types; a flight remembers the
 //! [`TypeId`] of its error type, and a waiter whose type differs waits for the flight to end
@@ -217,6 +218,10 @@ impl<V: Clone> FlightState<V> {
     /// # Cancel safety
     /// Cancel safe: dropping the future only stops this waiter waiting.
     pub(crate) async fn wait(&self) -> Outcome<V> {
+        // Landed already (the leader of an inline load, a late joiner): no registration.
+        if let Some(outcome) = self.outcome.get() {
+            return outcome.clone();
+        }
         loop {
             let notified = self.landed.notified();
             let mut notified = pin!(notified);

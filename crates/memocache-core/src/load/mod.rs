@@ -2,6 +2,8 @@
 //! flight that owns the key or start one, wait for its outcome — and the flights themselves.
 //!
 //! - [`flight`]: the in-flight table (which flight owns each key) and a flight's shared state;
+//! - [`inline`]: a miss's load run by the request that started it (caches without tiers),
+//!   handed to a task if that request is dropped;
 //! - [`task`]: one flight's task from start to finish, step by step, with the guard that
 //!   retires it on every exit path;
 //! - [`write`]: `insert`, `invalidate`, `invalidate_all` — memory at once, tiers in a flight;
@@ -20,6 +22,7 @@ pub(crate) mod batch;
 pub(crate) mod clear;
 pub(crate) mod early;
 pub(crate) mod flight;
+mod inline;
 pub(crate) mod negative;
 mod task;
 pub(crate) mod untag;
@@ -32,9 +35,11 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::memory::Lookup;
+use crate::runtime::Spawner;
 use crate::shared::Shared;
 use crate::sync::MutexGuard;
 use flight::{Flight, FlightState, Kind, Outcome};
+use inline::Inline;
 use task::{Task, TierRead};
 
 /// What a request found under the key's flight-shard lock, or did there.
@@ -45,8 +50,8 @@ enum Step<V> {
     Join(Flight<V>),
     /// An `invalidate_all` is clearing the tiers: wait for it, then look again.
     Cleared(Flight<V>),
-    /// This request started the flight.
-    Led(Flight<V>),
+    /// This request started the flight, and runs its steps itself if they are here.
+    Led(Flight<V>, Option<Inline>),
 }
 
 /// Under the key's flight-shard lock: the flight to join, a value that landed meanwhile, the
@@ -78,26 +83,37 @@ where
     Err(table)
 }
 
-/// Registers `flight` as the owner of `key` in the locked shard `table`, unlocks, then spawns
-/// its task with `spawn`. (Spawning after the unlock: a task the runtime drops at once —
-/// outside a runtime, or one shutting down — finishes through its guard, which takes the
-/// same lock.)
-fn start_flight<K, V>(
+/// Registers `flight` as the owner of `key` in the locked shard `table`, unlocks, then hands
+/// its task to `spawn` (which spawns it, or returns its steps for the caller to run). (After
+/// the unlock: a task the runtime drops at once — outside a runtime, or one shutting down —
+/// finishes through its guard, which takes the same lock.)
+fn start_flight<K, V, R>(
     shared: &Arc<Shared<K, V>>,
     mut table: MutexGuard<'_, flight::Table<K, V>>,
     hash: u64,
     key: K,
     flight: Flight<V>,
-    spawn: impl FnOnce(Task<K, V>),
-) -> Flight<V>
+    spawn: impl FnOnce(Task<K, V>) -> R,
+) -> (Flight<V>, R)
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     let task = Task::register(shared, &mut table, hash, key, Arc::clone(&flight));
     drop(table);
-    spawn(task);
-    flight
+    (flight, spawn(task))
+}
+
+/// How a load a request starts runs: by that request, with the runtime its handoff would go
+/// to; or in a task of its own (`None`: a cache with tiers, past [`inline::MAX_DEPTH`], or
+/// [`spawn_loads`](crate::CacheBuilder::spawn_loads); see [`inline`]). Called once the flight
+/// is registered and the lock released: outside a runtime, without `smol`, it panics, as
+/// spawning does, and the dropped `Task` retires the flight.
+fn leader<K, V>(shared: &Shared<K, V>) -> Option<Spawner> {
+    if shared.config.spawn_loads || shared.tiers.is_some() || !inline::runs_inline() {
+        return None;
+    }
+    Some(Spawner::current())
 }
 
 /// Waits for a flight another request owns; the first such wait of a miss counts as
@@ -113,10 +129,12 @@ where
     flight.wait().await
 }
 
-/// `get_or_load` after a memory miss: joins the flight of `key` or starts a load.
+/// `get_or_load` after a memory miss: joins the flight of `key` or starts a load, which this
+/// future then runs itself, or in a task of its own (a cache with tiers, see [`inline`]).
 ///
 /// # Cancel safety
-/// Cancel safe: the load runs in its own task; dropping this future only stops waiting.
+/// Cancel safe: dropping this future while it runs the load hands the load to a task, which
+/// finishes it; dropping it while it waits only stops waiting.
 pub(crate) async fn get_or_load<K, V, F, Fut, E>(
     shared: &Arc<Shared<K, V>>,
     hash: u64,
@@ -145,9 +163,10 @@ where
                 }
                 let (key, loader) = start.take().expect("kept until a load is started");
                 let flight = FlightState::new::<E>(Kind::Load);
-                Step::Led(start_flight(shared, table, hash, key, flight, |task| {
-                    task.spawn_load(loader, TierRead::Any)
-                }))
+                let (flight, led) = start_flight(shared, table, hash, key, flight, |task| {
+                    task.lead_load(loader, TierRead::Any, leader(shared))
+                });
+                Step::Led(flight, led)
             }
         };
         let flight = match step {
@@ -157,7 +176,13 @@ where
                 let _ = gate.wait().await;
                 continue;
             }
-            Step::Led(flight) => return outcome_of(&flight).await,
+            Step::Led(flight, led) => {
+                // Dropping this future mid-load hands the steps to a task (`Inline`).
+                if let Some(steps) = led {
+                    steps.await;
+                }
+                return outcome_of(&flight).await;
+            }
         };
         match join(shared, &flight, &mut coalesced).await {
             Ok(v) => return Ok(v),
@@ -174,7 +199,7 @@ where
 }
 
 /// `get` after a memory miss on a cache with tiers: joins the flight of `key` or starts a
-/// read of the tiers (no loader).
+/// read of the tiers (no loader) in a task of its own.
 ///
 /// # Cancel safety
 /// Cancel safe, as [`get_or_load`].
@@ -190,14 +215,8 @@ where
         let step = decide(shared, hash, key, true).unwrap_or_else(|table| {
             let key = start.take().expect("kept until a read is started");
             let flight = FlightState::without_loader(Kind::Read);
-            Step::Led(start_flight(
-                shared,
-                table,
-                hash,
-                key,
-                flight,
-                Task::spawn_read,
-            ))
+            let (flight, ()) = start_flight(shared, table, hash, key, flight, Task::spawn_read);
+            Step::Led(flight, None)
         });
         let flight = match step {
             Step::Ready(v) => return Some(v),
@@ -206,7 +225,7 @@ where
                 let _ = gate.wait().await;
                 continue;
             }
-            Step::Led(flight) => return flight.wait().await.ok(),
+            Step::Led(flight, _) => return flight.wait().await.ok(),
         };
         match join(shared, &flight, &mut coalesced).await {
             Ok(v) => return Some(v),
@@ -224,7 +243,9 @@ where
 /// keeps serving the old value until the new one lands; a failure leaves it in place.
 ///
 /// # Cancel safety
-/// Cancel safe: the refresh runs in its own task; dropping this future only stops waiting.
+/// Cancel safe: a refresh this future started (and runs itself where [`get_or_load`] would
+/// run its load) is handed to a task if the future is dropped; otherwise dropping it only
+/// stops waiting.
 pub(crate) async fn reload<K, V, F, Fut, E>(
     shared: &Arc<Shared<K, V>>,
     hash: u64,
@@ -244,12 +265,18 @@ where
         let step = decide(shared, hash, key, false).unwrap_or_else(|table| {
             let (key, loader) = start.take().expect("kept until a refresh is started");
             let flight = FlightState::forced::<E>();
-            Step::Led(start_flight(shared, table, hash, key, flight, |task| {
-                task.spawn_load(loader, TierRead::Skip)
-            }))
+            let (flight, led) = start_flight(shared, table, hash, key, flight, |task| {
+                task.lead_load(loader, TierRead::Skip, leader(shared))
+            });
+            Step::Led(flight, led)
         });
         match step {
-            Step::Led(flight) => return outcome_of(&flight).await,
+            Step::Led(flight, led) => {
+                if let Some(steps) = led {
+                    steps.await;
+                }
+                return outcome_of(&flight).await;
+            }
             Step::Join(flight) if flight.forced && flight.fails_with::<E>() => {
                 return outcome_of(&flight).await
             }

@@ -175,7 +175,8 @@ fn cache_of<N: Node>() -> Result<Arc<NodeCache<N>>, StorageError> {
 /// the batch window gathering concurrent misses if the type has one.
 ///
 /// # Cancel safety
-/// Cancel safe: loads run in their own task; dropping this future only stops waiting.
+/// Cancel safe: as [`Cache::get_or_load`](crate::Cache::get_or_load) (and the batch
+/// window's loads run in a task of their own); dropping this future never cancels a load.
 pub async fn get<N: Node>(node: &N) -> Result<N::Value, Error<N::Error>> {
     let cache = cache_of::<N>().map_err(Error::Storage)?;
     if let Some(batcher) = &cache.batcher {

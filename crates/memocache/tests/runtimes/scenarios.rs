@@ -156,7 +156,7 @@ fn a_dropped_first_caller_neither_cancels_nor_restarts_the_load() {
         let calls = Arc::new(AtomicUsize::new(0));
         let (open, closed) = gate();
         let (started, started_rx) = smol::channel::unbounded();
-        // Polled once (the load starts in its own task), then dropped.
+        // Polled once (the load starts), then dropped: the load goes on in a task.
         let first = cache.get_or_load(9, gated(&calls, &started, &closed));
         assert!(first.now_or_never().is_none());
         within("the load to start", started_rx.recv()).await.unwrap();

@@ -1,5 +1,7 @@
 //! One flight's task from start to finish ([`Task`]): its steps, and the guard that ends it;
-//! [`lease`] holds the cross-process step of a distributed cache's load.
+//! [`lease`] holds the cross-process step of a distributed cache's load. The steps run as a
+//! spawned task, or for a miss's load in the request that started it
+//! ([`lead_load`](Task::lead_load)); either way they are the same future.
 //!
 //! A load or refresh runs the steps in order, each a method:
 //! 1. [`read_tiers`](Task::read_tiers): the tiers below the memory, in order, with backfill
@@ -32,7 +34,9 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::flight::{owns, Flight, FlightError, Kind, Outcome, Table};
+use super::inline::Inline;
 use crate::error::panic_message;
+use crate::runtime::Spawner;
 use crate::shared::{Expiry, Prepared, RunningGuard, Shared};
 use crate::storage::StoredEntry;
 use crate::tiers::{Tagged, Unavailable};
@@ -46,15 +50,14 @@ pub(crate) enum TierOp<V> {
     Remove,
 }
 
-/// Spawns `$task`'s steps (an expression using `&mut $task`) as a detached task (see
-/// `runtime.rs`): no
-/// waiter's drop cancels it. A panic in the steps lands [`FlightError::Panicked`]; the task
-/// dropped unfinished lands [`FlightError::Cancelled`] (the guard).
-macro_rules! spawn {
-    ($task:ident, |$t:ident| $steps:expr) => {{
+/// `$task`'s steps (an expression using `&mut $task`) as one `Send + 'static` future: a panic
+/// in them lands [`FlightError::Panicked`]; the future dropped unfinished lands
+/// [`FlightError::Cancelled`] (the guard). Polled under `$span`.
+macro_rules! steps {
+    ($task:ident, $span:expr, |$t:ident| $steps:expr) => {{
+        let span: tracing::Span = $span;
         let mut $t = $task;
-        let span = $t.span.clone();
-        crate::runtime::spawn(tracing::Instrument::instrument(
+        tracing::Instrument::instrument(
             async move {
                 let run = AssertUnwindSafe(async { $steps.await }).catch_unwind();
                 if let Err(panic) = run.await {
@@ -63,8 +66,16 @@ macro_rules! spawn {
                 }
             },
             span,
-        ));
+        )
     }};
+}
+
+/// Spawns `$task`'s steps ([`steps!`]) as a detached task (see `runtime.rs`): no waiter's
+/// drop cancels it.
+macro_rules! spawn {
+    ($task:ident, |$t:ident| $steps:expr) => {
+        crate::runtime::spawn(steps!($task, $task.span.clone(), |$t| $steps))
+    };
 }
 
 /// How a task ends.
@@ -136,14 +147,20 @@ where
         }
         table.insert(key.clone(), Arc::clone(&flight));
         let running = shared.running.start();
-        let span = tracing::debug_span!(
-            "memocache.flight",
-            cache = shared.name(),
-            kind = flight.kind.name(),
-            key_hash = %format_args!("{hash:016x}"),
-            outcome = tracing::field::Empty,
-            elapsed_us = tracing::field::Empty,
-        );
+        // No subscriber takes debug spans: none is made (with `tracing`'s `log` feature even
+        // a disabled span costs a log call).
+        let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!(
+                "memocache.flight",
+                cache = shared.name(),
+                kind = flight.kind.name(),
+                key_hash = %format_args!("{hash:016x}"),
+                outcome = tracing::field::Empty,
+                elapsed_us = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
         Task {
             span,
             started: Instant::now(),
@@ -169,6 +186,35 @@ where
         spawn!(self, |task| task.load(loader, tier_read));
     }
 
+    /// A load or refresh ([`load`](Self::load)) started by a request: with a `spawner`, kept
+    /// for that request to await, and handed to a task on `spawner`'s runtime if it is dropped
+    /// first (see [`Inline`]); without, spawned at once (`spawn_loads`).
+    pub(crate) fn lead_load<F, Fut, E>(
+        self,
+        loader: F,
+        tier_read: TierRead,
+        spawner: Option<Spawner>,
+    ) -> Option<Inline>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        let Some(spawner) = spawner else {
+            self.spawn_load(loader, tier_read);
+            return None;
+        };
+        // Without an enabled flight span (no subscriber takes debug spans), the steps run in
+        // the span of the request that leads them, also after a handoff.
+        let span = if self.span.is_disabled() {
+            tracing::Span::current()
+        } else {
+            self.span.clone()
+        };
+        let run = steps!(self, span, |task| task.load(loader, tier_read));
+        Some(Inline::new(Box::pin(run), spawner))
+    }
+
     /// Runs a `get`'s tier read ([`read`](Self::read)) in its own task.
     pub(crate) fn spawn_read(self) {
         spawn!(self, |task| task.read());
@@ -190,8 +236,11 @@ where
         E: Send + Sync + 'static,
     {
         self.compute_tags();
-        if tier_read != TierRead::Skip {
-            match self.read_tiers_as(tier_read).await {
+        // The tier, lease and keep-alive steps are boxed, and only where they run: a memory
+        // cache's load future (kept whole for every load in flight) is then a few hundred
+        // bytes instead of kilobytes.
+        if tier_read != TierRead::Skip && self.shared.tiers.is_some() {
+            match Box::pin(self.read_tiers_as(tier_read)).await {
                 Ok(Some(entry)) => {
                     let fresh = entry.is_fresh(SystemTime::now());
                     if fresh || self.kind() == Kind::Load {
@@ -214,7 +263,11 @@ where
                 }
             }
         }
-        let held = match self.lease().await {
+        let leased = match self.shared.distributed {
+            Some(_) => Box::pin(self.lease()).await,
+            None => Leased::Local,
+        };
+        let held = match leased {
             Leased::Local => None,
             #[cfg(feature = "json")]
             Leased::Holder(held) => Some(held),
@@ -233,7 +286,7 @@ where
             Some(held) => {
                 use futures_util::future::{select, Either};
                 let (call, keep) = (self.call(loader), held.keep_alive());
-                match select(std::pin::pin!(call), std::pin::pin!(keep)).await {
+                match select(Box::pin(call), Box::pin(keep)).await {
                     Either::Left((called, _)) => called,
                     Either::Right(((), _)) => unreachable!("keep_alive never ends"),
                 }
@@ -243,16 +296,20 @@ where
         #[cfg(not(feature = "json"))]
         let called = self.call(loader).await;
         let landing = match called {
-            Ok(value) => match self.write_tiers(&value).await {
-                Ok(prepared) => Landing::Loaded(value, prepared),
-                Err(e) => Landing::Failed(e),
-            },
+            Ok(value) if self.shared.tiers.is_some() => {
+                match Box::pin(self.write_tiers(&value)).await {
+                    Ok(prepared) => Landing::Loaded(value, prepared),
+                    Err(e) => Landing::Failed(e),
+                }
+            }
+            // No tiers: the user's callbacks run in `finish`, only if the value is stored.
+            Ok(value) => Landing::Loaded(value, None),
             Err(e) => Landing::Failed(e),
         };
         // The value is in the tiers: the other processes' waiting loads read it now.
         #[cfg(feature = "json")]
         if let Some(held) = held {
-            held.release().await;
+            Box::pin(held.release()).await;
         }
         #[cfg(not(feature = "json"))]
         let _: Option<()> = held;
@@ -436,9 +493,13 @@ where
             Ok(_) => "value",
             Err(e) => e.describe(),
         };
-        self.span.record("outcome", what);
-        let elapsed = self.started.elapsed().as_micros() as u64;
-        self.span.record("elapsed_us", elapsed);
+        // Only for a subscriber that enabled the span: recording into a disabled one still
+        // costs a clock read, and with `tracing`'s `log` feature a log record each.
+        if !self.span.is_disabled() {
+            self.span.record("outcome", what);
+            let elapsed = self.started.elapsed().as_micros() as u64;
+            self.span.record("elapsed_us", elapsed);
+        }
         self.record(&outcome);
         self.flight.land(outcome);
         owned
@@ -460,7 +521,7 @@ where
         let refresh = self.kind() == Kind::Refresh;
         #[cfg(feature = "metrics")]
         crate::cache::metrics::record_load(
-            self.shared.name(),
+            self.shared.config.name.as_ref(),
             self.kind().name(),
             outcome.is_ok(),
             self.started.elapsed(),
