@@ -1,7 +1,9 @@
 //! Floors a cache tier is measured against, computed offline on the request sequence itself:
 //! the misses of Bélády's optimal policy (MIN: on a miss with the tier full, evict the key whose
 //! next use lies furthest in the future), of plain LRU and of exact least-recently-updated (one
-//! list, evict the key written longest ago), for a tier of a given size.
+//! list, evict the key written longest ago), for a tier of a given size; and of A0 with the
+//! frequencies known in hindsight (hold the most requested keys), the best an online policy
+//! can do on a stream of independent requests.
 //!
 //! Each counts every miss, compulsory ones (the first request of each key) included, so none
 //! can be below the number of distinct keys. MIN here always admits the missed key (a demand-
@@ -53,6 +55,30 @@ pub fn belady_misses<K: Hash + Eq + Copy + Ord>(keys: &[K], capacity: usize) -> 
         }
     }
     misses
+}
+
+/// Misses of a tier that holds, from their first request on, the `capacity` keys requested
+/// most often over the whole of `keys`, and admits no other: Aho, Denning and Ullman's A0
+/// (optimal for independent requests, which a Zipf sample is) with the frequencies known in
+/// hindsight. On an independent stream no online policy misses fewer in expectation (it can
+/// only learn the frequencies this one is given; Bélády's MIN also knows the order), so it
+/// bounds what any eviction or admission policy can reach on such a trace.
+///
+/// ```
+/// // 1 is requested three times, 2 and 3 once: holding 1 misses it once, and 2 and 3.
+/// assert_eq!(memocache_bench::floor::hindsight_a0_misses(&[1, 2, 1, 3, 1], 1), 3);
+/// ```
+pub fn hindsight_a0_misses<K: Hash + Eq + Copy>(keys: &[K], capacity: usize) -> u64 {
+    let mut counts: HashMap<K, u64> = HashMap::new();
+    for k in keys {
+        *counts.entry(*k).or_default() += 1;
+    }
+    // The most requested counts first (which of tied keys is held changes no total).
+    let mut ranked: Vec<u64> = counts.into_values().collect();
+    ranked.sort_unstable_by(|a, b| b.cmp(a));
+    let held: u64 = ranked.iter().take(capacity).sum();
+    let first_requests = ranked.len().min(capacity) as u64;
+    keys.len() as u64 - held + first_requests
 }
 
 /// Misses of an LRU tier with `capacity` entries over `keys`.

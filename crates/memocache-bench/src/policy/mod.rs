@@ -53,7 +53,7 @@ pub use memory::memory;
 pub use ratio::{hit_ratio_cell, Variant, EXPONENTS, ITEMS, LOOKUPS, SIZES};
 pub use subjects::{
     all_subjects, memocache, memocache_without_expiry, CachedCrate, LruCrate, LruUpdateExact,
-    MutexMap, Subject, LRU_UPDATE_EXACT, MEMOCACHE_POLICIES, NO_EXPIRY,
+    MutexMap, Subject, LRU_UPDATE_EXACT, MEMOCACHE_POLICIES, NO_EXPIRY, SEED,
 };
 pub use throughput::throughput;
 

@@ -1,11 +1,12 @@
 //! The floors and replays printed beside the Redis rows (`trace-floor` rows): the misses of a
 //! `tier_capacity`-entry tier on the trace's request sequence under Bélády's optimal policy
-//! (the floor of that tier's Redis reads), LRU and exact least-recently-updated, and of
+//! (the floor of that tier's Redis reads), A0 with hindsight frequencies (the floor of any
+//! online policy on this independent-request trace), LRU and exact least-recently-updated, and of
 //! memocache's own stores ([`REPLAYED`]) replaying it one request at a time.
 
 use memocache::{Cache, EvictionPolicy};
 
-use crate::floor::{belady_misses, lru_misses, lru_update_misses};
+use crate::floor::{belady_misses, hindsight_a0_misses, lru_misses, lru_update_misses};
 use crate::report::Row;
 use crate::zipf::KeyStream;
 
@@ -34,6 +35,7 @@ pub fn floor_rows(keys: &KeyStream, capacity: usize) -> Vec<Row> {
     let floor = |imp: &str, misses: u64| floor_row(keys, capacity, imp, misses);
     vec![
         floor("belady", belady_misses(&keys.keys, capacity)),
+        floor("a0-hindsight", hindsight_a0_misses(&keys.keys, capacity)),
         floor("lru", lru_misses(&keys.keys, capacity)),
         floor("lru-update", lru_update_misses(&keys.keys, capacity)),
     ]
@@ -46,6 +48,8 @@ pub async fn replay_misses(keys: &[u64], capacity: usize, policy: EvictionPolicy
     let cache: Cache<u64, u64> = Cache::builder()
         .capacity(capacity)
         .eviction_policy(policy)
+        // A fixed seed, as the policy tables use: the same misses in every run.
+        .hasher_seed(crate::policy::SEED)
         .build()
         .expect("valid options");
     let mut misses = 0;

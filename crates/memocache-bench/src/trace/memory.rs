@@ -24,9 +24,10 @@ pub async fn run_memory_row(
     // Room for every key: these rows measure coalescing and overhead, not eviction.
     let capacity = p.requests.max(1);
     let m = match contestant {
-        Contestant::MemocacheMemory => {
+        Contestant::MemocacheMemory | Contestant::MemocacheMemorySpawned => {
             let cache = Cache::builder()
                 .capacity(capacity)
+                .spawn_loads(contestant == Contestant::MemocacheMemorySpawned)
                 .build()
                 .expect("valid options");
             let c = Arc::new(Memocache {

@@ -85,6 +85,10 @@ pub enum Rows {
 pub enum Contestant {
     /// memocache on its embedded in-memory store, unbounded for this workload.
     MemocacheMemory,
+    /// memocache on its embedded in-memory store with `spawn_loads(true)` (every miss's load
+    /// in a task of its own, as before loads ran in their first caller): run only when named
+    /// with `--only`.
+    MemocacheMemorySpawned,
     /// `moka::future::Cache::get_with`.
     Moka,
     /// `quick_cache::sync::Cache::get_value_or_guard_async`.
@@ -104,9 +108,10 @@ pub enum Contestant {
 }
 
 impl Contestant {
-    /// The in-memory contestants.
-    pub const MEMORY: [Contestant; 3] = [
+    /// The in-memory contestants (`memocache-memory-spawned` only when named with `--only`).
+    pub const MEMORY: [Contestant; 4] = [
         Contestant::MemocacheMemory,
+        Contestant::MemocacheMemorySpawned,
         Contestant::Moka,
         Contestant::QuickCache,
     ];
@@ -123,10 +128,16 @@ impl Contestant {
         Contestant::MemocacheMemoryPostgres,
     ];
 
+    /// Run only when named with `--only` (an A/B row, not part of the comparison).
+    pub fn named_only(self) -> bool {
+        self == Contestant::MemocacheMemorySpawned
+    }
+
     /// The row's `impl` name.
     pub fn name(self) -> &'static str {
         match self {
             Contestant::MemocacheMemory => "memocache-memory",
+            Contestant::MemocacheMemorySpawned => "memocache-memory-spawned",
             Contestant::Moka => "moka",
             Contestant::QuickCache => "quick_cache",
             Contestant::MemocacheRedis => "memocache-redis",
@@ -192,6 +203,7 @@ impl Args {
     }
 
     pub(super) fn wants(&self, c: Contestant) -> bool {
-        self.only.is_empty() || self.only.iter().any(|n| n == c.name())
+        let named = self.only.iter().any(|n| n == c.name());
+        named || (self.only.is_empty() && !c.named_only())
     }
 }
