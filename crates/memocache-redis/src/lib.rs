@@ -8,7 +8,9 @@
 //! [`RedisOptions::auto_pipeline`]) to read, `SET … PX <ms>` with the entry's remaining lifespan to
 //! write (a pipeline for `set_many` on a single server, concurrent `SET`s on a cluster, whose
 //! keys live on many nodes), `UNLINK` to remove, and `SCAN MATCH <namespace>*` + `UNLINK` (on
-//! every master of a cluster) to clear one namespace — never `KEYS`, never `FLUSHDB`.
+//! every master of a cluster) to clear one namespace — never `KEYS`, never `FLUSHDB`. On a single
+//! server, writes go out in the order they were made, those made while one is in flight as one
+//! pipeline ([`RedisOptions::auto_pipeline`]; [`RedisStore::write_stats`]).
 //!
 //! It is also a [`Coordinator`](memocache_core::Coordinator) for distributed caches
 //! ([`CacheBuilder::distributed`](memocache_core::CacheBuilder::distributed)): leases with
@@ -43,7 +45,12 @@
 #![forbid(unsafe_code)]
 
 mod coordinator;
+mod options;
 mod pipeline;
+mod writes;
+
+pub use options::{RedisOptions, DEFAULT_TIMEOUT};
+pub use writes::WriteStats;
 
 use std::fmt;
 use std::sync::Arc;
@@ -54,17 +61,15 @@ use futures_util::FutureExt;
 use memocache_core::codec::{Codec, DecodeError};
 use memocache_core::key::Namespace;
 use memocache_core::storage::{ByteStore, Serialized, StorageError};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, RedisError, Value};
+use writes::{Job, Op};
 
 pub use redis;
 
-/// Default timeout of one connection attempt and of one command at the client level: 1 s.
-/// (A cache tier has its own per-operation timeout on top, also 1 s by default.)
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Keys asked for per `SCAN` step when clearing a namespace.
 pub const SCAN_COUNT: usize = 1000;
 
@@ -84,16 +89,6 @@ struct LazySingle {
     manager: tokio::sync::OnceCell<ConnectionManager>,
 }
 
-/// The connection manager's settings for `options`.
-fn manager_config(options: RedisOptions) -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_connection_timeout(options.connect_timeout)
-        .set_response_timeout(options.response_timeout)
-        .set_number_of_retries(options.reconnect_retries)
-        .set_factor(50)
-        .set_max_delay(1000)
-}
-
 /// A Redis server or cluster as a [`ByteStore`]. Cheap to clone: clones share the connection.
 ///
 /// Make it typed for a cache with [`RedisStore::typed`] (or
@@ -106,6 +101,8 @@ pub struct RedisStore {
     subscriber: redis::Client,
     /// The queue of typed reads sent together ([`RedisOptions::auto_pipeline`]).
     reads: Option<Arc<pipeline::Reads>>,
+    /// The queue of writes, sent in order, together when they arrive together.
+    writes: Option<Arc<writes::Writes>>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -120,38 +117,6 @@ impl fmt::Debug for RedisStore {
                 },
             )
             .finish()
-    }
-}
-
-/// Connection options of a [`RedisStore`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RedisOptions {
-    /// Timeout of one connection attempt (default 1 s).
-    pub connect_timeout: Duration,
-    /// Timeout of one command at the client level (default 1 s).
-    pub response_timeout: Duration,
-    /// Reconnection attempts after a lost connection, single server (default 2; the next
-    /// command tries again).
-    pub reconnect_retries: usize,
-    /// Send typed reads made at the same time together, as one `MGET` (default `true`): under
-    /// load, many concurrent cache misses cost one command and one round trip instead of one
-    /// `GETRANGE` each, with each key's answer its own. Under light traffic a read still goes
-    /// out at once (up to 4 commands in flight), so nothing waits for a timer. A batched read
-    /// downloads a record over the codec's size limit before refusing it (a lone one, by
-    /// `GETRANGE`, does not), and a key holding another type than a string reads as a miss
-    /// (`GETRANGE` would fail). Single servers only: a cluster store ignores it (its `MGET`
-    /// fails whole when one shard fails). A Redis user needs the `MGET` permission.
-    pub auto_pipeline: bool,
-}
-
-impl Default for RedisOptions {
-    fn default() -> Self {
-        RedisOptions {
-            connect_timeout: DEFAULT_TIMEOUT,
-            response_timeout: DEFAULT_TIMEOUT,
-            reconnect_retries: 2,
-            auto_pipeline: true,
-        }
     }
 }
 
@@ -170,13 +135,6 @@ fn match_pattern(prefix: &str) -> String {
     }
     p.push('*');
     p
-}
-
-/// A new read queue if `options` ask for auto-pipelining (single servers only).
-fn reads(options: RedisOptions) -> Option<Arc<pipeline::Reads>> {
-    options
-        .auto_pipeline
-        .then(|| Arc::new(pipeline::Reads::new()))
 }
 
 /// A read's answer from the bytes a key held (`None`: no key): an empty string is no record
@@ -254,12 +212,14 @@ impl RedisStore {
         options: RedisOptions,
     ) -> Result<Self, RedisError> {
         let manager =
-            ConnectionManager::new_with_config(client.clone(), manager_config(options)).await?;
+            ConnectionManager::new_with_config(client.clone(), options::manager_config(options))
+                .await?;
         Ok(RedisStore {
             conn: Conn::Single(Box::new(manager)),
             name: Arc::from("redis"),
             subscriber: client,
-            reads: reads(options),
+            reads: options::reads(options),
+            writes: options::writes(options),
         })
     }
 
@@ -292,7 +252,8 @@ impl RedisStore {
                 manager: tokio::sync::OnceCell::new(),
             })),
             name: Arc::from("redis"),
-            reads: reads(options),
+            reads: options::reads(options),
+            writes: options::writes(options),
         })
     }
 
@@ -302,7 +263,7 @@ impl RedisStore {
             Conn::Single(c) => Ok(Some(ConnectionManager::clone(c))),
             Conn::Lazy(lazy) => {
                 let connect = || async {
-                    let config = manager_config(lazy.options);
+                    let config = options::manager_config(lazy.options);
                     ConnectionManager::new_with_config(lazy.client.clone(), config)
                         .await
                         .map_err(backend)
@@ -360,6 +321,7 @@ impl RedisStore {
             subscriber,
             // A cluster's MGET fails whole when one shard does: no batching across keys.
             reads: None,
+            writes: None,
         })
     }
 
@@ -425,6 +387,29 @@ impl RedisStore {
             }
         }
         Ok(masters)
+    }
+
+    /// What write pipelining ([`RedisOptions::auto_pipeline`]) has sent so far: commands and
+    /// the round trips they took. All zero for a cluster store or without the option.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writes
+            .as_ref()
+            .map_or_else(WriteStats::default, |w| w.stats())
+    }
+
+    /// Removes every key starting with `prefix` now: `SCAN MATCH` + `UNLINK` (on every master
+    /// of a cluster).
+    async fn clear_now(&self, prefix: &str) -> Result<(), StorageError> {
+        let pattern = match_pattern(prefix);
+        match &self.conn {
+            Conn::Single(_) | Conn::Lazy(_) => self.scan_unlink(&pattern, None).await,
+            Conn::Cluster(c) => {
+                for master in Self::masters(&mut c.clone()).await? {
+                    self.scan_unlink(&pattern, Some(master)).await?;
+                }
+                Ok(())
+            }
+        }
     }
 
     async fn scan_unlink(
@@ -514,6 +499,14 @@ impl ByteStore for RedisStore {
         bytes: Vec<u8>,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
+        if let Some(writes) = &self.writes {
+            let set = Op::Set {
+                key: key.to_owned(),
+                bytes,
+                px: px(ttl),
+            };
+            return writes::write(self, writes, Job::Ops(vec![set])).boxed();
+        }
         async move {
             self.query(redis::cmd("SET").arg(key).arg(bytes).arg("PX").arg(px(ttl)))
                 .await
@@ -525,6 +518,14 @@ impl ByteStore for RedisStore {
         &self,
         items: Vec<(String, Vec<u8>, Duration)>,
     ) -> BoxFuture<'_, Result<(), StorageError>> {
+        if let Some(writes) = &self.writes {
+            let sets = items.into_iter().map(|(key, bytes, ttl)| Op::Set {
+                key,
+                bytes,
+                px: px(ttl),
+            });
+            return writes::write(self, writes, Job::Ops(sets.collect())).boxed();
+        }
         async move {
             match self.single().await? {
                 Some(mut c) => {
@@ -556,23 +557,18 @@ impl ByteStore for RedisStore {
     }
 
     fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        if let Some(writes) = &self.writes {
+            let unlink = Op::Unlink(key.to_owned());
+            return writes::write(self, writes, Job::Ops(vec![unlink])).boxed();
+        }
         async move { self.query(redis::cmd("UNLINK").arg(key)).await }.boxed()
     }
 
     fn clear_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-        async move {
-            let pattern = match_pattern(prefix);
-            match &self.conn {
-                Conn::Single(_) | Conn::Lazy(_) => self.scan_unlink(&pattern, None).await,
-                Conn::Cluster(c) => {
-                    for master in Self::masters(&mut c.clone()).await? {
-                        self.scan_unlink(&pattern, Some(master)).await?;
-                    }
-                    Ok(())
-                }
-            }
+        match &self.writes {
+            Some(writes) => writes::write(self, writes, Job::Clear(prefix.to_owned())).boxed(),
+            None => self.clear_now(prefix).boxed(),
         }
-        .boxed()
     }
 }
 

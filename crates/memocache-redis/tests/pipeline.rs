@@ -1,7 +1,10 @@
 //! Auto-pipelining of reads (issue 16), on a `redis-server` of our own so that the server's
 //! command counts (`INFO commandstats`) are this test's alone: concurrent reads go out as one
 //! `MGET` with each key's own answer, concurrent cache misses cost one `MGET`, a failed `MGET`
-//! fails every read it carried (and nothing else), and the option can be turned off.
+//! fails every read it carried (and nothing else), and the option can be turned off; writes
+//! made together go out as one pipeline, in the order they were made (a removal made after a
+//! queued write lands after it; a queued write given up is never sent), each with its own
+//! answer.
 
 mod common;
 
@@ -226,4 +229,197 @@ async fn concurrent_reads_on_a_multi_thread_runtime_share_commands() {
     }
     let commands = calls(&server, "mget") + calls(&server, "getrange");
     assert!(commands < 100, "400 reads took {commands} commands");
+}
+
+// Writes (issue 16): in order, together when they arrive together.
+
+fn present(server: &common::OwnServer, key: &str) -> bool {
+    server.cli(&["EXISTS", key]).expect("EXISTS answers").trim() == "1"
+}
+
+#[tokio::test]
+async fn concurrent_writes_go_out_as_one_pipeline_each_with_its_own_answer() {
+    let Some(server) = own_server("concurrent_writes_go_out_as_one_pipeline") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let keys: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
+    let sets = keys.iter().enumerate().map(|(i, k)| {
+        store.set(
+            k,
+            format!("value {i}").into_bytes(),
+            Duration::from_secs(60),
+        )
+    });
+    for answer in join_all(sets).await {
+        answer.unwrap();
+    }
+    // The first went out at once, by its caller; the 19 made while it was in flight, as one
+    // pipeline.
+    let stats = store.write_stats();
+    assert_eq!((stats.commands, stats.batches), (20, 2));
+    assert_eq!(calls(&server, "set"), 20);
+    for (i, k) in keys.iter().enumerate() {
+        let got = store.get_bounded(k, LIMIT).await.unwrap().unwrap();
+        assert_eq!(got, format!("value {i}").into_bytes());
+    }
+    // A lone write is sent at once.
+    store.remove("w3").await.unwrap();
+    assert_eq!(store.write_stats().batches, 3);
+    assert!(!present(&server, "w3"));
+}
+
+#[tokio::test]
+async fn a_removal_made_after_a_queued_write_reaches_the_server_after_it() {
+    let Some(server) = own_server("a_removal_made_after_a_queued_write") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let ttl = Duration::from_secs(60);
+    // One write in flight, so the next ones queue.
+    let mut first = Box::pin(store.set("first", b"1".to_vec(), ttl));
+    assert!((&mut first).now_or_never().is_none());
+    // Queued, then given up (as a tier timeout does): it must never be sent, so it cannot
+    // land after the removal below.
+    let mut gave_up = Box::pin(store.set("k", b"old".to_vec(), ttl));
+    assert!((&mut gave_up).now_or_never().is_none());
+    drop(gave_up);
+    // A write and a removal of one key made in this order land in this order, though the
+    // removal is made while the write waits in the queue.
+    let set = store.set("j", b"new".to_vec(), ttl);
+    let remove_j = store.remove("j");
+    let remove_k = store.remove("k");
+    let (a, b, c, d) = futures_util::join!(first, set, remove_j, remove_k);
+    for answer in [a, b, c, d] {
+        answer.unwrap();
+    }
+    assert!(!present(&server, "j"), "the removal landed after the write");
+    assert!(!present(&server, "k"));
+    assert!(present(&server, "first"));
+    assert_eq!(
+        calls(&server, "set"),
+        2,
+        "the given-up write was never sent"
+    );
+    assert_eq!(calls(&server, "unlink"), 2);
+    // A namespace clear queued behind a write runs after it: nothing of the prefix is left.
+    let mut busy = Box::pin(store.set("other", b"1".to_vec(), ttl));
+    assert!((&mut busy).now_or_never().is_none());
+    let set = store.set("ns:a", b"1".to_vec(), ttl);
+    let clear = store.clear_prefix("ns:");
+    let (a, b, c) = futures_util::join!(busy, set, clear);
+    for answer in [a, b, c] {
+        answer.unwrap();
+    }
+    assert!(!present(&server, "ns:a"));
+}
+
+#[tokio::test]
+async fn a_failed_write_in_a_pipeline_fails_only_its_own_caller() {
+    let Some(server) = own_server("a_failed_write_in_a_pipeline") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let ttl = Duration::from_secs(60);
+    store.set("r0", b"x".to_vec(), ttl).await.unwrap();
+    assert!(server.cli(&["ACL", "SETUSER", "default", "-set"]).is_some());
+    let keys: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+    let sets = keys
+        .iter()
+        .map(|k| store.set(k, b"v".to_vec(), ttl).boxed());
+    let removal = std::iter::once(store.remove("r0").boxed());
+    let answers = join_all(removal.chain(sets)).await;
+    answers[0].as_ref().unwrap();
+    for (i, answer) in answers[1..].iter().enumerate() {
+        match answer {
+            Err(StorageError::Backend(e)) => {
+                assert!(e.to_string().contains("NOPERM"), "s{i}: {e}")
+            }
+            other => panic!("s{i}: {other:?}"),
+        }
+    }
+    assert!(!present(&server, "r0"));
+    assert!(store.write_stats().batches <= 3);
+    // A set_many carries its first error; the queue goes on.
+    let many = vec![("m1".to_string(), b"v".to_vec(), ttl)];
+    assert!(store.set_many(many.clone()).await.is_err());
+    assert!(server.cli(&["ACL", "SETUSER", "default", "+set"]).is_some());
+    store.set_many(many).await.unwrap();
+    assert!(present(&server, "m1"));
+}
+
+#[tokio::test]
+async fn concurrent_cache_misses_write_redis_in_one_pipeline() {
+    let Some(server) = own_server("concurrent_cache_misses_write_redis") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let cache: Cache<u32, u32> = Cache::builder()
+        .tier(Tier::new(store.typed(Namespace::new("w"), Codec::json())))
+        .build()
+        .unwrap();
+    let gets =
+        (0..20).map(|id| cache.get_or_load(id, move || async move { Ok::<_, std::io::Error>(id) }));
+    for (id, v) in join_all(gets).await.into_iter().enumerate() {
+        assert_eq!(v.unwrap(), id as u32);
+    }
+    cache.idle().await;
+    let stats = store.write_stats();
+    assert_eq!(stats.commands, 20);
+    assert!(
+        stats.batches < 5,
+        "20 tier writes took {} round trips",
+        stats.batches
+    );
+    assert_eq!(calls(&server, "set"), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_on_a_multi_thread_runtime_share_round_trips() {
+    let Some(server) = own_server("concurrent_writes_on_a_multi_thread_runtime") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let keys: Vec<String> = (0..400).map(|i| format!("k{i}")).collect();
+    let tasks = keys.iter().map(|k| {
+        let (store, k) = (store.clone(), k.clone());
+        tokio::spawn(async move {
+            store
+                .set(&k, k.clone().into_bytes(), Duration::from_secs(60))
+                .await
+        })
+    });
+    for t in join_all(tasks).await {
+        t.unwrap().unwrap();
+    }
+    let stats = store.write_stats();
+    assert_eq!(stats.commands, 400);
+    assert!(
+        stats.batches < 100,
+        "400 writes took {} round trips",
+        stats.batches
+    );
+    for k in keys.iter().step_by(37) {
+        assert_eq!(
+            store.get_bounded(k, LIMIT).await.unwrap().unwrap(),
+            k.as_bytes()
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_auto_pipelining_writes_are_not_queued() {
+    let Some(server) = own_server("without_auto_pipelining_writes") else {
+        return;
+    };
+    let store = store(&server, false).await;
+    let keys: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
+    let sets = keys
+        .iter()
+        .map(|k| store.set(k, b"v".to_vec(), Duration::from_secs(60)));
+    for a in join_all(sets).await {
+        a.unwrap();
+    }
+    assert_eq!(store.write_stats(), memocache_redis::WriteStats::default());
+    assert_eq!(calls(&server, "set"), 5);
 }

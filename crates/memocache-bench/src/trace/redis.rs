@@ -2,7 +2,8 @@
 //! W-TinyLFU memory tier in front (`memocache-memory+redis`, cacheme's "Cacheme-2") and with a
 //! memory tier holding every key (`memocache-unbounded+redis`). Each runs in a namespace of its
 //! own, cleared after, and adds the server's GET and MGET counts over the row
-//! (`INFO commandstats`) and the Redis reads and errors the cache counted.
+//! (`INFO commandstats`), the Redis reads and errors the cache counted, and the store's writes
+//! and the round trips they took.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,8 @@ use super::{drive, row, skipped, Contestant, Memocache, Params};
 
 /// Runs one Redis row against `server`, in a namespace of its own (`run_id` makes it unique),
 /// which it clears afterwards. `redis_get` / `redis_mget` are the server's command counts over
-/// the row; `tier_reads` the Redis reads the cache itself counted.
+/// the row; `tier_reads` the Redis reads the cache itself counted; `writes` / `write_trips` the
+/// writes the store pipelined and the round trips they took (0 / 0 without auto-pipelining).
 pub async fn run_redis_row(
     contestant: Contestant,
     keys: &KeyStream,
@@ -44,6 +46,7 @@ pub async fn run_redis_row(
         cache: cache.clone(),
         loader: start.loader.clone(),
     });
+    let writes_before = server.store.write_stats();
     let before = match server.commands().await {
         Ok(c) => c,
         Err(e) => return skipped(contestant, workers, &format!("INFO commandstats: {e}")),
@@ -53,6 +56,7 @@ pub async fn run_redis_row(
         Ok(c) => c,
         Err(e) => return skipped(contestant, workers, &format!("INFO commandstats: {e}")),
     };
+    let writes = server.store.write_stats();
     let (tier_reads, tier_errors) = tier_reads_and_errors(&cache);
     // Clear this row's namespace (SCAN + UNLINK of its keys only).
     cache.invalidate_all().await.unwrap();
@@ -62,4 +66,6 @@ pub async fn run_redis_row(
         .field("redis_mget", after.mget.saturating_sub(before.mget))
         .field("tier_reads", tier_reads)
         .field("tier_errors", tier_errors)
+        .field("writes", writes.commands - writes_before.commands)
+        .field("write_trips", writes.batches - writes_before.batches)
 }

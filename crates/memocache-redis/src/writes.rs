@@ -1,0 +1,330 @@
+//! Ordered auto-pipelining of writes ([`RedisOptions::auto_pipeline`](crate::RedisOptions)):
+//! a store's `SET`s, `UNLINK`s and namespace clears reach the server in the order they were
+//! made, and those made while an earlier one is in flight go out together as one pipeline
+//! (one socket write, one round trip) instead of one command each.
+//!
+//! The order is what makes batching safe. A write waits in a queue only while another is in
+//! flight, and one write batch at a time is in flight: so a `SET` whose caller gave up (a tier
+//! timeout) can never reach the server after an `UNLINK` of its key made later (which would
+//! bring the removed value back). A queued write whose caller gave up is left out of the next
+//! batch; one already sent was sent before anything made after it.
+//!
+//! No task per write: with nothing in flight, a write is sent by its caller at once, in the
+//! caller's future; the writes that queue behind it are handed to a sender task when it is
+//! answered (or dropped), which sends what is queued, batch by batch, until the queue is
+//! empty. A sender dropped with its runtime ends the writes it carried and those queued as
+//! [`StorageError::Cancelled`]. With [`MAX_QUEUED`] writes waiting (a server that stopped
+//! answering), a new write fails at once instead of queueing behind them.
+//!
+//! Single servers only: a cluster store sends each command on its own (to the node of its key).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use memocache_core::storage::StorageError;
+use redis::aio::ConnectionLike;
+use redis::{RedisError, Value};
+use tokio::sync::oneshot;
+
+use crate::{backend, RedisStore};
+
+/// Commands per pipeline at most.
+pub(crate) const MAX_BATCH: usize = 512;
+/// Writes waiting at most; more fail at once.
+pub(crate) const MAX_QUEUED: usize = 8 * MAX_BATCH;
+
+type Answer = Result<(), StorageError>;
+
+/// One command of a write.
+pub(crate) enum Op {
+    /// `SET key bytes PX px`.
+    Set {
+        /// The key.
+        key: String,
+        /// The record.
+        bytes: Vec<u8>,
+        /// Its lifespan in milliseconds (at least 1).
+        px: u64,
+    },
+    /// `UNLINK key`.
+    Unlink(String),
+}
+
+/// What one caller asked for: commands sent together (in one batch), or a namespace clear
+/// (`SCAN` + `UNLINK` round trips, sent alone).
+pub(crate) enum Job {
+    /// `SET`s and `UNLINK`s.
+    Ops(Vec<Op>),
+    /// Every key starting with this prefix.
+    Clear(String),
+}
+
+impl Job {
+    fn commands(&self) -> usize {
+        match self {
+            Job::Ops(ops) => ops.len(),
+            Job::Clear(_) => 1,
+        }
+    }
+}
+
+/// One queued job and who waits for its answer.
+struct Write {
+    job: Job,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// What a store's write pipelining has sent so far ([`RedisStore::write_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteStats {
+    /// Commands written (`SET`, `UNLINK`; a namespace clear counts one).
+    pub commands: u64,
+    /// Round trips they took: a pipeline of several commands is one.
+    pub batches: u64,
+}
+
+/// A store's write queue.
+pub(crate) struct Writes {
+    state: Mutex<State>,
+    /// Where a sender runs: the runtime the store was connected in (else the caller's).
+    runtime: Option<tokio::runtime::Handle>,
+    commands: AtomicU64,
+    batches: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    /// A write is in flight (its caller's or a sender's). While it is not, the queue is empty.
+    sending: bool,
+    queue: VecDeque<Write>,
+}
+
+impl Writes {
+    /// An idle queue whose sender runs in the current runtime, if any.
+    pub(crate) fn new() -> Self {
+        Writes {
+            state: Mutex::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            commands: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What has been sent so far.
+    pub(crate) fn stats(&self) -> WriteStats {
+        WriteStats {
+            commands: self.commands.load(Relaxed),
+            batches: self.batches.load(Relaxed),
+        }
+    }
+}
+
+/// Runs `job` on `store` through `writes`, the store's queue: at once if nothing is in
+/// flight, else in the next batch.
+pub(crate) async fn write(store: &RedisStore, writes: &Arc<Writes>, job: Job) -> Answer {
+    let path = {
+        let mut state = writes.lock();
+        if !state.sending {
+            state.sending = true;
+            Path::Now(job)
+        } else if state.queue.len() >= MAX_QUEUED {
+            return Err(StorageError::backend(std::io::Error::other(format!(
+                "{MAX_QUEUED} Redis writes are waiting for the server: this one is refused"
+            ))));
+        } else {
+            let (reply, answer) = oneshot::channel();
+            state.queue.push_back(Write { job, reply });
+            Path::Queued(answer)
+        }
+    };
+    match path {
+        Path::Queued(answer) => answer.await.unwrap_or(Err(StorageError::Cancelled)),
+        Path::Now(job) => {
+            // This caller's turn: sent now; what queues meanwhile is handed on when it ends.
+            let turn = Turn { writes, store };
+            let answer = send(store, writes, vec![job]).await.pop();
+            drop(turn);
+            answer.unwrap_or(Err(StorageError::Cancelled))
+        }
+    }
+}
+
+/// How a write goes out.
+enum Path {
+    /// By its caller, now: nothing else was in flight.
+    Now(Job),
+    /// In a sender's batch: this answer comes when it is sent.
+    Queued(oneshot::Receiver<Answer>),
+}
+
+/// The caller's turn to send: when it ends (answered or dropped), the writes queued behind it
+/// go to a sender task.
+struct Turn<'a> {
+    writes: &'a Arc<Writes>,
+    store: &'a RedisStore,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        hand_on(self.store, self.writes);
+    }
+}
+
+/// Ends a turn: with writes queued, a sender task takes them on; else the queue is idle.
+fn hand_on(store: &RedisStore, writes: &Arc<Writes>) {
+    let mut state = writes.lock();
+    if state.queue.is_empty() {
+        state.sending = false;
+        return;
+    }
+    let runtime = writes
+        .runtime
+        .clone()
+        .or_else(|| tokio::runtime::Handle::try_current().ok());
+    let Some(runtime) = runtime else {
+        // No runtime to send them from: they end as cancelled.
+        let orphans = std::mem::take(&mut state.queue);
+        state.sending = false;
+        drop(state);
+        drop(orphans);
+        return;
+    };
+    drop(state);
+    let sender = Sender {
+        writes: Arc::clone(writes),
+        done: false,
+    };
+    drop(runtime.spawn(sender.run(store.clone())));
+}
+
+/// A sender task: sends what is queued, one batch at a time, until the queue is empty.
+struct Sender {
+    writes: Arc<Writes>,
+    /// Left with the queue empty (marked idle under the lock).
+    done: bool,
+}
+
+impl Sender {
+    async fn run(mut self, store: RedisStore) {
+        loop {
+            let batch = {
+                let mut state = self.writes.lock();
+                if state.queue.is_empty() {
+                    state.sending = false;
+                    self.done = true;
+                    return;
+                }
+                take_batch(&mut state.queue)
+            };
+            // Writes whose callers gave up are left out.
+            let (jobs, replies): (Vec<Job>, Vec<_>) = batch
+                .into_iter()
+                .filter(|w| !w.reply.is_closed())
+                .map(|w| (w.job, w.reply))
+                .unzip();
+            if jobs.is_empty() {
+                continue;
+            }
+            let answers = send(&store, &self.writes, jobs).await;
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Dropped mid-way (its runtime shut down): the writes it carried see their reply
+        // dropped, and so do those queued, which no one would send.
+        let orphans = {
+            let mut state = self.writes.lock();
+            state.sending = false;
+            std::mem::take(&mut state.queue)
+        };
+        drop(orphans);
+    }
+}
+
+/// The next batch from the front of `queue` (not empty): a clear alone, else jobs of commands
+/// up to [`MAX_BATCH`] in all (at least one job), stopping before a clear.
+fn take_batch(queue: &mut VecDeque<Write>) -> Vec<Write> {
+    let mut batch = Vec::new();
+    let mut commands = 0;
+    while let Some(next) = queue.front() {
+        let clear = matches!(next.job, Job::Clear(_));
+        let n = next.job.commands();
+        if !batch.is_empty() && (clear || commands + n > MAX_BATCH) {
+            break;
+        }
+        commands += n;
+        batch.extend(queue.pop_front());
+        if clear {
+            break;
+        }
+    }
+    batch
+}
+
+/// Sends `jobs` (a clear alone, or jobs of commands) as one batch; one answer per job.
+async fn send(store: &RedisStore, writes: &Writes, jobs: Vec<Job>) -> Vec<Answer> {
+    let commands: usize = jobs.iter().map(Job::commands).sum();
+    writes.commands.fetch_add(commands as u64, Relaxed);
+    writes.batches.fetch_add(1, Relaxed);
+    if let [Job::Clear(prefix)] = jobs.as_slice() {
+        return vec![store.clear_now(prefix).await];
+    }
+    let mut pipe = redis::pipe();
+    for job in &jobs {
+        let Job::Ops(ops) = job else {
+            unreachable!("a clear is sent alone")
+        };
+        for op in ops {
+            match op {
+                Op::Set { key, bytes, px } => {
+                    pipe.cmd("SET").arg(key).arg(bytes).arg("PX").arg(*px)
+                }
+                Op::Unlink(key) => pipe.cmd("UNLINK").arg(key),
+            };
+        }
+    }
+    let values = match store.single().await {
+        Ok(Some(mut c)) => c
+            .req_packed_commands(&pipe, 0, commands)
+            .await
+            .map_err(backend),
+        Ok(None) => unreachable!("write pipelining is for single servers"),
+        Err(e) => Err(e),
+    };
+    let mut values = match values {
+        Ok(values) if values.len() == commands => values.into_iter(),
+        Ok(values) => {
+            let e = StorageError::backend(std::io::Error::other(format!(
+                "a pipeline of {commands} writes answered {} replies",
+                values.len()
+            )));
+            return jobs.iter().map(|_| Err(e.clone())).collect();
+        }
+        Err(e) => return jobs.iter().map(|_| Err(e.clone())).collect(),
+    };
+    // Each job's answer: the first error among its commands' replies.
+    jobs.iter()
+        .map(|job| {
+            let mut answer = Ok(());
+            for value in values.by_ref().take(job.commands()) {
+                if let (Ok(()), Value::ServerError(e)) = (&answer, value) {
+                    answer = Err(backend(RedisError::from(e)));
+                }
+            }
+            answer
+        })
+        .collect()
+}
