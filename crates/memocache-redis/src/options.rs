@@ -34,8 +34,8 @@ pub struct RedisOptions {
     /// Writes too: `SET`s, `UNLINK`s and namespace clears reach the server in the order they
     /// were made, and those made while an earlier one is in flight go out together as one
     /// pipeline (one round trip; each write's answer its own). A write made with none in flight
-    /// is sent at once by its caller, and a queued one whose caller gave up (a tier timeout) is
-    /// never sent, so it cannot land after a later removal of its key.
+    /// goes out at once, and a queued one whose caller gave up (a tier timeout) is never sent,
+    /// so it cannot land after a later removal of its key.
     /// [`RedisStore::write_stats`](crate::RedisStore::write_stats) counts commands and round
     /// trips.
     pub auto_pipeline: bool,

@@ -9,12 +9,13 @@
 //! bring the removed value back). A queued write whose caller gave up is left out of the next
 //! batch; one already sent was sent before anything made after it.
 //!
-//! No task per write: with nothing in flight, a write is sent by its caller at once, in the
-//! caller's future; the writes that queue behind it are handed to a sender task when it is
-//! answered (or dropped), which sends what is queued, batch by batch, until the queue is
-//! empty. A sender dropped with its runtime ends the writes it carried and those queued as
-//! [`StorageError::Cancelled`]. With [`MAX_QUEUED`] writes waiting (a server that stopped
-//! answering), a new write fails at once instead of queueing behind them.
+//! A sender task, spawned on the runtime the store was connected in when a write finds none
+//! running, sends what is queued, batch by batch, until the queue is empty: so under light
+//! traffic a write goes out at once, and a caller that stops polling its write's future (or
+//! drops it) holds up no other write. A sender dropped with its runtime ends the writes it
+//! carried and those queued as [`StorageError::Cancelled`]. With [`MAX_QUEUED`] writes waiting
+//! (a server that stopped answering), a new write fails at once instead of queueing behind
+//! them.
 //!
 //! Single servers only: a cluster store sends each command on its own (to the node of its key).
 
@@ -31,8 +32,11 @@ use crate::{backend, RedisStore};
 
 /// Commands per pipeline at most.
 pub(crate) const MAX_BATCH: usize = 512;
-/// Writes waiting at most; more fail at once.
-pub(crate) const MAX_QUEUED: usize = 8 * MAX_BATCH;
+/// Writes waiting at most (those whose callers gave up are dropped first); more fail at once.
+/// Room for every miss of a burst of tens of thousands of concurrent requests (10,000 loads
+/// ending together queue 10,000 writes), while a server that stopped answering cannot make the
+/// queue grow without bound.
+pub(crate) const MAX_QUEUED: usize = 128 * MAX_BATCH;
 
 type Answer = Result<(), StorageError>;
 
@@ -95,7 +99,7 @@ pub(crate) struct Writes {
 
 #[derive(Default)]
 struct State {
-    /// A write is in flight (its caller's or a sender's). While it is not, the queue is empty.
+    /// A sender task is running. While none is, the queue is empty.
     sending: bool,
     queue: VecDeque<Write>,
 }
@@ -124,82 +128,40 @@ impl Writes {
     }
 }
 
-/// Runs `job` on `store` through `writes`, the store's queue: at once if nothing is in
-/// flight, else in the next batch.
+/// Runs `job` on `store` through `writes`, the store's queue: in the next batch, at once if
+/// nothing is in flight.
 pub(crate) async fn write(store: &RedisStore, writes: &Arc<Writes>, job: Job) -> Answer {
-    let path = {
+    let (reply, answer) = oneshot::channel();
+    let start = {
         let mut state = writes.lock();
-        if !state.sending {
-            state.sending = true;
-            Path::Now(job)
-        } else if state.queue.len() >= MAX_QUEUED {
+        if state.queue.len() >= MAX_QUEUED {
+            state.queue.retain(|w| !w.reply.is_closed());
+        }
+        if state.queue.len() >= MAX_QUEUED {
             return Err(StorageError::backend(std::io::Error::other(format!(
                 "{MAX_QUEUED} Redis writes are waiting for the server: this one is refused"
             ))));
-        } else {
-            let (reply, answer) = oneshot::channel();
-            state.queue.push_back(Write { job, reply });
-            Path::Queued(answer)
         }
+        state.queue.push_back(Write { job, reply });
+        !std::mem::replace(&mut state.sending, true)
     };
-    match path {
-        Path::Queued(answer) => answer.await.unwrap_or(Err(StorageError::Cancelled)),
-        Path::Now(job) => {
-            // This caller's turn: sent now; what queues meanwhile is handed on when it ends.
-            let turn = Turn { writes, store };
-            let answer = send(store, writes, vec![job]).await.pop();
-            drop(turn);
-            answer.unwrap_or(Err(StorageError::Cancelled))
+    if start {
+        let sender = Sender {
+            writes: Arc::clone(writes),
+            done: false,
+        };
+        let run = sender.run(store.clone());
+        match writes
+            .runtime
+            .clone()
+            .or_else(|| tokio::runtime::Handle::try_current().ok())
+        {
+            Some(runtime) => drop(runtime.spawn(run)),
+            // No runtime to send from: the sender is dropped unrun, which ends the queue.
+            None => drop(run),
         }
     }
-}
-
-/// How a write goes out.
-enum Path {
-    /// By its caller, now: nothing else was in flight.
-    Now(Job),
-    /// In a sender's batch: this answer comes when it is sent.
-    Queued(oneshot::Receiver<Answer>),
-}
-
-/// The caller's turn to send: when it ends (answered or dropped), the writes queued behind it
-/// go to a sender task.
-struct Turn<'a> {
-    writes: &'a Arc<Writes>,
-    store: &'a RedisStore,
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        hand_on(self.store, self.writes);
-    }
-}
-
-/// Ends a turn: with writes queued, a sender task takes them on; else the queue is idle.
-fn hand_on(store: &RedisStore, writes: &Arc<Writes>) {
-    let mut state = writes.lock();
-    if state.queue.is_empty() {
-        state.sending = false;
-        return;
-    }
-    let runtime = writes
-        .runtime
-        .clone()
-        .or_else(|| tokio::runtime::Handle::try_current().ok());
-    let Some(runtime) = runtime else {
-        // No runtime to send them from: they end as cancelled.
-        let orphans = std::mem::take(&mut state.queue);
-        state.sending = false;
-        drop(state);
-        drop(orphans);
-        return;
-    };
-    drop(state);
-    let sender = Sender {
-        writes: Arc::clone(writes),
-        done: false,
-    };
-    drop(runtime.spawn(sender.run(store.clone())));
+    answer.await.unwrap_or(Err(StorageError::Cancelled))
 }
 
 /// A sender task: sends what is queued, one batch at a time, until the queue is empty.

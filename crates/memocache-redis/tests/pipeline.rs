@@ -254,10 +254,9 @@ async fn concurrent_writes_go_out_as_one_pipeline_each_with_its_own_answer() {
     for answer in join_all(sets).await {
         answer.unwrap();
     }
-    // The first went out at once, by its caller; the 19 made while it was in flight, as one
-    // pipeline.
+    // Made together (before the sender task ran): one pipeline.
     let stats = store.write_stats();
-    assert_eq!((stats.commands, stats.batches), (20, 2));
+    assert_eq!((stats.commands, stats.batches), (20, 1));
     assert_eq!(calls(&server, "set"), 20);
     for (i, k) in keys.iter().enumerate() {
         let got = store.get_bounded(k, LIMIT).await.unwrap().unwrap();
@@ -265,7 +264,7 @@ async fn concurrent_writes_go_out_as_one_pipeline_each_with_its_own_answer() {
     }
     // A lone write is sent at once.
     store.remove("w3").await.unwrap();
-    assert_eq!(store.write_stats().batches, 3);
+    assert_eq!(store.write_stats().batches, 2);
     assert!(!present(&server, "w3"));
 }
 
@@ -276,7 +275,8 @@ async fn a_removal_made_after_a_queued_write_reaches_the_server_after_it() {
     };
     let store = store(&server, true).await;
     let ttl = Duration::from_secs(60);
-    // One write in flight, so the next ones queue.
+    // A write queued, its sender not yet run (this runtime has one thread), so the next ones
+    // queue behind it.
     let mut first = Box::pin(store.set("first", b"1".to_vec(), ttl));
     assert!((&mut first).now_or_never().is_none());
     // Queued, then given up (as a tier timeout does): it must never be sent, so it cannot
@@ -422,4 +422,51 @@ async fn without_auto_pipelining_writes_are_not_queued() {
     }
     assert_eq!(store.write_stats(), memocache_redis::WriteStats::default());
     assert_eq!(calls(&server, "set"), 5);
+}
+
+#[tokio::test]
+async fn a_write_whose_caller_stops_polling_holds_up_no_other_write() {
+    let Some(server) = own_server("a_write_whose_caller_stops_polling") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let ttl = Duration::from_secs(60);
+    // Polled once, then kept but never polled again (as a future parked in a struct).
+    let mut parked = Box::pin(store.set("parked", b"1".to_vec(), ttl));
+    assert!((&mut parked).now_or_never().is_none());
+    // Others still go out: the sender is a task of its own, not the parked caller. (The
+    // timeout only turns a hang into a failure.)
+    let other = tokio::time::timeout(
+        Duration::from_secs(10),
+        store.set("other", b"2".to_vec(), ttl),
+    );
+    other.await.expect("not held up").unwrap();
+    assert!(present(&server, "parked"), "sent with the queue");
+    assert!(present(&server, "other"));
+    drop(parked);
+}
+
+#[tokio::test]
+async fn writes_queued_past_a_bound_are_refused_at_once() {
+    let Some(server) = own_server("writes_queued_past_a_bound") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    // 70,000 writes made before the sender runs (this runtime has one thread): the queue's
+    // bound (65,536) is what a server that stopped answering would make them meet.
+    let keys: Vec<String> = (0..70_000).map(|i| format!("q{i}")).collect();
+    let sets = keys
+        .iter()
+        .map(|k| store.set(k, b"v".to_vec(), Duration::from_secs(60)));
+    let answers = join_all(sets).await;
+    let refused = answers
+        .iter()
+        .filter(|a| matches!(a, Err(StorageError::Backend(e)) if e.to_string().contains("waiting for the server")))
+        .count();
+    let ok = answers.iter().filter(|a| a.is_ok()).count();
+    // Past the bound refused at once with a clear error (not queued without bound), the others
+    // written.
+    assert_eq!((ok, refused), (65_536, 4_464));
+    assert_eq!(ok + refused, 70_000, "every write answered");
+    assert_eq!(calls(&server, "set"), ok as u64);
 }
