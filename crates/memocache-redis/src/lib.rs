@@ -518,6 +518,9 @@ impl ByteStore for RedisStore {
         &self,
         items: Vec<(String, Vec<u8>, Duration)>,
     ) -> BoxFuture<'_, Result<(), StorageError>> {
+        if items.is_empty() {
+            return async { Ok(()) }.boxed();
+        }
         if let Some(writes) = &self.writes {
             let sets = items.into_iter().map(|(key, bytes, ttl)| Op::Set {
                 key,

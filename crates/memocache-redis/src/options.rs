@@ -32,10 +32,11 @@ pub struct RedisOptions {
     /// fails whole when one shard fails). A Redis user needs the `MGET` permission.
     ///
     /// Writes too: `SET`s, `UNLINK`s and namespace clears reach the server in the order they
-    /// were made, and those made while an earlier one is in flight go out together as one
+    /// were made, and those made while an earlier batch is in flight go out together as one
     /// pipeline (one round trip; each write's answer its own). A write made with none in flight
-    /// goes out at once, and a queued one whose caller gave up (a tier timeout) is never sent,
-    /// so it cannot land after a later removal of its key.
+    /// goes out at once. A write whose caller gave up (a tier timeout) is still sent in its
+    /// place, so a late `SET` can never land after a later removal of its key. Past 65,536
+    /// queued writes (a server that stopped answering) a new one fails at once.
     /// [`RedisStore::write_stats`](crate::RedisStore::write_stats) counts commands and round
     /// trips.
     pub auto_pipeline: bool,

@@ -1,21 +1,21 @@
 //! Ordered auto-pipelining of writes ([`RedisOptions::auto_pipeline`](crate::RedisOptions)):
 //! a store's `SET`s, `UNLINK`s and namespace clears reach the server in the order they were
-//! made, and those made while an earlier one is in flight go out together as one pipeline
+//! made, and those made while an earlier batch is in flight go out together as one pipeline
 //! (one socket write, one round trip) instead of one command each.
 //!
-//! The order is what makes batching safe. A write waits in a queue only while another is in
-//! flight, and one write batch at a time is in flight: so a `SET` whose caller gave up (a tier
-//! timeout) can never reach the server after an `UNLINK` of its key made later (which would
-//! bring the removed value back). A queued write whose caller gave up is left out of the next
-//! batch; one already sent was sent before anything made after it.
+//! Every write joins one queue, which one sender task drains in order, one batch at a time: a
+//! batch is sent only once the one before it is answered (a namespace clear is started then,
+//! and runs in a task of its own while the queue goes on). Order is what makes batching safe:
+//! a `SET` whose caller gave up (a tier timeout) is still sent in its place, so it lands before
+//! an `UNLINK` of its key made later, never after it (which would bring the removed value
+//! back); and a removal or tag-generation bump whose caller gave up is still made.
 //!
-//! A sender task, spawned on the runtime the store was connected in when a write finds none
-//! running, sends what is queued, batch by batch, until the queue is empty: so under light
-//! traffic a write goes out at once, and a caller that stops polling its write's future (or
-//! drops it) holds up no other write. A sender dropped with its runtime ends the writes it
-//! carried and those queued as [`StorageError::Cancelled`]. With [`MAX_QUEUED`] writes waiting
-//! (a server that stopped answering), a new write fails at once instead of queueing behind
-//! them.
+//! The sender is spawned on the runtime current when the store was made (else the caller's)
+//! when a write finds none running, and stops when the queue is empty: under light traffic a
+//! write goes out at once, and a caller that stops polling its write's future holds up no
+//! other write. A sender dropped with its runtime ends the writes it carried and those queued
+//! as [`StorageError::Cancelled`]. With [`MAX_QUEUED`] writes waiting (a server that stopped
+//! answering), a new write fails at once instead of queueing behind them.
 //!
 //! Single servers only: a cluster store sends each command on its own (to the node of its key).
 
@@ -32,7 +32,7 @@ use crate::{backend, RedisStore};
 
 /// Commands per pipeline at most.
 pub(crate) const MAX_BATCH: usize = 512;
-/// Writes waiting at most (those whose callers gave up are dropped first); more fail at once.
+/// Writes waiting at most; more fail at once.
 /// Room for every miss of a burst of tens of thousands of concurrent requests (10,000 loads
 /// ending together queue 10,000 writes), while a server that stopped answering cannot make the
 /// queue grow without bound.
@@ -91,7 +91,7 @@ pub struct WriteStats {
 /// A store's write queue.
 pub(crate) struct Writes {
     state: Mutex<State>,
-    /// Where a sender runs: the runtime the store was connected in (else the caller's).
+    /// Where a sender runs: the runtime current when the store was made (else the caller's).
     runtime: Option<tokio::runtime::Handle>,
     commands: AtomicU64,
     batches: AtomicU64,
@@ -119,6 +119,12 @@ impl Writes {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Counts one batch of `commands` commands.
+    fn count(&self, commands: usize) {
+        self.commands.fetch_add(commands as u64, Relaxed);
+        self.batches.fetch_add(1, Relaxed);
+    }
+
     /// What has been sent so far.
     pub(crate) fn stats(&self) -> WriteStats {
         WriteStats {
@@ -134,9 +140,6 @@ pub(crate) async fn write(store: &RedisStore, writes: &Arc<Writes>, job: Job) ->
     let (reply, answer) = oneshot::channel();
     let start = {
         let mut state = writes.lock();
-        if state.queue.len() >= MAX_QUEUED {
-            state.queue.retain(|w| !w.reply.is_closed());
-        }
         if state.queue.len() >= MAX_QUEUED {
             return Err(StorageError::backend(std::io::Error::other(format!(
                 "{MAX_QUEUED} Redis writes are waiting for the server: this one is refused"
@@ -183,13 +186,20 @@ impl Sender {
                 }
                 take_batch(&mut state.queue)
             };
-            // Writes whose callers gave up are left out.
-            let (jobs, replies): (Vec<Job>, Vec<_>) = batch
-                .into_iter()
-                .filter(|w| !w.reply.is_closed())
-                .map(|w| (w.job, w.reply))
-                .unzip();
-            if jobs.is_empty() {
+            // Sent whether or not their callers still wait: see the module's doc.
+            let (jobs, replies): (Vec<Job>, Vec<_>) =
+                batch.into_iter().map(|w| (w.job, w.reply)).unzip();
+            if let [Job::Clear(prefix)] = jobs.as_slice() {
+                // Everything before it is answered: the walk runs on its own, the queue goes on.
+                self.writes.count(1);
+                let (store, prefix) = (store.clone(), prefix.clone());
+                let reply = replies.into_iter().next();
+                drop(tokio::spawn(async move {
+                    let answer = store.clear_now(&prefix).await;
+                    if let Some(reply) = reply {
+                        let _ = reply.send(answer);
+                    }
+                }));
                 continue;
             }
             let answers = send(&store, &self.writes, jobs).await;
@@ -236,18 +246,19 @@ fn take_batch(queue: &mut VecDeque<Write>) -> Vec<Write> {
     batch
 }
 
-/// Sends `jobs` (a clear alone, or jobs of commands) as one batch; one answer per job.
+/// Sends `jobs` (`SET`s and `UNLINK`s) as one pipeline; one answer per job.
 async fn send(store: &RedisStore, writes: &Writes, jobs: Vec<Job>) -> Vec<Answer> {
     let commands: usize = jobs.iter().map(Job::commands).sum();
-    writes.commands.fetch_add(commands as u64, Relaxed);
-    writes.batches.fetch_add(1, Relaxed);
-    if let [Job::Clear(prefix)] = jobs.as_slice() {
-        return vec![store.clear_now(prefix).await];
+    if commands == 0 {
+        // Only empty jobs (`set_many` of nothing): no pipeline (redis-rs would wait for a
+        // reply that never comes and hand the next command's reply to it).
+        return jobs.iter().map(|_| Ok(())).collect();
     }
+    writes.count(commands);
     let mut pipe = redis::pipe();
     for job in &jobs {
         let Job::Ops(ops) = job else {
-            unreachable!("a clear is sent alone")
+            unreachable!("a clear is started alone")
         };
         for op in ops {
             match op {
@@ -263,7 +274,9 @@ async fn send(store: &RedisStore, writes: &Writes, jobs: Vec<Job>) -> Vec<Answer
             .req_packed_commands(&pipe, 0, commands)
             .await
             .map_err(backend),
-        Ok(None) => unreachable!("write pipelining is for single servers"),
+        Ok(None) => Err(StorageError::backend(std::io::Error::other(
+            "write pipelining needs a single server",
+        ))),
         Err(e) => Err(e),
     };
     let mut values = match values {

@@ -279,8 +279,8 @@ async fn a_removal_made_after_a_queued_write_reaches_the_server_after_it() {
     // queue behind it.
     let mut first = Box::pin(store.set("first", b"1".to_vec(), ttl));
     assert!((&mut first).now_or_never().is_none());
-    // Queued, then given up (as a tier timeout does): it must never be sent, so it cannot
-    // land after the removal below.
+    // Queued, then given up (as a tier timeout does): still sent in its place, so it lands
+    // before the removal of its key made below, never after it.
     let mut gave_up = Box::pin(store.set("k", b"old".to_vec(), ttl));
     assert!((&mut gave_up).now_or_never().is_none());
     drop(gave_up);
@@ -294,14 +294,22 @@ async fn a_removal_made_after_a_queued_write_reaches_the_server_after_it() {
         answer.unwrap();
     }
     assert!(!present(&server, "j"), "the removal landed after the write");
-    assert!(!present(&server, "k"));
-    assert!(present(&server, "first"));
-    assert_eq!(
-        calls(&server, "set"),
-        2,
-        "the given-up write was never sent"
+    assert!(
+        !present(&server, "k"),
+        "the given-up write landed before the removal"
     );
+    assert!(present(&server, "first"));
+    assert_eq!(calls(&server, "set"), 3);
     assert_eq!(calls(&server, "unlink"), 2);
+    // A removal given up is still made (an invalidation is not lost to a tier timeout).
+    store.set("k2", b"1".to_vec(), ttl).await.unwrap();
+    let mut busy = Box::pin(store.set("x", b"1".to_vec(), ttl));
+    assert!((&mut busy).now_or_never().is_none());
+    let mut removal = Box::pin(store.remove("k2"));
+    assert!((&mut removal).now_or_never().is_none());
+    drop(removal);
+    busy.await.unwrap(); // answered with the pipeline that carried the removal
+    assert!(!present(&server, "k2"));
     // A namespace clear queued behind a write runs after it: nothing of the prefix is left.
     let mut busy = Box::pin(store.set("other", b"1".to_vec(), ttl));
     assert!((&mut busy).now_or_never().is_none());
@@ -469,4 +477,59 @@ async fn writes_queued_past_a_bound_are_refused_at_once() {
     assert_eq!((ok, refused), (65_536, 4_464));
     assert_eq!(ok + refused, 70_000, "every write answered");
     assert_eq!(calls(&server, "set"), ok as u64);
+}
+
+#[tokio::test]
+async fn each_write_of_a_pipeline_gets_its_own_answer_even_inside_a_set_many() {
+    let Some(server) = own_server("each_write_of_a_pipeline_gets_its_own_answer") else {
+        return;
+    };
+    let store = store(&server, true).await;
+    let ttl = Duration::from_secs(60);
+    // Keys starting with "ok" may be written, others only read.
+    assert!(server
+        .cli(&["ACL", "SETUSER", "default", "resetkeys", "%R~*", "%W~ok*"])
+        .is_some());
+    let pair = |a: &str, b: &str| {
+        vec![
+            (a.to_string(), b"v".to_vec(), ttl),
+            (b.to_string(), b"v".to_vec(), ttl),
+        ]
+    };
+    let (half, ok, whole, refused, empty) = futures_util::join!(
+        store.set_many(pair("ok1", "no1")),
+        store.set("ok2", b"v".to_vec(), ttl),
+        store.set_many(pair("ok3", "ok4")),
+        store.set("no2", b"v".to_vec(), ttl),
+        store.set_many(Vec::new()),
+    );
+    // One pipeline of six commands; each caller's answer from its own commands' replies.
+    assert_eq!(
+        store.write_stats(),
+        memocache_redis::WriteStats {
+            commands: 6,
+            batches: 1
+        }
+    );
+    for (name, answer) in [("half", &half), ("refused", &refused)] {
+        match answer {
+            Err(StorageError::Backend(e)) => {
+                assert!(e.to_string().contains("NOPERM"), "{name}: {e}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    for answer in [ok, whole, empty] {
+        answer.unwrap();
+    }
+    // A pipeline is not a transaction: the set_many's allowed half was written.
+    for key in ["ok1", "ok2", "ok3", "ok4"] {
+        assert!(present(&server, key), "{key}");
+    }
+    assert!(!present(&server, "no1") && !present(&server, "no2"));
+    // The connection's replies still match their commands.
+    for key in ["ok1", "ok2", "ok3", "ok4"] {
+        assert_eq!(store.get_bounded(key, LIMIT).await.unwrap().unwrap(), b"v");
+    }
+    assert_eq!(store.get_bounded("no1", LIMIT).await.unwrap(), None);
 }
