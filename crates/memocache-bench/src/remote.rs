@@ -30,7 +30,8 @@ pub struct Commands {
 
 impl Server {
     /// Connects to `url` with a client-level command timeout of `timeout` (and concurrent
-    /// reads sent together as one `MGET` if `auto_pipeline`), or says why it cannot.
+    /// reads sent together as one `MGET`, writes as one pipeline, if `auto_pipeline`), or says
+    /// why it cannot.
     pub async fn connect(
         url: &str,
         timeout: Duration,

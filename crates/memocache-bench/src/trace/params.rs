@@ -180,8 +180,8 @@ pub struct Args {
     /// Run only these contestants (`impl` names, comma separated); default: all of `--rows`.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Send each Redis read on its own (`RedisOptions::auto_pipeline = false`) instead of
-    /// concurrent reads together as one `MGET`.
+    /// Send each Redis read and write on its own (`RedisOptions::auto_pipeline = false`)
+    /// instead of concurrent reads together as one `MGET` and concurrent writes as one pipeline.
     #[arg(long)]
     pub no_auto_pipeline: bool,
 }

@@ -5,7 +5,7 @@
 //! | URL | storage | parameters |
 //! |---|---|---|
 //! | `memory://lru?size=10000`, `memory://tlfu?size=10000` | an in-memory tier (LRU or W-TinyLFU) | `size` (required) |
-//! | `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS) | Redis (feature `redis`) | `cluster` (`true`/`false`), `lazy` (`true`: connect on first use, single server), `pool_size`, `connect_timeout_ms`, `timeout_ms`, `auto_pipeline` (`true` by default: concurrent reads as one `MGET`) |
+//! | `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS) | Redis (feature `redis`) | `cluster` (`true`/`false`), `lazy` (`true`: connect on first use, single server), `pool_size`, `connect_timeout_ms`, `timeout_ms`, `auto_pipeline` (`true` by default: concurrent reads as one `MGET`, writes in order, concurrent ones as one pipeline) |
 //! | `sqlite:///abs/path/cache.db`, `sqlite://relative.db`, `sqlite::memory:` | SQLite (feature `sqlite`) | the SQL ones below, `busy_timeout_ms` |
 //! | `postgres://…`, `postgresql://user:password@host:5432/db` | PostgreSQL (feature `postgres`) | the SQL ones below |
 //! | `mysql://user:password@host:3306/db`, `mariadb://…` | MySQL / MariaDB (feature `mysql`) | the SQL ones below |
