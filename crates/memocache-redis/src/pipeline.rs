@@ -10,9 +10,9 @@
 //! codec's limit (an error for that key only — with `MGET` it has been downloaded), or its
 //! bytes; a failed command hands its error to every read it carried.
 //!
-//! The senders are tasks of their own, spawned on the runtime the store was connected in, so a
-//! read whose caller gives up (its tier timeout, a dropped future) cancels nothing for the
-//! others; such a read is left out of the next command. A sender dropped with its runtime ends
+//! The senders are tasks of their own, spawned on the caller's runtime (else the one the store
+//! was made in: [`spawn_sender`]), so a read whose caller gives up (its tier timeout, a dropped
+//! future) cancels nothing for the others; such a read is left out of the next command. A sender dropped with its runtime ends
 //! the reads it carried as [`StorageError::Cancelled`]; the last one also ends those still
 //! queued. With [`MAX_QUEUED`] reads waiting (a server that stopped answering), a new read
 //! goes out on its own instead of queueing behind them.
@@ -46,7 +46,7 @@ struct Read {
 /// A store's read queue and its senders.
 pub(crate) struct Reads {
     state: Mutex<State>,
-    /// Where senders run: the runtime the store was connected in (else the caller's).
+    /// Where senders run when the caller is in no Tokio runtime: the one the store was made in.
     runtime: Option<tokio::runtime::Handle>,
 }
 
@@ -102,13 +102,27 @@ pub(crate) async fn read(
             reads: Arc::clone(reads),
             done: false,
         };
-        let run = sender.run(store.clone());
-        match &reads.runtime {
-            Some(runtime) => drop(runtime.spawn(run)),
-            None => drop(tokio::spawn(run)),
-        }
+        spawn_sender(reads.runtime.as_ref(), sender.run(store.clone()));
     }
     answer.await.unwrap_or(Err(StorageError::Cancelled))
+}
+
+/// Spawns a queue's sender on the caller's Tokio runtime, else on `made_in` (the runtime current
+/// when the store was made): the caller's first, because a store can outlive the runtime it was
+/// made in (its connection manager reconnects from the runtime of a later caller), and a
+/// sender spawned on a runtime that is gone would be dropped at once, failing every operation
+/// it was to carry. With neither, `sender` is dropped unrun, which ends its queue.
+pub(crate) fn spawn_sender(
+    made_in: Option<&tokio::runtime::Handle>,
+    sender: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    match tokio::runtime::Handle::try_current()
+        .ok()
+        .or_else(|| made_in.cloned())
+    {
+        Some(runtime) => drop(runtime.spawn(sender)),
+        None => drop(sender),
+    }
 }
 
 /// A sender task: sends what is queued until the queue is empty.

@@ -10,8 +10,8 @@
 //! an `UNLINK` of its key made later, never after it (which would bring the removed value
 //! back); and a removal or tag-generation bump whose caller gave up is still made.
 //!
-//! The sender is spawned on the runtime current when the store was made (else the caller's)
-//! when a write finds none running, and stops when the queue is empty: under light traffic a
+//! The sender is spawned on the caller's runtime (else the one the store was made in:
+//! [`spawn_sender`](crate::pipeline::spawn_sender)) when a write finds none running, and stops when the queue is empty: under light traffic a
 //! write goes out at once, and a caller that stops polling its write's future holds up no
 //! other write. A sender dropped with its runtime ends the writes it carried and those queued
 //! as [`StorageError::Cancelled`]. With [`MAX_QUEUED`] writes waiting (a server that stopped
@@ -91,7 +91,7 @@ pub struct WriteStats {
 /// A store's write queue.
 pub(crate) struct Writes {
     state: Mutex<State>,
-    /// Where a sender runs: the runtime current when the store was made (else the caller's).
+    /// Where the sender runs when the caller is in no Tokio runtime: the one the store was made in.
     runtime: Option<tokio::runtime::Handle>,
     commands: AtomicU64,
     batches: AtomicU64,
@@ -153,16 +153,7 @@ pub(crate) async fn write(store: &RedisStore, writes: &Arc<Writes>, job: Job) ->
             writes: Arc::clone(writes),
             done: false,
         };
-        let run = sender.run(store.clone());
-        match writes
-            .runtime
-            .clone()
-            .or_else(|| tokio::runtime::Handle::try_current().ok())
-        {
-            Some(runtime) => drop(runtime.spawn(run)),
-            // No runtime to send from: the sender is dropped unrun, which ends the queue.
-            None => drop(run),
-        }
+        crate::pipeline::spawn_sender(writes.runtime.as_ref(), sender.run(store.clone()));
     }
     answer.await.unwrap_or(Err(StorageError::Cancelled))
 }

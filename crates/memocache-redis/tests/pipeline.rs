@@ -533,3 +533,43 @@ async fn each_write_of_a_pipeline_gets_its_own_answer_even_inside_a_set_many() {
     }
     assert_eq!(store.get_bounded("no1", LIMIT).await.unwrap(), None);
 }
+
+#[test]
+fn a_store_made_in_a_runtime_since_shut_down_reads_and_writes_from_another() {
+    let Some(server) = own_server("a_store_made_in_a_runtime_since_shut_down") else {
+        return;
+    };
+    let ttl = Duration::from_secs(60);
+    let made_in = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = made_in.block_on(async {
+        let store = store(&server, true).await;
+        store.set("a", b"1".to_vec(), ttl).await.unwrap();
+        store
+    });
+    drop(made_in);
+    let used_in = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    used_in.block_on(async {
+        // The connection's driver ended with the first runtime: the first operations fail
+        // while the connection manager reconnects from this one, then the store works again
+        // (its queues' senders run here, not in the runtime that is gone).
+        let mut attempts = 0;
+        while store.set("b", b"2".to_vec(), ttl).await.is_err() {
+            attempts += 1;
+            assert!(attempts < 100, "writes never worked again");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let reads = join_all(["a", "b"].map(|k| store.get_bounded(k, LIMIT))).await;
+        let reads: Vec<_> = reads.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        assert_eq!(reads, [b"1".to_vec(), b"2".to_vec()]);
+        let writes = join_all((0..10).map(|i| store.remove(["a", "b"][i % 2]))).await;
+        assert!(writes.iter().all(Result::is_ok));
+    });
+    assert!(!present(&server, "a") && !present(&server, "b"));
+}
