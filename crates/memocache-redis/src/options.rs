@@ -36,7 +36,9 @@ pub struct RedisOptions {
     /// pipeline (one round trip; each write's answer its own). A write made with none in flight
     /// goes out at once. A write whose caller gave up (a tier timeout) is still sent in its
     /// place, so a late `SET` can never land after a later removal of its key. Past 65,536
-    /// queued writes (a server that stopped answering) a new one fails at once.
+    /// queued writes (a server that stopped answering) a new one fails at once. The price: a
+    /// lone read or write goes through a sender task and back (measured ~0.1 ms more on a
+    /// loaded 2-core host); turn the option off for the lowest latency of single operations.
     /// [`RedisStore::write_stats`](crate::RedisStore::write_stats) counts commands and round
     /// trips.
     pub auto_pipeline: bool,
