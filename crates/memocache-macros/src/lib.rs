@@ -76,8 +76,8 @@ mod validate;
 ///
 /// The function's own future must be `Send`: the load runs in a spawned task (or, in a cache
 /// without tiers, in the first caller's future, moved to a spawned task if that caller is
-/// dropped), so that a cancelled caller cannot cancel it for the others. A memoized function must therefore be called inside a Tokio
-/// runtime — or anywhere with memocache's `smol` feature, whose loads outside Tokio are
+/// dropped), so that a cancelled caller cannot cancel it for the others. A memoized function
+/// must therefore be called inside a Tokio runtime — or anywhere with memocache's `smol` feature, whose loads outside Tokio are
 /// handed to smol's global executor. Every call makes the key; the loader's owned
 /// copies of the arguments (`to_owned()` of each `&T`, a clone of `*self`) are made only when the cache needs
 /// a load — on a miss or a due refresh — never on a fresh hit (unless it starts an early

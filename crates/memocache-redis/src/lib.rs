@@ -155,6 +155,13 @@ fn px(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// `SET key bytes PX <ttl>`: how every record is written (alone, in a pipeline, on a cluster).
+fn set_command(key: &str, bytes: &[u8], ttl: Duration) -> Cmd {
+    let mut set = redis::cmd("SET");
+    set.arg(key).arg(bytes).arg("PX").arg(px(ttl));
+    set
+}
+
 impl RedisStore {
     /// Connects to the server of `url` (`redis://` or `rediss://`, user, password and db
     /// taken from the URL) with the default [`RedisOptions`].
@@ -503,15 +510,11 @@ impl ByteStore for RedisStore {
             let set = Op::Set {
                 key: key.to_owned(),
                 bytes,
-                px: px(ttl),
+                ttl,
             };
             return writes::write(self, writes, Job::Ops(vec![set])).boxed();
         }
-        async move {
-            self.query(redis::cmd("SET").arg(key).arg(bytes).arg("PX").arg(px(ttl)))
-                .await
-        }
-        .boxed()
+        async move { self.query(&set_command(key, &bytes, ttl)).await }.boxed()
     }
 
     fn set_many(
@@ -522,11 +525,9 @@ impl ByteStore for RedisStore {
             return async { Ok(()) }.boxed();
         }
         if let Some(writes) = &self.writes {
-            let sets = items.into_iter().map(|(key, bytes, ttl)| Op::Set {
-                key,
-                bytes,
-                px: px(ttl),
-            });
+            let sets = items
+                .into_iter()
+                .map(|(key, bytes, ttl)| Op::Set { key, bytes, ttl });
             return writes::write(self, writes, Job::Ops(sets.collect())).boxed();
         }
         async move {
@@ -534,20 +535,14 @@ impl ByteStore for RedisStore {
                 Some(mut c) => {
                     let mut pipe = redis::pipe();
                     for (k, b, ttl) in items {
-                        pipe.cmd("SET")
-                            .arg(k)
-                            .arg(b)
-                            .arg("PX")
-                            .arg(px(ttl))
-                            .ignore();
+                        pipe.add_command(set_command(&k, &b, ttl)).ignore();
                     }
                     pipe.query_async::<()>(&mut c).await.map_err(backend)
                 }
                 None => {
                     // Keys of a batch live on different nodes: one SET each, concurrently.
                     let sets = items.into_iter().map(|(k, b, ttl)| async move {
-                        self.query::<()>(redis::cmd("SET").arg(k).arg(b).arg("PX").arg(px(ttl)))
-                            .await
+                        self.query::<()>(&set_command(&k, &b, ttl)).await
                     });
                     futures_util::future::join_all(sets)
                         .await

@@ -28,7 +28,7 @@ use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
 use tokio::sync::oneshot;
 
-use crate::{backend, RedisStore};
+use crate::{backend, set_command, RedisStore};
 
 /// Commands per pipeline at most.
 pub(crate) const MAX_BATCH: usize = 512;
@@ -42,14 +42,14 @@ type Answer = Result<(), StorageError>;
 
 /// One command of a write.
 pub(crate) enum Op {
-    /// `SET key bytes PX px`.
+    /// `SET key bytes PX <ttl>` ([`set_command`](crate::set_command)).
     Set {
         /// The key.
         key: String,
         /// The record.
         bytes: Vec<u8>,
-        /// Its lifespan in milliseconds (at least 1).
-        px: u64,
+        /// Its lifespan on the server.
+        ttl: std::time::Duration,
     },
     /// `UNLINK key`.
     Unlink(String),
@@ -253,9 +253,7 @@ async fn send(store: &RedisStore, writes: &Writes, jobs: Vec<Job>) -> Vec<Answer
         };
         for op in ops {
             match op {
-                Op::Set { key, bytes, px } => {
-                    pipe.cmd("SET").arg(key).arg(bytes).arg("PX").arg(*px)
-                }
+                Op::Set { key, bytes, ttl } => pipe.add_command(set_command(key, bytes, *ttl)),
                 Op::Unlink(key) => pipe.cmd("UNLINK").arg(key),
             };
         }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, BoxFuture};
 use futures_util::FutureExt;
 use memocache_core::codec::Codec;
 use memocache_core::key::Namespace;
@@ -231,6 +231,12 @@ async fn concurrent_reads_on_a_multi_thread_runtime_share_commands() {
     assert!(commands < 100, "400 reads took {commands} commands");
 }
 
+/// `op`, polled once: queued, not answered (on a one-thread runtime its sender has not run).
+fn queued<T>(mut op: BoxFuture<'_, T>) -> BoxFuture<'_, T> {
+    assert!((&mut op).now_or_never().is_none(), "queued, not answered");
+    op
+}
+
 // Writes (issue 16): in order, together when they arrive together.
 
 fn present(server: &common::OwnServer, key: &str) -> bool {
@@ -277,12 +283,10 @@ async fn a_removal_made_after_a_queued_write_reaches_the_server_after_it() {
     let ttl = Duration::from_secs(60);
     // A write queued, its sender not yet run (this runtime has one thread), so the next ones
     // queue behind it.
-    let mut first = Box::pin(store.set("first", b"1".to_vec(), ttl));
-    assert!((&mut first).now_or_never().is_none());
+    let first = queued(store.set("first", b"1".to_vec(), ttl));
     // Queued, then given up (as a tier timeout does): still sent in its place, so it lands
     // before the removal of its key made below, never after it.
-    let mut gave_up = Box::pin(store.set("k", b"old".to_vec(), ttl));
-    assert!((&mut gave_up).now_or_never().is_none());
+    let gave_up = queued(store.set("k", b"old".to_vec(), ttl));
     drop(gave_up);
     // A write and a removal of one key made in this order land in this order, though the
     // removal is made while the write waits in the queue.
@@ -303,16 +307,13 @@ async fn a_removal_made_after_a_queued_write_reaches_the_server_after_it() {
     assert_eq!(calls(&server, "unlink"), 2);
     // A removal given up is still made (an invalidation is not lost to a tier timeout).
     store.set("k2", b"1".to_vec(), ttl).await.unwrap();
-    let mut busy = Box::pin(store.set("x", b"1".to_vec(), ttl));
-    assert!((&mut busy).now_or_never().is_none());
-    let mut removal = Box::pin(store.remove("k2"));
-    assert!((&mut removal).now_or_never().is_none());
+    let busy = queued(store.set("x", b"1".to_vec(), ttl));
+    let removal = queued(store.remove("k2"));
     drop(removal);
     busy.await.unwrap(); // answered with the pipeline that carried the removal
     assert!(!present(&server, "k2"));
     // A namespace clear queued behind a write runs after it: nothing of the prefix is left.
-    let mut busy = Box::pin(store.set("other", b"1".to_vec(), ttl));
-    assert!((&mut busy).now_or_never().is_none());
+    let busy = queued(store.set("other", b"1".to_vec(), ttl));
     let set = store.set("ns:a", b"1".to_vec(), ttl);
     let clear = store.clear_prefix("ns:");
     let (a, b, c) = futures_util::join!(busy, set, clear);
@@ -440,8 +441,7 @@ async fn a_write_whose_caller_stops_polling_holds_up_no_other_write() {
     let store = store(&server, true).await;
     let ttl = Duration::from_secs(60);
     // Polled once, then kept but never polled again (as a future parked in a struct).
-    let mut parked = Box::pin(store.set("parked", b"1".to_vec(), ttl));
-    assert!((&mut parked).now_or_never().is_none());
+    let parked = queued(store.set("parked", b"1".to_vec(), ttl));
     // Others still go out: the sender is a task of its own, not the parked caller. (The
     // timeout only turns a hang into a failure.)
     let other = tokio::time::timeout(

@@ -29,7 +29,8 @@ fn floor_row(keys: &KeyStream, capacity: usize, imp: &str, misses: u64) -> Row {
 }
 
 /// The misses of a `capacity`-entry tier on this key sequence under Bélády's policy (the
-/// floor), LRU and exact least-recently-updated (the single list memocache's sharded default
+/// floor), A0 with hindsight frequencies (the floor of any online policy on independent
+/// requests), LRU and exact least-recently-updated (the single list memocache's sharded default
 /// approximates).
 pub fn floor_rows(keys: &KeyStream, capacity: usize) -> Vec<Row> {
     let floor = |imp: &str, misses: u64| floor_row(keys, capacity, imp, misses);

@@ -109,7 +109,7 @@ where
 /// [`spawn_loads`](crate::CacheBuilder::spawn_loads); see [`inline`]). Called once the flight
 /// is registered and the lock released: outside a runtime, without `smol`, it panics, as
 /// spawning does, and the dropped `Task` retires the flight.
-fn leader<K, V>(shared: &Shared<K, V>) -> Option<Spawner> {
+pub(super) fn leader<K, V>(shared: &Shared<K, V>) -> Option<Spawner> {
     if shared.config.spawn_loads || shared.tiers.is_some() || !inline::runs_inline() {
         return None;
     }
@@ -164,7 +164,7 @@ where
                 let (key, loader) = start.take().expect("kept until a load is started");
                 let flight = FlightState::new::<E>(Kind::Load);
                 let (flight, led) = start_flight(shared, table, hash, key, flight, |task| {
-                    task.lead_load(loader, TierRead::Any, leader(shared))
+                    task.lead_load(loader, TierRead::Any)
                 });
                 Step::Led(flight, led)
             }
@@ -176,13 +176,7 @@ where
                 let _ = gate.wait().await;
                 continue;
             }
-            Step::Led(flight, led) => {
-                // Dropping this future mid-load hands the steps to a task (`Inline`).
-                if let Some(steps) = led {
-                    steps.await;
-                }
-                return outcome_of(&flight).await;
-            }
+            Step::Led(flight, led) => return lead(&flight, led).await,
         };
         match join(shared, &flight, &mut coalesced).await {
             Ok(v) => return Ok(v),
@@ -266,17 +260,12 @@ where
             let (key, loader) = start.take().expect("kept until a refresh is started");
             let flight = FlightState::forced::<E>();
             let (flight, led) = start_flight(shared, table, hash, key, flight, |task| {
-                task.lead_load(loader, TierRead::Skip, leader(shared))
+                task.lead_load(loader, TierRead::Skip)
             });
             Step::Led(flight, led)
         });
         match step {
-            Step::Led(flight, led) => {
-                if let Some(steps) = led {
-                    steps.await;
-                }
-                return outcome_of(&flight).await;
-            }
+            Step::Led(flight, led) => return lead(&flight, led).await,
             Step::Join(flight) if flight.forced && flight.fails_with::<E>() => {
                 return outcome_of(&flight).await
             }
@@ -286,6 +275,18 @@ where
             Step::Ready(_) => unreachable!("memory is not consulted"),
         }
     }
+}
+
+/// The outcome of a flight this request started: its steps run here first when it leads them
+/// (`led`; dropping this future mid-load hands them to a task, see [`Inline`]).
+async fn lead<V: Clone, E: Send + Sync + 'static>(
+    flight: &Flight<V>,
+    led: Option<Inline>,
+) -> Result<V, Error<E>> {
+    if let Some(steps) = led {
+        steps.await;
+    }
+    outcome_of(flight).await
 }
 
 /// The outcome of a load or refresh whose loader fails with `E`, as its caller's result.

@@ -36,7 +36,6 @@ use tokio::time::Instant;
 use super::flight::{owns, Flight, FlightError, Kind, Outcome, Table};
 use super::inline::Inline;
 use crate::error::panic_message;
-use crate::runtime::Spawner;
 use crate::shared::{Expiry, Prepared, RunningGuard, Shared};
 use crate::storage::StoredEntry;
 use crate::tiers::{Tagged, Unavailable};
@@ -186,21 +185,17 @@ where
         spawn!(self, |task| task.load(loader, tier_read));
     }
 
-    /// A load or refresh ([`load`](Self::load)) started by a request: with a `spawner`, kept
-    /// for that request to await, and handed to a task on `spawner`'s runtime if it is dropped
-    /// first (see [`Inline`]); without, spawned at once (`spawn_loads`).
-    pub(crate) fn lead_load<F, Fut, E>(
-        self,
-        loader: F,
-        tier_read: TierRead,
-        spawner: Option<Spawner>,
-    ) -> Option<Inline>
+    /// A load or refresh ([`load`](Self::load)) started by a request: where the load may run
+    /// inline ([`leader`](super::leader)), kept for that request to await and handed to a task
+    /// on the runtime it started in if the request is dropped first (see [`Inline`]); else
+    /// spawned at once. Called once the flight is registered and its lock released.
+    pub(crate) fn lead_load<F, Fut, E>(self, loader: F, tier_read: TierRead) -> Option<Inline>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        let Some(spawner) = spawner else {
+        let Some(spawner) = super::leader(&self.shared) else {
             self.spawn_load(loader, tier_read);
             return None;
         };
@@ -286,7 +281,7 @@ where
             Some(held) => {
                 use futures_util::future::{select, Either};
                 let (call, keep) = (self.call(loader), held.keep_alive());
-                match select(Box::pin(call), Box::pin(keep)).await {
+                match select(std::pin::pin!(call), Box::pin(keep)).await {
                     Either::Left((called, _)) => called,
                     Either::Right(((), _)) => unreachable!("keep_alive never ends"),
                 }
